@@ -1,0 +1,244 @@
+"""Headless commands: `liar-tui up|down|status|restart|stop|start|recreate|logs|setup`.
+
+Every failure the user can fix prints one line (`liar-tui: ...`) and exits non-zero; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from . import __version__
+from .stack.compose import Stack
+from .stack.engine import iter_lines
+from .stack.errors import StackError
+from .stack.model import SERVICES, ActionResult, ProgressEvent, ServiceState, format_duration
+from .stack.project import Project, discover
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liar-tui",
+        description="Terminal console for the liar-game Docker Compose stack (PostgreSQL, Redis, Nginx, MinIO). "
+        "With no command it opens the console.",
+    )
+    parser.add_argument("--version", action="version", version=f"liar-tui {__version__}")
+    parser.add_argument("--project-dir", metavar="DIR", help="the liar-game checkout (holds compose/ and nginx/)")
+    parser.add_argument("--project-name", metavar="NAME", help="compose project name (default liar-game)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("up", help="create and start the stack")
+    p.add_argument("services", nargs="*", metavar="SVC")
+    p.add_argument("--wait", action="store_true", help="wait until every service is healthy")
+    p.add_argument("--timeout", type=int, default=300, help="seconds --wait waits (default 300)")
+
+    p = sub.add_parser("down", help="stop and remove the containers (data kept)")
+    p.add_argument("--volumes", action="store_true", help="also delete the data in docker/volumes/")
+    p.add_argument("--yes", action="store_true", help="do not ask before deleting data")
+
+    p = sub.add_parser("status", help="state and health of each service")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    for name, text in (
+        ("restart", "restart a service"),
+        ("stop", "stop a service"),
+        ("start", "start a stopped service"),
+        ("recreate", "recreate a service's container (picks up compose file and .env changes)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("service", metavar="SVC", choices=SERVICES)
+
+    p = sub.add_parser("logs", help="print a service's logs")
+    p.add_argument("service", metavar="SVC", choices=SERVICES)
+    p.add_argument("-f", "--follow", action="store_true", help="keep following")
+    p.add_argument("-n", "--tail", type=int, default=200, help="lines from the end (default 200)")
+    p.add_argument("-t", "--timestamps", action="store_true")
+
+    sub.add_parser("setup", help="prepare this host: engine, compose plugin, .env, offline images")
+    return parser
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"liar-tui: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _health(state: ServiceState) -> str:
+    if not state.running:
+        return "-"
+    if state.health.status == "none":
+        return "no check"
+    if state.health.status == "unhealthy":
+        return f"unhealthy ({state.health.failing_streak} failing)"
+    return state.health.status
+
+
+def format_status_table(project: Project, states: dict[str, ServiceState], now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    rows = [("SERVICE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PORTS", "IMAGE")]
+    for name in SERVICES:
+        st = states.get(name, ServiceState(service=name))
+        state = st.state if st.state != "exited" else f"exited ({st.exit_code})"
+        rows.append(
+            (
+                name,
+                state,
+                _health(st),
+                format_duration(st.uptime_seconds(now)),
+                str(st.restart_count),
+                ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}" for p in st.ports) or "-",
+                st.image or "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [f"project {project.name} ({project.root})"]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def status_json(stack: Stack, states: dict[str, ServiceState]) -> dict:
+    info = stack.engine.info()
+    now = datetime.now(timezone.utc)
+    redact = stack.project.redactor()
+    services = []
+    for name in SERVICES:
+        data = states.get(name, ServiceState(service=name)).to_dict(now)
+        for entry in data["health_log"]:
+            entry["output"] = redact(entry["output"])
+        services.append(data)
+    return {
+        "project": stack.project.name,
+        "project_dir": str(stack.project.root),
+        "engine": {"address": info.address, "version": info.version},
+        "healthy": all(s["state"] == "running" and s["health"] in ("healthy", "none") for s in services),
+        "services": services,
+    }
+
+
+def _print_result(result: ActionResult) -> int:
+    if result.ok:
+        _say(result.summary())
+        return 0
+    return _fail(result.summary(), 1)
+
+
+def _progress(event: ProgressEvent) -> None:
+    text = f"  {event.resource}  {event.status}".rstrip()
+    if event.text and event.text != event.status:
+        text += f"  {event.text}"
+    print(text, flush=True)
+
+
+def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
+    stack.validate_services(args.services)
+    stack.preflight(ports=True, services=args.services or None)
+    _say(f"starting {stack.project.name} from {stack.project.rel(stack.project.compose_file)}")
+    result = stack.up(args.services, wait=args.wait, wait_timeout=args.timeout if args.wait else None, on_progress=_progress)
+    code = _print_result(result)
+    print(format_status_table(stack.project, stack.states()), flush=True)
+    return code
+
+
+def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
+    stack.preflight()
+    if args.volumes and not args.yes:
+        if not sys.stdin.isatty():
+            return _fail("down --volumes deletes all data in docker/volumes/: add --yes to confirm when not on a terminal")
+        answer = input(f"Delete all data of {stack.project.name} in {stack.project.data_dir}? Type the project name to confirm: ")
+        if answer.strip() != stack.project.name:
+            return _fail("not confirmed: nothing was removed", 1)
+    return _print_result(stack.down(volumes=args.volumes))
+
+
+def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
+    stack.check_engine()
+    states = stack.states()
+    if args.json:
+        print(json.dumps(status_json(stack, states), indent=2))
+    else:
+        print(format_status_table(stack.project, states))
+    return 0
+
+
+def cmd_service_action(stack: Stack, args: argparse.Namespace) -> int:
+    stack.preflight(ports=args.command in ("start", "recreate"), services=[args.service])
+    result = getattr(stack, args.command)(args.service)
+    return _print_result(result)
+
+
+def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
+    stack.check_engine()
+    state = stack.states().get(args.service)
+    if state is None or not state.container_id:
+        return _fail(f"{args.service} has no container: start the stack with `liar-tui up`", 1)
+    redact = stack.project.redactor()
+    stream = stack.engine.logs(state.container_id, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
+    try:
+        for line in iter_lines(stream):
+            sys.stdout.write(redact(line) + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        return 0
+    finally:
+        try:
+            stream.close()
+        except Exception:  # noqa: BLE001
+            pass
+    return 0
+
+
+def cmd_setup(project: Project, args: argparse.Namespace) -> int:
+    from .stack.hostsetup import setup_host
+
+    setup_host(project, _say)
+    _say(f"ready: start the stack with `liar-tui --project-dir {project.root} up --wait`")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        project = discover(args.project_dir, args.project_name)
+        if args.command == "setup":
+            return cmd_setup(project, args)
+        stack = Stack(project)
+        if args.command is None:
+            return open_console(project, stack)
+        handlers = {
+            "up": cmd_up,
+            "down": cmd_down,
+            "status": cmd_status,
+            "restart": cmd_service_action,
+            "stop": cmd_service_action,
+            "start": cmd_service_action,
+            "recreate": cmd_service_action,
+            "logs": cmd_logs,
+        }
+        return handlers[args.command](stack, args)
+    except StackError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def open_console(project: Project, stack: Stack) -> int:
+    """The Textual console (issue: the console). Until it lands, show the status."""
+    stack.check_engine()
+    print(format_status_table(project, stack.states()))
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

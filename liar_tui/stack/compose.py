@@ -1,0 +1,359 @@
+"""Compose lifecycle through python-on-whales, with compose's output captured, never printed.
+
+Every action returns an ActionResult carrying compose's own error text when it fails. Preflight
+checks turn the usual failures (no engine, no compose plugin, no .env, a port in use, a broken
+compose file) into one line that names the fix.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from .engine import Engine
+from .errors import (
+    ComposeMissing,
+    EngineMissing,
+    EnvFileMissing,
+    InvalidComposeFile,
+    PortInUse,
+    StackError,
+    UnknownService,
+)
+from .model import SERVICES, ActionResult, ProgressEvent, ServiceState
+from .project import Project
+
+# compose writes machine-readable progress instead of drawing on a terminal it does not own.
+COMPOSE_ENV = {"COMPOSE_PROGRESS": "json", "COMPOSE_ANSI": "never", "COMPOSE_STATUS_STDOUT": "0"}
+
+#: host-port variable for each (service, container port) published by the compose file.
+PORT_VARIABLES: dict[tuple[str, int], str] = {
+    ("postgres", 5432): "POSTGRES_PORT",
+    ("redis", 6379): "REDIS_PORT",
+    ("nginx", 80): "NGINX_HTTP_PORT",
+    ("minio", 9000): "MINIO_API_PORT",
+    ("minio", 9001): "MINIO_CONSOLE_PORT",
+}
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    service: str
+    host_ip: str
+    host_port: int
+    container_port: int
+
+    @property
+    def variable(self) -> str:
+        return PORT_VARIABLES.get((self.service, self.container_port), "")
+
+
+def first_error_line(text: str) -> str:
+    """compose's message without progress noise: the last meaningful line of stderr."""
+    lines = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                lines.append(line)
+                continue
+            if data.get("error") or data.get("level") == "error":
+                lines.append(str(data.get("message") or data.get("text") or data.get("status") or line))
+            continue
+        lines.append(line)
+    for line in reversed(lines):
+        if line.lower().startswith(("error", "service", "failed", "dependency")) or "error" in line.lower():
+            return _strip_prefix(line)
+    return _strip_prefix(lines[-1]) if lines else "compose failed without a message"
+
+
+def _strip_prefix(line: str) -> str:
+    for prefix in ("Error response from daemon: ",):
+        line = line.replace(prefix, "")
+    return line
+
+
+def parse_progress_line(line: str) -> ProgressEvent | None:
+    """One COMPOSE_PROGRESS=json line -> ProgressEvent (None for anything else)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    resource = str(data.get("id") or data.get("ID") or "")
+    status = str(data.get("status") or data.get("Status") or data.get("text") or "")
+    text = str(data.get("text") or data.get("Text") or data.get("details") or "")
+    error = bool(data.get("error")) or str(data.get("level", "")).lower() == "error"
+    if not resource and not status and not text:
+        message = str(data.get("message") or "")
+        if not message:
+            return None
+        return ProgressEvent(resource="", status=message, text="", error=error)
+    return ProgressEvent(resource=resource, status=status, text=text, error=error)
+
+
+def port_conflict_message(port: PublishedPort, project: Project) -> str:
+    var = port.variable or "the port variable"
+    return (
+        f"port {port.host_port} on {port.host_ip} ({var}, {port.service}) is already in use: "
+        f"stop what listens there (`ss -ltnp 'sport = :{port.host_port}'`) or set {var} in {project.rel(project.env_file)}"
+    )
+
+
+def port_is_free(host_ip: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host_ip, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            return True  # e.g. address not on this host: let compose say so
+    return True
+
+
+class Stack:
+    """The liar-game stack of one project: lifecycle actions and state."""
+
+    def __init__(self, project: Project, engine: Engine | None = None) -> None:
+        self.project = project
+        self._engine = engine
+        for key, value in COMPOSE_ENV.items():
+            os.environ.setdefault(key, value)
+        self.docker = DockerClient(
+            compose_files=project.compose_files(),
+            compose_project_name=project.name,
+            compose_env_files=[project.env_file] if project.env_file.exists() else [],
+            compose_project_directory=project.compose_dir,
+        )
+
+    # -- preflight ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine()
+        return self._engine
+
+    def check_engine(self) -> None:
+        if shutil.which("docker") is None:
+            raise EngineMissing(
+                "the docker CLI is not installed: run `sudo liar-tui setup` (installs Debian's docker.io "
+                "and the compose plugin) or install Docker Engine"
+            )
+        self.engine.ping()
+
+    def check_compose(self) -> None:
+        try:
+            proc = subprocess.run(
+                ["docker", "compose", "version", "--short"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ComposeMissing(f"`docker compose` does not run ({exc}): run `sudo liar-tui setup`") from None
+        if proc.returncode != 0 or not proc.stdout.strip()[:1].isdigit():
+            raise ComposeMissing(
+                "the compose v2 plugin is missing (`docker compose version` fails): run `liar-tui setup` "
+                "or install docker-compose-plugin"
+            )
+        if proc.stdout.strip().startswith("1."):
+            raise ComposeMissing("compose v1 is not supported: install compose v2 (`liar-tui setup` does)")
+
+    def check_env(self) -> None:
+        if not self.project.env_file.exists():
+            raise EnvFileMissing(
+                f"{self.project.rel(self.project.env_file)} is missing: run `liar-tui setup` (writes one with "
+                f"strong random passwords) or copy {self.project.rel(self.project.env_example)} to it and set the passwords"
+            )
+
+    def config(self) -> dict:
+        """The resolved compose model (compose validates the file)."""
+        try:
+            return self.docker.compose.config(return_json=True)  # type: ignore[return-value]
+        except DockerException as exc:
+            raise InvalidComposeFile(
+                f"compose rejects {self.project.rel(self.project.compose_file)}: "
+                f"{first_error_line(exc.stderr or '')}"
+            ) from None
+
+    def published_ports(self, config: dict | None = None) -> list[PublishedPort]:
+        config = config if config is not None else self.config()
+        result = []
+        for service, spec in (config.get("services") or {}).items():
+            for p in spec.get("ports") or []:
+                try:
+                    result.append(
+                        PublishedPort(
+                            service=service,
+                            host_ip=str(p.get("host_ip") or "0.0.0.0"),
+                            host_port=int(p.get("published")),
+                            container_port=int(p.get("target")),
+                        )
+                    )
+                except (TypeError, ValueError):
+                    continue
+        return result
+
+    def check_ports(self, services: list[str] | None = None, config: dict | None = None) -> None:
+        """Fail with the port and its variable when a port our stopped services need is taken."""
+        states = self.states()
+        for port in self.published_ports(config):
+            if services and port.service not in services:
+                continue
+            state = states.get(port.service)
+            if state is not None and state.running:
+                continue  # our own container holds it
+            if not port_is_free(port.host_ip, port.host_port):
+                raise PortInUse(port_conflict_message(port, self.project))
+
+    def preflight(self, *, ports: bool = False, services: list[str] | None = None) -> None:
+        """All checks an action needs, cheapest first."""
+        self.check_engine()
+        self.check_compose()
+        self.check_env()
+        config = self.config()
+        if ports:
+            self.check_ports(services, config)
+
+    def validate_services(self, services: list[str] | tuple[str, ...]) -> None:
+        for s in services:
+            if s not in SERVICES:
+                raise UnknownService(f"no service named {s!r}: choose one of {', '.join(SERVICES)}")
+
+    # -- state -------------------------------------------------------------------------------
+    def states(self) -> dict[str, ServiceState]:
+        return self.engine.project_states(self.project.name)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _run(self, action: str, services: list[str], fn: Callable[[], object]) -> ActionResult:
+        started = time.monotonic()
+        try:
+            result = fn()
+            if result is not None and hasattr(result, "__iter__") and not isinstance(result, (str, bytes, list)):
+                for _ in result:  # drain a stream_logs generator
+                    pass
+        except DockerException as exc:
+            text = (exc.stderr or "") + "\n" + (exc.stdout or "")
+            return ActionResult(action, tuple(services), False, self.project.redactor()(first_error_line(text)), time.monotonic() - started)
+        except StackError as exc:
+            return ActionResult(action, tuple(services), False, str(exc), time.monotonic() - started)
+        return ActionResult(action, tuple(services), True, "", time.monotonic() - started)
+
+    def up_events(
+        self, services: list[str] | None = None, *, wait: bool = False, wait_timeout: int | None = None
+    ) -> Iterator[ProgressEvent | ActionResult]:
+        """`compose up -d`, yielding progress events as they come and an ActionResult last."""
+        services = list(services or [])
+        started = time.monotonic()
+        stderr_lines: list[str] = []
+        try:
+            stream = self.docker.compose.up(
+                services or None,
+                detach=True,
+                wait=wait,
+                wait_timeout=wait_timeout,
+                pull="missing",
+                stream_logs=True,
+            )
+            for _source, raw in stream:  # type: ignore[union-attr]
+                line = raw.decode("utf-8", "replace")
+                stderr_lines.append(line)
+                del stderr_lines[:-200]
+                event = parse_progress_line(line)
+                if event is not None:
+                    yield event
+        except DockerException as exc:
+            text = (exc.stderr or "") or "\n".join(stderr_lines)
+            message = self.project.redactor()(self._explain_up_failure(first_error_line(text)))
+            yield ActionResult("up", tuple(services), False, message, time.monotonic() - started)
+            return
+        yield ActionResult("up", tuple(services), True, "", time.monotonic() - started)
+
+    def _explain_up_failure(self, message: str) -> str:
+        low = message.lower()
+        if "address already in use" in low or "port is already allocated" in low:
+            return f"{message} — a host port is taken: change the *_PORT values in {self.project.rel(self.project.env_file)}"
+        if "pull access denied" in low or "no such host" in low or "failed to resolve" in low or "failed to pull" in low:
+            return f"{message} — images cannot be pulled here: run `liar-tui setup` to build the offline images"
+        return message
+
+    def up(self, services: list[str] | None = None, *, wait: bool = False, wait_timeout: int | None = None,
+           on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
+        result: ActionResult | None = None
+        for item in self.up_events(services, wait=wait, wait_timeout=wait_timeout):
+            if isinstance(item, ActionResult):
+                result = item
+            elif on_progress is not None:
+                on_progress(item)
+        assert result is not None
+        return result
+
+    def down(self, *, volumes: bool = False) -> ActionResult:
+        """Stop and remove the containers and network. Data in docker/volumes/ (bind mounts) stays;
+        `volumes=True` also removes it, and named volumes."""
+        result = self._run("down", [], lambda: self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True))
+        if result.ok and volumes:
+            self._remove_data()
+        return result
+
+    def _remove_data(self) -> None:
+        data = self.project.data_dir
+        if data.exists():
+            # Database files are owned by container users; root (or the engine) can remove them.
+            shutil.rmtree(data, ignore_errors=False)
+
+    def restart(self, service: str) -> ActionResult:
+        self.validate_services([service])
+        return self._run("restart", [service], lambda: self.docker.compose.restart([service]))
+
+    def stop(self, service: str) -> ActionResult:
+        self.validate_services([service])
+        return self._run("stop", [service], lambda: self.docker.compose.stop([service], stream_logs=True))
+
+    def start(self, service: str) -> ActionResult:
+        self.validate_services([service])
+        return self._run("start", [service], lambda: self.docker.compose.start([service], stream_logs=True))
+
+    def recreate(self, service: str) -> ActionResult:
+        """`up -d --force-recreate --no-deps SVC`: a new container from the current file and .env."""
+        self.validate_services([service])
+
+        def run() -> object:
+            return self.docker.compose.up(
+                [service], detach=True, force_recreate=True, dependencies=False, stream_logs=True
+            )
+
+        return self._run("recreate", [service], run)
+
+    def logs_command(self, service: str, *, follow: bool, tail: int | None) -> list[str]:
+        """The compose argv for `logs` (used by the CLI, which hands compose the terminal)."""
+        args = ["docker", "compose", "-p", self.project.name]
+        for f in self.project.compose_files():
+            args += ["-f", str(f)]
+        if self.project.env_file.exists():
+            args += ["--env-file", str(self.project.env_file)]
+        args += ["logs", "--no-color"]
+        if follow:
+            args.append("-f")
+        if tail is not None:
+            args += ["--tail", str(tail)]
+        args.append(service)
+        return args

@@ -1,0 +1,91 @@
+"""A small .env reader/writer with compose's rules for the subset liar-tui needs."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+
+#: Variables whose values are secrets: never shown, logged or put on a command line.
+SECRET_KEYS: tuple[str, ...] = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD")
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """Parse dotenv text: KEY=VALUE, quotes, comments, `export`; later keys win."""
+    result: dict[str, str] = {}
+    for raw in text.splitlines():
+        m = _LINE.match(raw)
+        if not m:
+            continue
+        key, value = m.group(1), m.group(2).strip()
+        if value[:1] in ("'", '"'):
+            quote = value[0]
+            end = value.find(quote, 1)
+            value = value[1:end] if end > 0 else value[1:]
+            if quote == '"':
+                value = value.replace("\\n", "\n").replace('\\"', '"')
+        else:
+            # an unquoted value ends at ' #' (inline comment)
+            hash_at = value.find(" #")
+            if hash_at >= 0:
+                value = value[:hash_at]
+            value = value.strip()
+        result[key] = value
+    return result
+
+
+def read_env(path: Path) -> dict[str, str]:
+    return parse_env(path.read_text(encoding="utf-8"))
+
+
+def set_env_values(text: str, values: dict[str, str]) -> str:
+    """Return dotenv text with KEY=VALUE replaced in place, or appended when absent."""
+    lines = text.splitlines()
+    done: set[str] = set()
+    for i, raw in enumerate(lines):
+        m = _LINE.match(raw)
+        if m and m.group(1) in values and m.group(1) not in done:
+            lines[i] = f"{m.group(1)}={values[m.group(1)]}"
+            done.add(m.group(1))
+    for key, value in values.items():
+        if key not in done:
+            lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, atomically (temp file + rename)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class Redactor:
+    """Replaces secret values with '******' in any text bound for a screen, a log or a file."""
+
+    def __init__(self, secrets: list[str] | tuple[str, ...] = ()) -> None:
+        # Very short values would mangle ordinary text; they are not worth hiding anyway.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
+        )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> "Redactor":
+        return cls([env.get(k, "") for k in SECRET_KEYS])
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub("******", text)

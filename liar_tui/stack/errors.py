@@ -1,0 +1,44 @@
+"""Errors that name their fix: one line for a person, no traceback."""
+
+from __future__ import annotations
+
+
+class StackError(Exception):
+    """A problem the user can fix; str() is a single line saying what is wrong and what to do."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class EngineMissing(StackError):
+    """The docker CLI / engine is not installed."""
+
+
+class EngineUnreachable(StackError):
+    """The engine is installed but not answering."""
+
+
+class ComposeMissing(StackError):
+    """`docker compose` (v2 plugin) is not available."""
+
+
+class EnvFileMissing(StackError):
+    """compose/.env does not exist."""
+
+
+class PortInUse(StackError):
+    """A host port the stack publishes is taken by something else."""
+
+
+class InvalidComposeFile(StackError):
+    """compose rejected the compose file."""
+
+
+class ProjectNotFound(StackError):
+    """No compose/docker-compose.yml where we looked."""
+
+
+class UnknownService(StackError):
+    """A service name that is not in the stack."""

@@ -1,0 +1,141 @@
+"""Where the stack lives: project discovery and the files that make it up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .envfile import Redactor, read_env
+from .errors import ProjectNotFound
+
+COMPOSE_REL = Path("compose") / "docker-compose.yml"
+DEFAULT_PROJECT_NAME = "liar-game"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A liar-game checkout: `root/compose/docker-compose.yml`, `root/nginx/`, data in `root/docker/`."""
+
+    root: Path
+    name: str = DEFAULT_PROJECT_NAME
+
+    @property
+    def compose_dir(self) -> Path:
+        return self.root / "compose"
+
+    @property
+    def compose_file(self) -> Path:
+        return self.root / COMPOSE_REL
+
+    @property
+    def override_file(self) -> Path:
+        """compose's own convention: merged on top when present (tests use it for short intervals)."""
+        return self.compose_dir / "docker-compose.override.yml"
+
+    @property
+    def env_file(self) -> Path:
+        return self.compose_dir / ".env"
+
+    @property
+    def env_example(self) -> Path:
+        return self.compose_dir / ".env.example"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "docker" / "volumes"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.compose_dir / "images"
+
+    def compose_files(self) -> list[Path]:
+        files = [self.compose_file]
+        if self.override_file.exists():
+            files.append(self.override_file)
+        return files
+
+    def env(self) -> dict[str, str]:
+        """The project's .env ({} when missing)."""
+        try:
+            return read_env(self.env_file)
+        except FileNotFoundError:
+            return {}
+
+    def redactor(self) -> Redactor:
+        return Redactor.from_env(self.env())
+
+    def rel(self, path: Path) -> str:
+        """A path as a person in the project would type it."""
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+
+def _has_compose(path: Path) -> bool:
+    return (path / COMPOSE_REL).is_file()
+
+
+def _bundled_root() -> Path | None:
+    """The stack shipped with the package: the wheel's bundled copy, or the checkout we run from."""
+    here = Path(__file__).resolve().parent.parent  # liar_tui/
+    bundled = here / "bundled"
+    if _has_compose(bundled):
+        return bundled
+    checkout = here.parent
+    if _has_compose(checkout):
+        return checkout
+    return None
+
+
+def _materialise_bundled(bundled: Path) -> Path:
+    """Data must not land in site-packages: copy a wheel's bundled stack to the XDG data folder once."""
+    if not str(bundled).endswith("bundled"):
+        return bundled  # a checkout: use it in place
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    target = base / "liar-tui" / "project"
+    for rel in (COMPOSE_REL, Path("compose/.env.example"), Path("nginx/nginx.conf")):
+        dest = target / rel
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(bundled / rel, dest)
+    if not (target / "compose" / "images").exists() and (bundled / "compose" / "images").exists():
+        shutil.copytree(bundled / "compose" / "images", target / "compose" / "images")
+    return target
+
+
+def discover(
+    project_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    cwd: Path | None = None,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+) -> Project:
+    """Find the project: --project-dir, then LIAR_TUI_PROJECT_DIR, then the nearest parent holding
+    compose/docker-compose.yml, then the copy bundled with the package."""
+    env = os.environ if environ is None else environ
+    project_name = name or env.get("LIAR_TUI_PROJECT_NAME") or DEFAULT_PROJECT_NAME
+
+    for source, value in (("--project-dir", project_dir), ("LIAR_TUI_PROJECT_DIR", env.get("LIAR_TUI_PROJECT_DIR"))):
+        if value:
+            root = Path(value).expanduser().resolve()
+            if not _has_compose(root):
+                raise ProjectNotFound(
+                    f"{source} {root} has no {COMPOSE_REL}: point it at the liar-game checkout "
+                    f"(the folder holding compose/ and nginx/)"
+                )
+            return Project(root=root, name=project_name)
+
+    start = (cwd or Path.cwd()).resolve()
+    for candidate in (start, *start.parents):
+        if _has_compose(candidate):
+            return Project(root=candidate, name=project_name)
+
+    bundled = _bundled_root()
+    if bundled is None:
+        raise ProjectNotFound(
+            f"no {COMPOSE_REL} in {start} or its parents and none bundled: "
+            f"run from the liar-game checkout or pass --project-dir"
+        )
+    return Project(root=_materialise_bundled(bundled), name=project_name)
