@@ -1,0 +1,172 @@
+"""Console settings: command line > LIAR_TUI_* variables > config file > defaults.
+
+The config file is TOML at $XDG_CONFIG_HOME/liar-tui/config.toml (~/.config/liar-tui/config.toml):
+
+    refresh = 1.0            # seconds between pane/header repaints (state changes render at once)
+    log_lines = 10000        # lines kept in the log ring buffer
+    log_tail = 200           # lines of backlog fetched when a log view opens
+    theme = "textual-dark"
+    mouse = true
+    up = true                # bring the stack up on launch
+
+    [keys]                   # binding id = key(s), comma separated (see `?` in the console)
+    "service.restart" = "ctrl+r"
+
+Environment: LIAR_TUI_REFRESH, LIAR_TUI_LOG_LINES, LIAR_TUI_LOG_TAIL, LIAR_TUI_THEME,
+LIAR_TUI_MOUSE (0/1), LIAR_TUI_UP (0/1), LIAR_TUI_KEYS ("service.restart=ctrl+r;stack.down=X"),
+LIAR_TUI_CONFIG (another config file).
+
+Everything here is pure: `load_settings` takes the flags, the environment and a path, so it is
+unit-tested without touching the real home folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .stack.errors import StackError
+
+ENV_PREFIX = "LIAR_TUI_"
+
+
+class ConfigError(StackError):
+    """A setting has a value liar-tui cannot use; the message names the setting and its source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the console needs to know before it starts."""
+
+    refresh: float = 1.0
+    log_lines: int = 10_000
+    log_tail: int = 200
+    theme: str = "textual-dark"
+    mouse: bool = True
+    up: bool = True
+    keys: dict[str, str] = field(default_factory=dict)
+    #: where each value came from (cli / env / file / default), for `--help`-style diagnostics
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+#: name -> (type, min, max) for the scalar settings
+_SCALARS: dict[str, tuple[type, float | None, float | None]] = {
+    "refresh": (float, 0.1, 60.0),
+    "log_lines": (int, 100, 2_000_000),
+    "log_tail": (int, 0, 1_000_000),
+    "theme": (str, None, None),
+    "mouse": (bool, None, None),
+    "up": (bool, None, None),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The config file liar-tui reads: LIAR_TUI_CONFIG, else $XDG_CONFIG_HOME/liar-tui/config.toml."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_PREFIX + "CONFIG"):
+        return Path(env[ENV_PREFIX + "CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base).expanduser() / "liar-tui" / "config.toml"
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind, low, high = _SCALARS[name]
+    where = f"{name} ({source})"
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                result: Any = value
+            elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                result = value.strip().lower() in _TRUE
+            else:
+                raise ValueError
+        elif kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            result = int(str(value).strip().replace("_", ""))
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            result = float(str(value).strip())
+        else:
+            result = str(value).strip()
+            if not result:
+                raise ValueError
+    except (TypeError, ValueError):
+        expected = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}[kind]
+        raise ConfigError(f"{where}: {value!r} is not {expected}") from None
+    if low is not None and result < low:
+        raise ConfigError(f"{where}: {result} is below the minimum {low:g}")
+    if high is not None and result > high:
+        raise ConfigError(f"{where}: {result} is above the maximum {high:g}")
+    return result
+
+
+def parse_keys_env(text: str) -> dict[str, str]:
+    """'service.restart=ctrl+r;stack.down=X' -> {'service.restart': 'ctrl+r', 'stack.down': 'X'}."""
+    keys: dict[str, str] = {}
+    for item in text.split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        binding_id, sep, key = item.partition("=")
+        if not sep or not binding_id.strip() or not key.strip():
+            raise ConfigError(f"keys ({ENV_PREFIX}KEYS): {item!r} is not id=key")
+        keys[binding_id.strip()] = key.strip()
+    return keys
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    unknown = sorted(set(data) - set(_SCALARS) - {"keys"})
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join([*_SCALARS, 'keys'])}")
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        raise ConfigError(f"config file {path}: [keys] must map binding ids to key strings")
+    return data
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Merge the sources. `cli` holds only options given on the command line (None = not given)."""
+    env = os.environ if environ is None else environ
+    file_path = path if path is not None else config_path(env)
+    file_data = _read_file(file_path)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    defaults = Settings()
+    for name in _SCALARS:
+        cli_value = (cli or {}).get(name)
+        env_value = env.get(ENV_PREFIX + name.upper())
+        if cli_value is not None:
+            values[name], sources[name] = _coerce(name, cli_value, "command line"), "cli"
+        elif env_value is not None:
+            values[name], sources[name] = _coerce(name, env_value, f"{ENV_PREFIX}{name.upper()}"), "env"
+        elif name in file_data:
+            values[name], sources[name] = _coerce(name, file_data[name], str(file_path)), "file"
+        else:
+            values[name], sources[name] = getattr(defaults, name), "default"
+    # Keys merge per binding id, with the same precedence.
+    keys: dict[str, str] = dict(file_data.get("keys", {}))
+    if env.get(ENV_PREFIX + "KEYS"):
+        keys.update(parse_keys_env(env[ENV_PREFIX + "KEYS"]))
+    keys.update(dict((cli or {}).get("keys") or {}))
+    sources["keys"] = "merged" if keys else "default"
+    return replace(defaults, **values, keys=keys, sources=sources)

@@ -1,0 +1,348 @@
+"""Pure formatting for the console: service panes, the compact table, sparklines, the host bar.
+
+Functions take plain data (ServiceState, StatsSample lists, a `now`) and return Rich Text, so a
+widget only decides *when* to repaint, and tests can feed fixed data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+
+from ..stack.model import SERVICE_KIND, ServiceState, StatsSample, format_duration
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+#: How far back the sparklines reach.
+HISTORY_SECONDS = 180
+
+#: One colour per service, used for log prefixes and pane titles.
+SERVICE_COLOURS: dict[str, str] = {
+    "postgres": "bright_blue",
+    "redis": "bright_red",
+    "nginx": "bright_green",
+    "minio": "bright_magenta",
+}
+
+KIND_SHORT: dict[str, str] = {"database": "db", "cache": "cache", "proxy": "proxy", "object store": "s3"}
+
+
+def short_bytes(n: float) -> str:
+    """1536 -> '1.5K', 35_000_000 -> '33M' (binary units, at most 5 characters)."""
+    value = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(value) < 1000 or unit == "T":
+            if unit == "B":
+                return f"{value:.0f}B"
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+        value /= 1024
+    return f"{value:.0f}T"
+
+
+def rate(n: float) -> str:
+    return f"{short_bytes(n)}/s"
+
+
+def sparkline(values: Sequence[float | None], floor: float = 1.0) -> str:
+    """Block characters scaled to the largest value (at least `floor`); None draws a blank."""
+    present = [v for v in values if v is not None]
+    top = max([floor, *present]) if present else floor
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        else:
+            out.append(SPARK[min(len(SPARK) - 1, max(0, int(v / top * (len(SPARK) - 1) + 0.5)))])
+    return "".join(out)
+
+
+def bucket(
+    history: Sequence[StatsSample],
+    width: int,
+    value: Callable[[StatsSample], float],
+    now: float,
+    seconds: int = HISTORY_SECONDS,
+) -> list[float | None]:
+    """`width` columns covering the last `seconds` (by sample time); each column holds its maximum."""
+    if width <= 0:
+        return []
+    step = max(1.0, math.ceil(seconds / width))
+    cols: list[float | None] = [None] * width
+    start = now - step * width
+    for s in history:
+        if s.at < start or s.at > now + 1:
+            continue
+        i = min(width - 1, int((s.at - start) // step))
+        v = value(s)
+        cur = cols[i]
+        cols[i] = v if cur is None else max(cur, v)
+    return cols
+
+
+def status_style(state: ServiceState) -> str:
+    if state.state == "missing":
+        return "dim"
+    if state.running:
+        return {"healthy": "bold green", "starting": "bold yellow", "unhealthy": "bold red"}.get(
+            state.health.status, "green"
+        )
+    if state.state in ("restarting", "paused", "created", "removing"):
+        return "bold yellow"
+    return "bold red"
+
+
+def status_text(state: ServiceState, connected: bool = True) -> Text:
+    """'● running · healthy', '● exited (137)', '● unhealthy ×3', '○ no container'."""
+    if not connected:
+        return Text("? unknown", style="dim")
+    style = status_style(state)
+    if state.state == "missing":
+        return Text("○ no container", style=style)
+    if state.running:
+        health = state.health.status
+        if health == "none":
+            word = "running"
+        elif health == "unhealthy" and state.health.failing_streak:
+            word = f"unhealthy ×{state.health.failing_streak}"
+        else:
+            word = health
+    elif state.state == "exited":
+        word = f"exited ({state.exit_code})" + (" OOM" if state.oom_killed else "")
+    else:
+        word = state.state
+    return Text(f"● {word}", style=style)
+
+
+def ports_text(state: ServiceState) -> str:
+    return " ".join(f"{p.host_ip}:{p.host_port}→{p.container_port}" for p in state.ports) or "no ports"
+
+
+def fit(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _pair(left: Text | str, right: Text | str, width: int) -> Text:
+    lt = left if isinstance(left, Text) else Text(left)
+    rt = right if isinstance(right, Text) else Text(right)
+    if lt.cell_len + 1 + rt.cell_len > width:
+        lt.truncate(max(0, width - rt.cell_len - 1), overflow="ellipsis")
+    gap = max(1, width - lt.cell_len - rt.cell_len)
+    out = Text()
+    out.append_text(lt)
+    out.append(" " * gap)
+    out.append_text(rt)
+    out.truncate(width)
+    return out
+
+
+def _metric(label: str, value: str, spark: str, width: int, style: str) -> Text:
+    line = Text()
+    line.append(f"{label:<4}", style="dim")
+    line.append(value)
+    room = width - line.cell_len - 1
+    if room >= 4 and spark:
+        line.append(" ")
+        line.append(spark[-room:], style=style)
+    line.truncate(width)
+    return line
+
+
+def render_pane(
+    state: ServiceState,
+    history: Sequence[StatsSample],
+    width: int,
+    now_wall: datetime,
+    now: float,
+    connected: bool = True,
+) -> Text:
+    """The full pane: state/health, uptime, image, ports, restarts, CPU/MEM/NET/IO with sparklines."""
+    width = max(10, width)
+    lines: list[Text] = []
+    up = state.uptime_seconds(now_wall)
+    right = f"up {format_duration(up)}" if up is not None else ""
+    lines.append(_pair(status_text(state, connected), Text(right, style="dim"), width))
+    lines.append(Text(fit(state.image or "-", width), style="dim"))
+    lines.append(_pair(fit(ports_text(state), width - 12), Text(f"restarts {state.restart_count}"), width))
+    latest = history[-1] if history and state.running and connected else None
+    spark_w = max(0, width - 16)
+    if latest is None:
+        for label in ("CPU", "MEM", "NET", "I/O"):
+            lines.append(_metric(label, "-", "", width, ""))
+    else:
+        cpu = sparkline(bucket(history, spark_w, lambda s: s.cpu_percent, now), floor=1.0)
+        mem = sparkline(bucket(history, spark_w, lambda s: float(s.mem_used), now), floor=1.0)
+        net = sparkline(bucket(history, spark_w, lambda s: s.net_rx_rate + s.net_tx_rate, now), floor=1024.0)
+        lines.append(_metric("CPU", f"{latest.cpu_percent:5.1f}%", cpu, width, "cyan"))
+        mem_value = f"{short_bytes(latest.mem_used)}/{short_bytes(latest.mem_limit)}" if latest.mem_limit else short_bytes(latest.mem_used)
+        lines.append(_metric("MEM", f"{mem_value:>11}", mem, width, "magenta"))
+        lines.append(_metric("NET", f"↓{rate(latest.net_rx_rate):>8} ↑{rate(latest.net_tx_rate):>8}", net, width, "green"))
+        lines.append(_metric("I/O", f"r{rate(latest.blk_read_rate):>8} w{rate(latest.blk_write_rate):>8}", "", width, ""))
+    if state.error and not state.running:
+        lines[-1] = Text(fit(state.error, width), style="red")  # why it is down matters more than I/O
+    return Text("\n").join(lines)
+
+
+# -- the compact table (narrow terminals) ------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    name: str
+    header: str
+    width: int
+    priority: int  # lower stays longer as the terminal narrows
+    right: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("service", "SERVICE", 9, 0),
+    Column("status", "STATUS", 15, 0),
+    Column("kind", "KIND", 6, 1),
+    Column("uptime", "UP", 7, 1, right=True),
+    Column("cpu", "CPU", 6, 2, right=True),
+    Column("mem", "MEM", 11, 2, right=True),
+    Column("restarts", "RST", 3, 3, right=True),
+    Column("spark", "CPU 3m", 10, 4),
+    Column("net", "NET ↓/↑", 15, 5, right=True),
+    Column("io", "I/O r/w", 15, 6, right=True),
+    Column("ports", "PORTS", 22, 7),
+    Column("image", "IMAGE", 34, 8),
+)
+
+
+def table_columns(width: int) -> list[Column]:
+    """The columns that fit in `width` (2 cells for the selection mark, 1 between columns)."""
+    chosen = list(COLUMNS)
+    for prio in range(max(c.priority for c in COLUMNS), 0, -1):
+        if 2 + sum(c.width + 1 for c in chosen) <= width:
+            break
+        chosen = [c for c in chosen if c.priority < prio]
+    return chosen
+
+
+def _cell(value: Text | str, col: Column) -> Text:
+    t = value if isinstance(value, Text) else Text(value)
+    if t.cell_len > col.width:
+        t.truncate(col.width, overflow="ellipsis")
+    pad = " " * (col.width - t.cell_len)
+    out = Text()
+    if col.right:
+        out.append(pad)
+        out.append_text(t)
+    else:
+        out.append_text(t)
+        out.append(pad)
+    return out
+
+
+def render_table_header(width: int) -> Text:
+    out = Text("  ", style="bold")
+    for col in table_columns(width):
+        out.append_text(_cell(Text(col.header, style="bold"), col))
+        out.append(" ")
+    out.truncate(width)
+    return out
+
+
+def render_row(
+    state: ServiceState,
+    history: Sequence[StatsSample],
+    width: int,
+    now_wall: datetime,
+    now: float,
+    selected: bool = False,
+    connected: bool = True,
+) -> Text:
+    """One service as one table row, with as many columns as `width` allows."""
+    latest = history[-1] if history and state.running and connected else None
+    out = Text("▶ " if selected else "  ", style="bold")
+    for col in table_columns(width):
+        if col.name == "service":
+            value: Text | str = Text(state.service, style=f"bold {SERVICE_COLOURS.get(state.service, '')}")
+        elif col.name == "status":
+            value = status_text(state, connected)
+        elif col.name == "kind":
+            value = Text(KIND_SHORT.get(SERVICE_KIND.get(state.service, ""), ""), style="dim")
+        elif col.name == "uptime":
+            up = state.uptime_seconds(now_wall)
+            value = format_duration(up) if up is not None else "-"
+        elif col.name == "cpu":
+            value = f"{latest.cpu_percent:.1f}%" if latest else "-"
+        elif col.name == "mem":
+            value = (f"{short_bytes(latest.mem_used)}/{short_bytes(latest.mem_limit)}" if latest.mem_limit else short_bytes(latest.mem_used)) if latest else "-"
+        elif col.name == "restarts":
+            value = str(state.restart_count)
+        elif col.name == "spark":
+            value = Text(sparkline(bucket(history, col.width, lambda s: s.cpu_percent, now)), style="cyan") if latest else ""
+        elif col.name == "net":
+            value = f"{rate(latest.net_rx_rate)} {rate(latest.net_tx_rate)}" if latest else "-"
+        elif col.name == "io":
+            value = f"{rate(latest.blk_read_rate)} {rate(latest.blk_write_rate)}" if latest else "-"
+        elif col.name == "ports":
+            value = " ".join(f"{p.host_port}→{p.container_port}" for p in state.ports) or "-"
+        else:
+            value = Text(state.image or "-", style="dim")
+        out.append_text(_cell(value, col))
+        out.append(" ")
+    out.rstrip()
+    out.truncate(width)
+    return out
+
+
+# -- the host bar ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HostSample:
+    """The host as the header shows it (psutil)."""
+
+    cpu_percent: float
+    load: tuple[float, float, float]
+    mem_used: int
+    mem_total: int
+    disk_free: int
+    disk_total: int
+
+
+@dataclass(frozen=True)
+class EngineLine:
+    connected: bool | None  # None: not known yet
+    address: str = ""
+    version: str = ""
+    error: str = ""
+
+
+def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int) -> Text:
+    """'liar-tui │ project │ engine ADDRESS vX │ cpu 3% │ load 0.20 │ mem 1.2G/3.8G │ data 20G free'."""
+    parts: list[tuple[int, Text]] = [(0, Text("liar-tui", style="bold")), (0, Text(project, style="bold cyan"))]
+    if engine.connected is None:
+        parts.append((0, Text("engine: connecting…", style="yellow")))
+    elif engine.connected:
+        parts.append((2, Text(f"engine {engine.address}", style="dim")))
+        parts.append((1, Text(f"docker {engine.version}")))
+    else:
+        parts.append((0, Text("engine unreachable", style="bold red")))
+    if host is not None:
+        parts.append((1, Text(f"cpu {host.cpu_percent:.0f}%")))
+        parts.append((3, Text(f"load {host.load[0]:.2f} {host.load[1]:.2f} {host.load[2]:.2f}")))
+        parts.append((2, Text(f"load {host.load[0]:.2f}")))
+        parts.append((1, Text(f"mem {short_bytes(host.mem_used)}/{short_bytes(host.mem_total)}")))
+        parts.append((1, Text(f"data {short_bytes(host.disk_free)} free")))
+    sep = Text(" │ ", style="dim")
+
+    def build(max_prio: int) -> Text:
+        chosen = [t for p, t in parts if p <= max_prio]
+        # the short load figure only when the long one is left out
+        if any(p == 3 for p, _ in parts) and max_prio >= 3:
+            chosen = [t for p, t in parts if p <= max_prio and not (p == 2 and t.plain.startswith("load"))]
+        return sep.join(chosen)
+
+    for prio in (3, 2, 1, 0):
+        text = build(prio)
+        if text.cell_len <= width:
+            return text
+    text = build(0)
+    text.truncate(width, overflow="ellipsis")
+    return text

@@ -1,0 +1,477 @@
+"""The log view: a bounded ring of lines drawn with the line API (only visible lines are rendered).
+
+Search highlights matches (regex or plain, case toggle), `n`/`N` jump between matching lines, and
+the "only matching" filter shows matching lines alone. Appending is O(batch); a 16 KiB line costs
+only the cells that are on screen.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import deque
+from collections.abc import Iterable
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events, on
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, Label
+
+from ...stack.logs import LogLine, LogRange
+from ..render import SERVICE_COLOURS
+from .bars import Bar
+
+SERVICE_WIDTH = 9  # 'postgres ' etc.
+TS_WIDTH = 19  # '11-26 06:50:00.123 '
+
+
+def short_ts(ts: str) -> str:
+    """'2024-11-26T06:50:00.123456789Z' -> '11-26 06:50:00.123' (UTC, as docker logs -t)."""
+    if len(ts) < 23:
+        return ts.ljust(TS_WIDTH - 1)
+    return f"{ts[5:10]} {ts[11:23]}"
+
+
+def compile_search(text: str, regex: bool, ignore_case: bool) -> re.Pattern[str] | None:
+    """The search as a pattern; None when empty. Raises re.error for a bad regex."""
+    if not text:
+        return None
+    flags = re.IGNORECASE if ignore_case else 0
+    return re.compile(text if regex else re.escape(text), flags)
+
+
+class LogView(ScrollView, can_focus=True):
+    """A ring buffer of LogLines; renders the rows in view, with search highlighting and filter."""
+
+    COMPONENT_CLASSES = {"logview--timestamp", "logview--match", "logview--current-match"}
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        color: $text;
+        overflow: auto auto;
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 1;
+    }
+    LogView:focus { background-tint: $foreground 3%; }
+    LogView > .logview--timestamp { color: $text-muted; }
+    LogView > .logview--match { background: $warning 45%; color: $text; }
+    LogView > .logview--current-match { background: $accent; color: $text; text-style: bold; }
+    """
+
+    BINDINGS = [
+        Binding("up,k", "scroll_up", "Up", show=False, id="logs.up"),
+        Binding("down,j", "scroll_down", "Down", show=False, id="logs.down"),
+        Binding("home,g", "scroll_home", "Oldest", show=False, id="logs.home"),
+        Binding("end,G", "scroll_end", "Newest (follow)", show=False, id="logs.end"),
+    ]
+
+    class StatusChanged(Message):
+        """Line counts, follow or search state changed: the bar above redraws."""
+
+    def __init__(self, max_lines: int = 10_000, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.max_lines = max_lines
+        self._lines: deque[LogLine] = deque(maxlen=max_lines)
+        self._next_seq = 0
+        self._matches: list[int] = []  # seqs of lines matching the search, oldest first
+        self._text_width = 0
+        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
+        self.follow = True
+        self.show_ts = False
+        self.show_service = False
+        self.only_matching = False
+        self.search_text = ""
+        self.search_regex = True
+        self.search_case = False  # case sensitive?
+        self.search_error = ""
+        self.pattern: re.Pattern[str] | None = None
+        self.current_match: int | None = None
+        self.dropped = 0
+        self.loading = False
+
+    # -- data ---------------------------------------------------------------------------------
+    @property
+    def first_seq(self) -> int:
+        return self._next_seq - len(self._lines)
+
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    @property
+    def match_count(self) -> int:
+        return len(self._matches)
+
+    @property
+    def filtering(self) -> bool:
+        return self.only_matching and self.pattern is not None
+
+    @property
+    def row_count(self) -> int:
+        return len(self._matches) if self.filtering else len(self._lines)
+
+    def seq_at(self, row: int) -> int:
+        return self._matches[row] if self.filtering else self.first_seq + row
+
+    def line(self, seq: int) -> LogLine:
+        return self._lines[seq - self.first_seq]
+
+    def visible_lines(self) -> list[LogLine]:
+        """Every line of the current view (after the filter), oldest first."""
+        if self.filtering:
+            first = self.first_seq
+            return [self._lines[s - first] for s in self._matches]
+        return list(self._lines)
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._matches.clear()
+        self._next_seq = 0
+        self._text_width = 0
+        self.current_match = None
+        self.dropped = 0
+        self._cache.clear()
+        self._update_virtual_size()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+        self.post_message(self.StatusChanged())
+
+    def add_lines(self, lines: Iterable[LogLine], dropped: int = 0) -> None:
+        """Append a batch (the ring drops the oldest) and keep the view at the end when following."""
+        new = list(lines)
+        self.dropped += dropped
+        if not new and not dropped:
+            return
+        if len(new) > self.max_lines:
+            self.dropped += len(new) - self.max_lines
+            skipped = len(new) - self.max_lines
+            self._next_seq += skipped
+            new = new[skipped:]
+        start = self._next_seq
+        self._lines.extend(new)
+        self._next_seq += len(new)
+        width = self._text_width
+        for ln in new:
+            n = len(ln.text) if ln.text.isascii() else cell_len(ln.text)
+            if n > width:
+                width = n
+        self._text_width = width
+        pattern = self.pattern
+        if pattern is not None:
+            search = pattern.search
+            self._matches.extend(start + i for i, ln in enumerate(new) if search(ln.text))
+        self._trim_matches()
+        self._update_virtual_size()
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+        self.post_message(self.StatusChanged())
+
+    def _trim_matches(self) -> None:
+        first = self.first_seq
+        if self._matches and self._matches[0] < first:
+            del self._matches[: bisect.bisect_left(self._matches, first)]
+        if self.current_match is not None and self.current_match < first:
+            self.current_match = None
+
+    # -- presentation -------------------------------------------------------------------------
+    @property
+    def prefix_width(self) -> int:
+        return (TS_WIDTH if self.show_ts else 0) + (SERVICE_WIDTH if self.show_service else 0)
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.prefix_width + self._text_width, self.row_count)
+
+    def _changed(self, keep_position: bool = True) -> None:
+        self._cache.clear()
+        self._update_virtual_size()
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+        self.post_message(self.StatusChanged())
+
+    def set_options(self, *, show_ts: bool | None = None, show_service: bool | None = None) -> None:
+        if show_ts is not None:
+            self.show_ts = show_ts
+        if show_service is not None:
+            self.show_service = show_service
+        self._changed()
+
+    def set_follow(self, follow: bool) -> None:
+        if follow == self.follow:
+            return
+        self.follow = follow
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.post_message(self.StatusChanged())
+
+    def set_search(self, text: str, *, regex: bool | None = None, case: bool | None = None) -> None:
+        """Change the search; recounts matches over the buffer (bounded: at most max_lines)."""
+        self.search_text = text
+        if regex is not None:
+            self.search_regex = regex
+        if case is not None:
+            self.search_case = case
+        try:
+            self.pattern = compile_search(text, self.search_regex, not self.search_case)
+            self.search_error = ""
+        except re.error as exc:
+            self.pattern = None
+            self.search_error = f"bad regex: {exc}"
+        self._matches = []
+        self.current_match = None
+        if self.pattern is not None:
+            search = self.pattern.search
+            first = self.first_seq
+            self._matches = [first + i for i, ln in enumerate(self._lines) if search(ln.text)]
+        self._changed()
+
+    def set_only_matching(self, only: bool) -> None:
+        anchor = self.current_match
+        self.only_matching = only
+        self._changed()
+        if anchor is not None and not self.follow:
+            self._scroll_to_seq(anchor)
+
+    # -- match navigation ---------------------------------------------------------------------
+    def _row_of(self, seq: int) -> int:
+        if self.filtering:
+            return bisect.bisect_left(self._matches, seq)
+        return seq - self.first_seq
+
+    def _scroll_to_seq(self, seq: int) -> None:
+        row = self._row_of(seq)
+        height = self.scrollable_content_region.height
+        self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
+
+    def goto_match(self, forward: bool = True) -> bool:
+        """Move to the next (or previous) line with a match; stops following. False when none."""
+        if not self._matches:
+            return False
+        if self.current_match is None:
+            # start from the top line in view (forward) or the bottom one (backward)
+            top = int(self.scroll_offset.y)
+            ref_row = top if forward else top + self.scrollable_content_region.height - 1
+            ref_row = max(0, min(ref_row, self.row_count - 1)) if self.row_count else 0
+            ref = self.seq_at(ref_row) if self.row_count else self.first_seq
+            idx = bisect.bisect_left(self._matches, ref) if forward else bisect.bisect_right(self._matches, ref) - 1
+        else:
+            cur = bisect.bisect_left(self._matches, self.current_match)
+            idx = cur + 1 if forward else cur - 1
+        idx %= len(self._matches)
+        self.current_match = self._matches[idx]
+        self.follow = False
+        self._cache.clear()
+        self._scroll_to_seq(self.current_match)
+        self.refresh()
+        self.post_message(self.StatusChanged())
+        return True
+
+    @property
+    def current_match_index(self) -> int | None:
+        if self.current_match is None:
+            return None
+        i = bisect.bisect_left(self._matches, self.current_match)
+        return i if i < len(self._matches) and self._matches[i] == self.current_match else None
+
+    # -- scrolling: leaving the end pauses follow ----------------------------------------------
+    def action_scroll_up(self) -> None:
+        self.set_follow(False)
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self.set_follow(False)
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self.set_follow(False)
+        super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        self.set_follow(True)
+        super().action_scroll_end()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.set_follow(False)
+        super()._on_mouse_scroll_up(event)
+
+    # -- rendering ----------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        row = scroll_y + y
+        base = self.rich_style
+        if row >= self.row_count or row < 0:
+            return Strip.blank(width, base)
+        seq = self.seq_at(row)
+        key = (seq, scroll_x, width)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        strip = self._render_row(self.line(seq), seq, scroll_x, width, base)
+        self._cache[key] = strip
+        return strip
+
+    def _render_row(self, line: LogLine, seq: int, scroll_x: int, width: int, base: Style) -> Strip:
+        segments: list[Segment] = []
+        if self.show_ts:
+            ts_style = base + self.get_component_rich_style("logview--timestamp", partial=True)
+            segments.append(Segment(short_ts(line.ts) + " ", ts_style))
+        if self.show_service:
+            colour = SERVICE_COLOURS.get(line.service, "")
+            segments.append(Segment(f"{line.service:<{SERVICE_WIDTH - 1}} ", base + Style.parse(f"bold {colour}")))
+        prefix = self.prefix_width
+        # Only the part of the text up to the right edge is styled: a 16 KiB line costs `width` cells.
+        end = max(0, scroll_x + width - prefix)
+        text = line.text[:end]
+        pattern = self.pattern
+        if pattern is not None and text:
+            rich_text = Text(text, style=base, no_wrap=True, end="")
+            style = self.get_component_rich_style(
+                "logview--current-match" if seq == self.current_match else "logview--match", partial=True
+            )
+            for m in pattern.finditer(line.text):
+                if m.start() >= end:
+                    break
+                if m.end() > m.start():
+                    rich_text.stylize(style, m.start(), min(m.end(), end))
+            segments.extend(rich_text.render(self.app.console))
+        elif text:
+            segments.append(Segment(text, base))
+        strip = Strip(segments)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    # -- status -------------------------------------------------------------------------------
+    def status(self) -> Text:
+        parts = Text()
+        if self.loading:
+            parts.append("loading… ", style="yellow")
+        parts.append("● follow" if self.follow else "‖ paused", style="green" if self.follow else "yellow")
+        parts.append(f"  {self.line_count:,}/{self.max_lines:,} lines", style="dim")
+        if self.dropped:
+            parts.append(f"  {self.dropped:,} dropped", style="yellow")
+        if self.search_error:
+            parts.append(f"  {self.search_error}", style="red")
+        elif self.pattern is not None:
+            idx = self.current_match_index
+            where = f"{idx + 1}/" if idx is not None else ""
+            parts.append(f"  /{self.search_text}/ {where}{self.match_count} matching lines", style="bold")
+            if self.filtering:
+                parts.append("  only matching", style="bold yellow")
+        return parts
+
+
+class SearchBar(Horizontal):
+    """`/`: type a search; Enter jumps to the next match, Esc goes back to the log."""
+
+    DEFAULT_CSS = """
+    SearchBar { height: 1; display: none; background: $boost; }
+    SearchBar.-active { display: block; }
+    SearchBar > Label { width: auto; padding: 0 1; color: $text-muted; }
+    SearchBar > Input { border: none; height: 1; width: 1fr; padding: 0; background: $boost; }
+    SearchBar > Input:focus { border: none; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Back to log", id="search.close"),
+        Binding("ctrl+r", "toggle_regex", "Regex on/off", id="search.regex"),
+        Binding("ctrl+t", "toggle_case", "Case sensitive on/off", id="search.case"),
+    ]
+
+    class Changed(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Submitted(Message):
+        pass
+
+    class Closed(Message):
+        pass
+
+    class OptionToggled(Message):
+        def __init__(self, option: str) -> None:
+            super().__init__()
+            self.option = option
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Label("/", id="search-label")
+        yield Input(placeholder="search (regex) — enter: next, ctrl+r regex, ctrl+t case, esc: back", id="search-input")
+
+    def set_flags(self, regex: bool, case: bool) -> None:
+        flags = ("re" if regex else "txt") + (" Aa" if case else " aa")
+        self.query_one("#search-label", Label).update(f"/ [{flags}]")
+
+    @on(Input.Changed, "#search-input")
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(event.value))
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Submitted())
+
+    def action_close(self) -> None:
+        self.post_message(self.Closed())
+
+    def action_toggle_regex(self) -> None:
+        self.post_message(self.OptionToggled("regex"))
+
+    def action_toggle_case(self) -> None:
+        self.post_message(self.OptionToggled("case"))
+
+
+class LogPanel(Vertical):
+    """Title bar + LogView + SearchBar. The screen feeds it batches and tells it what it shows."""
+
+    DEFAULT_CSS = """
+    LogPanel { height: 1fr; }
+    LogPanel > #log-bar { height: 1; background: $panel; padding: 0 1; }
+    LogPanel > LogView { height: 1fr; }
+    """
+
+    def __init__(self, max_lines: int) -> None:
+        super().__init__(id="log-panel")
+        self.view = LogView(max_lines, id="log-view")
+        self.bar = Bar(id="log-bar")
+        self.search = SearchBar(id="search-bar")
+        self.target = ""
+        self.log_range = LogRange()
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.bar
+        yield self.view
+        yield self.search
+
+    def on_mount(self) -> None:
+        self.search.set_flags(self.view.search_regex, self.view.search_case)
+        self.update_bar()
+
+    def update_bar(self) -> None:
+        text = Text()
+        text.append("LOGS ", style="bold")
+        text.append(self.target or "-", style=f"bold {SERVICE_COLOURS.get(self.target, 'cyan')}")
+        text.append(f"  {self.log_range.describe()}", style="dim")
+        text.append("  ts" if self.view.show_ts else "", style="dim")
+        text.append("  ")
+        text.append_text(self.view.status())
+        self.bar.set_text(text)
+
+    def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
+        message.stop()
+        self.update_bar()

@@ -1,0 +1,198 @@
+"""Service panes: one per service, full cards on wide terminals, one table row each on narrow ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, StatsSample
+from ..render import SERVICE_COLOURS, render_pane, render_row, render_table_header
+from .bars import Bar
+
+HistorySource = Callable[[str], Sequence[StatsSample]]
+
+
+class ServicePane(Widget):
+    """Renders one service's state and stats history; repaints only when its text changes."""
+
+    DEFAULT_CSS = """
+    ServicePane {
+        width: 1fr;
+        height: 9;
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        padding: 0 1;
+    }
+    ServicePane.-selected { border: round $accent 60%; }
+    ServicesPanel:focus ServicePane.-selected { border: round $accent; }
+    ServicesPanel.-compact ServicePane {
+        width: 100%;
+        height: 1;
+        border: none;
+        padding: 0;
+    }
+    ServicesPanel.-compact ServicePane.-selected { background: $accent 20%; }
+    ServicesPanel.-compact:focus ServicePane.-selected { background: $accent 40%; }
+    ServicesPanel.-stale ServicePane { opacity: 60%; }
+    """
+
+    class Clicked(Message):
+        def __init__(self, service: str) -> None:
+            super().__init__()
+            self.service = service
+
+    def __init__(self, service: str, history: HistorySource) -> None:
+        super().__init__(id=f"pane-{service}", classes="pane")
+        self.service = service
+        self.state = ServiceState(service=service)
+        self.connected: bool = True
+        self.compact = False
+        self.selected = False
+        self._history = history
+        self._text = Text()
+        self.border_title = Text.assemble(
+            (service, f"bold {SERVICE_COLOURS.get(service, '')}"), (f" · {SERVICE_KIND.get(service, '')}", "dim")
+        )
+
+    def render(self) -> Text:
+        return self._text
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.repaint()
+
+    def on_click(self, event: events.Click) -> None:
+        self.post_message(self.Clicked(self.service))
+
+    def repaint(self, now_wall: datetime | None = None, now: float | None = None) -> bool:
+        """Re-render from the given state and history; refresh only if the text changed."""
+        width = self.content_size.width
+        if width <= 0:
+            return False
+        now_wall = now_wall or datetime.now(timezone.utc)
+        now = time.time() if now is None else now
+        history = self._history(self.service) if self.state.running else ()
+        if self.compact:
+            text = render_row(self.state, history, width, now_wall, now, self.selected, self.connected)
+        else:
+            text = render_pane(self.state, history, width, now_wall, now, self.connected)
+        if text == self._text:
+            return False
+        self._text = text
+        self.refresh()
+        return True
+
+
+class ServicesPanel(Vertical, can_focus=True):
+    """The four panes and the selection; up/down (j/k) or 1-4 pick a service."""
+
+    DEFAULT_CSS = """
+    ServicesPanel { height: auto; }
+    ServicesPanel #table-header { display: none; height: 1; }
+    ServicesPanel.-compact #table-header { display: block; }
+    ServicesPanel #panes { layout: horizontal; height: 9; }
+    ServicesPanel.-compact #panes { layout: vertical; height: 4; }
+    """
+
+    BINDINGS = [
+        Binding("down,j", "select_next", "Next service", id="services.next", show=False),
+        Binding("up,k", "select_previous", "Previous service", id="services.previous", show=False),
+    ]
+
+    selected: reactive[int] = reactive(0)
+
+    class Selected(Message):
+        """The selected service changed."""
+
+        def __init__(self, service: str) -> None:
+            super().__init__()
+            self.service = service
+
+    def __init__(self, history: HistorySource, services: tuple[str, ...] = SERVICES) -> None:
+        super().__init__(id="services")
+        self.services = services
+        self.panes = [ServicePane(s, history) for s in services]
+        self._header_width = -1
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Bar(id="table-header")
+        with Container(id="panes"):
+            yield from self.panes
+
+    def on_mount(self) -> None:
+        self._mark_selected()
+
+    @property
+    def service(self) -> str:
+        return self.services[self.selected]
+
+    def pane(self, service: str) -> ServicePane:
+        return self.panes[self.services.index(service)]
+
+    def set_compact(self, compact: bool) -> None:
+        if compact == self.has_class("-compact"):
+            return
+        self.set_class(compact, "-compact")
+        for pane in self.panes:
+            pane.compact = compact
+        self.repaint_all()
+
+    def set_connected(self, connected: bool) -> None:
+        self.set_class(not connected, "-stale")
+        for pane in self.panes:
+            pane.connected = connected
+        self.repaint_all()
+
+    def repaint_all(self, now_wall: datetime | None = None, now: float | None = None) -> None:
+        for pane in self.panes:
+            pane.repaint(now_wall, now)
+        self._repaint_header()
+
+    def _repaint_header(self) -> None:
+        width = self.content_size.width
+        if self.has_class("-compact") and width != self._header_width and width > 0:
+            self._header_width = width
+            self.query_one("#table-header", Bar).set_text(render_table_header(width))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._repaint_header()
+
+    def update_state(self, state: ServiceState) -> None:
+        if state.service in self.services:
+            pane = self.pane(state.service)
+            pane.state = state
+            pane.repaint()
+
+    def watch_selected(self, old: int, new: int) -> None:
+        self._mark_selected()
+        self.post_message(self.Selected(self.services[new]))
+
+    def _mark_selected(self) -> None:
+        for i, pane in enumerate(self.panes):
+            sel = i == self.selected
+            if pane.selected != sel:
+                pane.selected = sel
+                pane.set_class(sel, "-selected")
+                pane.repaint()
+
+    def select(self, service: str) -> None:
+        if service in self.services:
+            self.selected = self.services.index(service)
+
+    def action_select_next(self) -> None:
+        self.selected = (self.selected + 1) % len(self.services)
+
+    def action_select_previous(self) -> None:
+        self.selected = (self.selected - 1) % len(self.services)
+
+    def on_service_pane_clicked(self, message: ServicePane.Clicked) -> None:
+        self.select(message.service)
+        self.focus()

@@ -1,0 +1,112 @@
+"""Each fixable failure prints one line naming the fix, exits non-zero, and shows no traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import stackkit
+
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "liar_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    line = lines[0]
+    assert line.startswith("liar-tui: ")
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return stackkit.make_project(tmp_path / "p")
+
+
+def test_engine_not_running(project: Project, tmp_path: Path) -> None:
+    out = run_cli("--project-dir", str(project.root), "status", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert_one_line_error(out, "not running", "dockerd")
+
+
+def test_engine_not_reachable(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "dead.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()  # a socket file nobody listens on: what a crashed dockerd leaves
+    out = run_cli("--project-dir", str(project.root), "up", env={"DOCKER_HOST": f"unix://{path}"})
+    assert_one_line_error(out, "refuses connections", "restart")
+
+
+def test_docker_not_installed(project: Project, tmp_path: Path) -> None:
+    out = run_cli("--project-dir", str(project.root), "up", env={"PATH": str(tmp_path)})
+    assert_one_line_error(out, "not installed", "liar-tui setup")
+
+
+def test_compose_plugin_missing(project: Project, tmp_path: Path) -> None:
+    empty = tmp_path / "docker-config"
+    empty.mkdir()
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, env={**os.environ, "DOCKER_CONFIG": str(empty)})
+    if probe.returncode == 0:
+        pytest.skip("a system-wide compose plugin is installed here; cannot hide it")
+    out = run_cli("--project-dir", str(project.root), "up", env={"DOCKER_CONFIG": str(empty)})
+    assert_one_line_error(out, "compose v2 plugin is missing", "liar-tui setup")
+
+
+def test_env_file_missing(tmp_path: Path) -> None:
+    project = stackkit.make_project(tmp_path / "p", env=False)
+    out = run_cli("--project-dir", str(project.root), "up")
+    assert_one_line_error(out, ".env is missing", "liar-tui setup", ".env.example")
+
+
+def test_port_in_use(tmp_path: Path, engine_ready: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        project = stackkit.make_project(tmp_path / "p", extra_env={"POSTGRES_PORT": str(port)})
+        try:
+            out = run_cli("--project-dir", str(project.root), "--project-name", project.name, "up")
+            assert_one_line_error(out, f"port {port}", "POSTGRES_PORT", "already in use")
+            # nothing was created
+            ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}"],
+                                 capture_output=True, text=True).stdout.split()
+            assert ids == []
+        finally:
+            stackkit.destroy(project)
+
+
+def test_invalid_compose_file(project: Project) -> None:
+    project.compose_file.write_text(project.compose_file.read_text().replace("services:", "services:\n  bad: [", 1))
+    out = run_cli("--project-dir", str(project.root), "up")
+    assert_one_line_error(out, "compose rejects", "docker-compose.yml")
+
+
+def test_wrong_project_dir(tmp_path: Path) -> None:
+    out = run_cli("--project-dir", str(tmp_path / "nope"), "status")
+    assert_one_line_error(out, "has no compose/docker-compose.yml", "point it at")
+
+
+def test_wrong_service(project: Project) -> None:
+    out = run_cli("--project-dir", str(project.root), "restart", "mysql")
+    assert out.returncode != 0 and "Traceback" not in out.stderr

@@ -1,0 +1,104 @@
+"""The real stack: healthy from the start, and each service survives restart, stop/start, recreate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import stackkit
+
+from liar_tui.stack.compose import Stack
+from liar_tui.stack.model import SERVICES
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+
+def cli(project: Project, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_all_four_services_healthy_on_loopback(running_stack: Project) -> None:
+    states = stackkit.wait_all_healthy(running_stack)
+    assert set(states) == set(SERVICES)
+    env = running_stack.env()
+    for name, st in states.items():
+        assert st.running and st.health.status == "healthy", name
+        assert st.container_name == f"{running_stack.name}-{name}"
+        assert st.ports, f"{name} publishes no port"
+        assert all(p.host_ip == "127.0.0.1" for p in st.ports), st.ports
+    assert {p.host_port for p in states["minio"].ports} == {int(env["MINIO_API_PORT"]), int(env["MINIO_CONSOLE_PORT"])}
+    data = stackkit.inspect(states["nginx"].container_id)
+    assert data["HostConfig"]["Memory"] == 256 * 2**20
+    assert data["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert f"{running_stack.name}-network" in data["NetworkSettings"]["Networks"]
+
+
+def test_status_json_lists_every_service(running_stack: Project) -> None:
+    out = cli(running_stack, "status", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["project"] == running_stack.name
+    assert [s["name"] for s in data["services"]] == list(SERVICES)
+    assert all(s["state"] == "running" and s["health"] == "healthy" for s in data["services"])
+    assert data["healthy"] is True
+    assert all("uptime_seconds" in s and "ports" in s and "restart_count" in s for s in data["services"])
+
+
+def test_status_table(running_stack: Project) -> None:
+    out = cli(running_stack, "status")
+    assert out.returncode == 0, out.stderr
+    for name in SERVICES:
+        line = next(line for line in out.stdout.splitlines() if line.startswith(name))
+        assert "running" in line and "healthy" in line
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_restart_stop_start_recreate(running_stack: Project, service: str) -> None:
+    stack = Stack(running_stack)
+    before = stackkit.state_of(running_stack, service)
+
+    result = stack.restart(service)
+    assert result.ok, result.message
+    after = stackkit.wait_health(running_stack, service, "healthy")
+    assert after.container_id == before.container_id
+    assert after.started_at and before.started_at and after.started_at > before.started_at
+
+    result = stack.stop(service)
+    assert result.ok, result.message
+    stopped = stackkit.state_of(running_stack, service)
+    assert stopped.state == "exited" and not stopped.running
+
+    result = stack.start(service)
+    assert result.ok, result.message
+    stackkit.wait_health(running_stack, service, "healthy")
+
+    result = stack.recreate(service)
+    assert result.ok, result.message
+    recreated = stackkit.wait_health(running_stack, service, "healthy")
+    assert recreated.container_id != before.container_id
+    # no stray second container of the service
+    rows = stack.engine.project_containers(running_stack.name)
+    assert sum(1 for r in rows if r["Labels"].get("com.docker.compose.service") == service) == 1
+
+
+def test_cli_actions(running_stack: Project) -> None:
+    out = cli(running_stack, "restart", "nginx")
+    assert out.returncode == 0, out.stderr
+    assert "restart nginx: done" in out.stdout
+    stackkit.wait_health(running_stack, "nginx", "healthy")
+    out = cli(running_stack, "logs", "nginx", "--tail", "5")
+    assert out.returncode == 0, out.stderr
+
+
+def test_unknown_service_is_rejected(running_stack: Project) -> None:
+    out = cli(running_stack, "restart", "mysql")
+    assert out.returncode != 0
+    assert "invalid choice" in out.stderr

@@ -1,0 +1,241 @@
+"""Helpers for tests that run the real stack: isolated projects, free ports, waits, clients.
+
+Every test project gets its own compose project name, its own copy of compose/ and nginx/ in a tmp
+folder (so data lands in that folder's docker/volumes), free 127.0.0.1 ports and fresh passwords.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import string
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from liar_tui.stack.compose import Stack
+from liar_tui.stack.engine import Engine
+from liar_tui.stack.hostsetup import OFFLINE_IMAGES
+from liar_tui.stack.model import SERVICES, ServiceState, parse_inspect
+from liar_tui.stack.project import Project
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: Short healthcheck timing for tests: the commands stay the compose file's own.
+TEST_OVERRIDE = """\
+services:
+{services}
+"""
+_HEALTH = """\
+  {name}:
+    healthcheck:
+      interval: 1s
+      timeout: 3s
+      retries: 2
+      start_period: 30s
+"""
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def password(n: int = 24) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "Pw" + "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def images_for_tests() -> dict[str, str]:
+    """Offline images by default; LIAR_TUI_TEST_IMAGES=official uses the compose file's defaults."""
+    if os.environ.get("LIAR_TUI_TEST_IMAGES") == "official":
+        return {}
+    return dict(OFFLINE_IMAGES)
+
+
+def missing_images() -> list[str]:
+    missing = []
+    for ref in images_for_tests().values():
+        if subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode != 0:
+            missing.append(ref)
+    return missing
+
+
+def make_project(
+    root: Path,
+    name: str | None = None,
+    *,
+    env: bool = True,
+    short_health: bool = True,
+    api_port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Project:
+    """Copy the stack into `root` with its own .env (fresh passwords, free ports)."""
+    name = name or f"liartest-{secrets.token_hex(3)}"
+    (root / "compose").mkdir(parents=True, exist_ok=True)
+    (root / "nginx").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "compose" / "docker-compose.yml", root / "compose" / "docker-compose.yml")
+    shutil.copy2(REPO / "compose" / ".env.example", root / "compose" / ".env.example")
+    conf = (REPO / "nginx" / "nginx.conf").read_text()
+    if api_port is not None:
+        conf = conf.replace("host.docker.internal:3000", f"host.docker.internal:{api_port}")
+    (root / "nginx" / "nginx.conf").write_text(conf)
+    if short_health:
+        (root / "compose" / "docker-compose.override.yml").write_text(
+            TEST_OVERRIDE.format(services="".join(_HEALTH.format(name=s) for s in SERVICES))
+        )
+    if env:
+        values = {
+            "POSTGRES_USER": "liaruser",
+            "POSTGRES_PASSWORD": password(),
+            "POSTGRES_DB": "liardb",
+            "REDIS_PASSWORD": password(),
+            "MINIO_ROOT_USER": "minio-admin",
+            "MINIO_ROOT_PASSWORD": password(),
+            "BIND_ADDRESS": "127.0.0.1",
+            "POSTGRES_PORT": str(free_port()),
+            "REDIS_PORT": str(free_port()),
+            "NGINX_HTTP_PORT": str(free_port()),
+            "MINIO_API_PORT": str(free_port()),
+            "MINIO_CONSOLE_PORT": str(free_port()),
+            **images_for_tests(),
+            **(extra_env or {}),
+        }
+        text = "".join(f"{k}={v}\n" for k, v in values.items())
+        path = root / "compose" / ".env"
+        path.write_text(text)
+        path.chmod(0o600)
+    return Project(root=root, name=name)
+
+
+def destroy(project: Project) -> None:
+    """Remove the project's containers, network and data, whatever state they are in."""
+    subprocess.run(
+        ["docker", "compose", "-p", project.name, "-f", str(project.compose_file), "down", "-v", "-t", "1", "--remove-orphans"],
+        capture_output=True,
+        cwd=project.compose_dir,
+        env=dict(os.environ, POSTGRES_PASSWORD="x", REDIS_PASSWORD="x", MINIO_ROOT_PASSWORD="x", MINIO_ROOT_USER="x"),
+    )
+    # Leftovers a failed compose down could not see (e.g. the file was broken by a test).
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+    subprocess.run(["docker", "network", "rm", f"{project.name}-network"], capture_output=True)
+    shutil.rmtree(project.root / "docker", ignore_errors=True)
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 60, interval: float = 0.25, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def state_of(project: Project, service: str) -> ServiceState:
+    return Engine().project_states(project.name)[service]
+
+
+def wait_health(project: Project, service: str, status: str, timeout: float = 90) -> ServiceState:
+    def check() -> ServiceState | None:
+        st = state_of(project, service)
+        return st if st.running and st.health.status == status else None
+
+    return wait_for(check, timeout, what=f"{service} {status}")
+
+
+def wait_all_healthy(project: Project, timeout: float = 180) -> dict[str, ServiceState]:
+    def check() -> dict[str, ServiceState] | None:
+        states = Engine().project_states(project.name)
+        return states if all(s.running and s.health.status == "healthy" for s in states.values()) else None
+
+    return wait_for(check, timeout, interval=0.5, what="all services healthy")
+
+
+def container_pids(container_id: str) -> list[int]:
+    """Host PIDs of every process in the container."""
+    top = Engine().api.top(container_id, ps_args="-eo pid")
+    return [int(row[0]) for row in top.get("Processes") or []]
+
+
+def signal_container(container_id: str, sig: int) -> list[int]:
+    """Send a signal from the host to every process of a container (SIGSTOP = a hung service)."""
+    pids = container_pids(container_id)
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
+def inspect(container_id: str) -> dict[str, Any]:
+    data = Engine().inspect(container_id)
+    assert data is not None
+    return data
+
+
+def stack_for(project: Project) -> Stack:
+    return Stack(project)
+
+
+def port(project: Project, var: str) -> int:
+    return int(project.env()[var])
+
+
+# -- clients from the host through the published ports ---------------------------------------------
+def pg_connect(project: Project, password: str | None = None) -> Any:
+    import psycopg
+
+    env = project.env()
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=password if password is not None else env["POSTGRES_PASSWORD"],
+        dbname=env["POSTGRES_DB"],
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
+def redis_client(project: Project, password: str | None = None) -> Any:
+    import redis
+
+    env = project.env()
+    return redis.Redis(
+        host="127.0.0.1",
+        port=int(env["REDIS_PORT"]),
+        password=password if password is not None else env["REDIS_PASSWORD"],
+        socket_timeout=5,
+    )
+
+
+def s3_client(project: Project, secret: str | None = None) -> Any:
+    from minio import Minio
+
+    env = project.env()
+    return Minio(
+        f"127.0.0.1:{env['MINIO_API_PORT']}",
+        access_key=env["MINIO_ROOT_USER"],
+        secret_key=secret if secret is not None else env["MINIO_ROOT_PASSWORD"],
+        secure=False,
+        region="us-east-1",
+    )
+
+
+__all__ = ["parse_inspect"]

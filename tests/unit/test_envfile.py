@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from liar_tui.stack.envfile import Redactor, parse_env, set_env_values, write_private
+
+
+def test_parse_env_rules() -> None:
+    text = """
+# comment
+POSTGRES_USER=liaruser
+export REDIS_PASSWORD="quoted value"   
+MINIO_ROOT_PASSWORD='single # not a comment'
+BIND_ADDRESS=127.0.0.1 # inline comment
+EMPTY=
+not a line
+POSTGRES_USER=second
+"""
+    env = parse_env(text)
+    assert env["POSTGRES_USER"] == "second"
+    assert env["REDIS_PASSWORD"] == "quoted value"
+    assert env["MINIO_ROOT_PASSWORD"] == "single # not a comment"
+    assert env["BIND_ADDRESS"] == "127.0.0.1"
+    assert env["EMPTY"] == ""
+    assert "not a line" not in env
+
+
+def test_set_env_values_replaces_in_place_and_appends() -> None:
+    out = set_env_values("# head\nA=1\nB=2\n", {"B": "3", "C": "4"})
+    assert out == "# head\nA=1\nB=3\nC=4\n"
+
+
+def test_write_private_is_0600_and_atomic(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    write_private(path, "A=1\n")
+    assert path.read_text() == "A=1\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [".env"]
+
+
+def test_redactor_hides_secret_values() -> None:
+    r = Redactor.from_env({"POSTGRES_PASSWORD": "s3cretValue", "REDIS_PASSWORD": "abc", "OTHER": "x"})
+    assert r("FATAL: password s3cretValue wrong") == "FATAL: password ****** wrong"
+    # too short to hide without mangling text
+    assert r("abc") == "abc"
+    assert Redactor()("text") == "text"

@@ -1,0 +1,147 @@
+"""Pure parsers and formulas of the stack layer (no engine)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from liar_tui.stack.model import (
+    compute_blkio,
+    compute_cpu_percent,
+    compute_memory,
+    compute_network,
+    format_bytes,
+    format_duration,
+    parse_docker_time,
+    parse_inspect,
+    parse_ports,
+    stats_from_frame,
+)
+
+INSPECT = {
+    "Id": "abc123",
+    "Name": "/liar-game-redis",
+    "RestartCount": 2,
+    "Config": {
+        "Image": "redis:7",
+        "Labels": {"com.docker.compose.service": "redis", "com.docker.compose.config-hash": "h1"},
+    },
+    "State": {
+        "Status": "running",
+        "Pid": 4242,
+        "ExitCode": 0,
+        "OOMKilled": False,
+        "StartedAt": "2026-11-26T06:00:00.123456789Z",
+        "FinishedAt": "0001-01-01T00:00:00Z",
+        "Health": {
+            "Status": "unhealthy",
+            "FailingStreak": 3,
+            "Log": [
+                {"Start": "2026-11-26T06:01:00.1Z", "End": "2026-11-26T06:01:01.2Z", "ExitCode": 0, "Output": "PONG\n"},
+                {"Start": "2026-11-26T06:01:10Z", "End": "2026-11-26T06:01:15Z", "ExitCode": -1,
+                 "Output": "Health check exceeded timeout (5s)"},
+            ],
+        },
+    },
+    "NetworkSettings": {
+        "Ports": {
+            "6379/tcp": [{"HostIp": "127.0.0.1", "HostPort": "16379"}],
+            "6380/tcp": None,
+        }
+    },
+}
+
+
+def test_parse_inspect_reads_state_health_ports_and_restarts() -> None:
+    st = parse_inspect(INSPECT)
+    assert st.service == "redis"
+    assert st.container_name == "liar-game-redis"
+    assert st.running and st.pid == 4242
+    assert st.restart_count == 2
+    assert st.health.status == "unhealthy"
+    assert st.health.failing_streak == 3
+    assert st.health.last_output == "Health check exceeded timeout (5s)"
+    assert st.health.log[0].exit_code == 0
+    assert [str(p) for p in st.ports] == ["127.0.0.1:16379->6379/tcp"]
+    assert st.finished_at is None
+    assert st.started_at == datetime(2026, 11, 26, 6, 0, 0, 123456, tzinfo=timezone.utc)
+    assert st.uptime_seconds(datetime(2026, 11, 26, 6, 1, 0, 123456, tzinfo=timezone.utc)) == 60
+    assert st.status_word == "unhealthy"
+    assert st.config_hash == "h1"
+
+
+def test_exited_container_has_no_uptime_and_shows_exit_code() -> None:
+    data = {**INSPECT, "State": {**INSPECT["State"], "Status": "exited", "ExitCode": 137, "Health": None}}
+    st = parse_inspect(data)
+    assert st.uptime_seconds() is None
+    assert st.status_word == "exited(137)"
+    assert st.health.status == "none"
+
+
+def test_ports_dedupe_ipv4_ipv6() -> None:
+    ports = parse_ports(
+        {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}]}}
+    )
+    assert [str(p) for p in ports] == ["0.0.0.0:8080->80/tcp"]
+
+
+def test_docker_time_parsing() -> None:
+    assert parse_docker_time("0001-01-01T00:00:00Z") is None
+    assert parse_docker_time("") is None
+    t = parse_docker_time("2026-01-02T03:04:05.999999999+02:00")
+    assert t == datetime(2026, 1, 2, 1, 4, 5, 999999, tzinfo=timezone.utc)
+
+
+FRAME = {
+    "read": "2026-11-26T06:00:01Z",
+    "cpu_stats": {"cpu_usage": {"total_usage": 2_000_000_000}, "system_cpu_usage": 20_000_000_000, "online_cpus": 2},
+    "precpu_stats": {"cpu_usage": {"total_usage": 1_000_000_000}, "system_cpu_usage": 10_000_000_000},
+    "memory_stats": {"usage": 100 * 2**20, "limit": 512 * 2**20, "stats": {"total_inactive_file": 20 * 2**20}},
+    "networks": {"eth0": {"rx_bytes": 1000, "tx_bytes": 500}, "eth1": {"rx_bytes": 24, "tx_bytes": 12}},
+    "blkio_stats": {"io_service_bytes_recursive": [
+        {"major": 8, "minor": 0, "op": "Read", "value": 4096},
+        {"major": 8, "minor": 0, "op": "Write", "value": 8192},
+        {"major": 8, "minor": 0, "op": "Total", "value": 12288},
+    ]},
+    "pids_stats": {"current": 7},
+}
+
+
+def test_cpu_percent_like_docker_stats() -> None:
+    # (1e9 / 1e10) * 2 cpus * 100 = 20 %
+    assert compute_cpu_percent(FRAME) == 20.0
+
+
+def test_first_frame_has_no_precpu_and_reads_zero() -> None:
+    assert compute_cpu_percent({**FRAME, "precpu_stats": {}}) == 0.0
+
+
+def test_memory_subtracts_inactive_file_v1_and_v2() -> None:
+    assert compute_memory(FRAME) == (80 * 2**20, 512 * 2**20)
+    v2 = {**FRAME, "memory_stats": {"usage": 100, "limit": 1000, "stats": {"inactive_file": 30}}}
+    assert compute_memory(v2) == (70, 1000)
+
+
+def test_network_and_blkio_sums() -> None:
+    assert compute_network(FRAME) == (1024, 512)
+    assert compute_blkio(FRAME) == (4096, 8192)
+
+
+def test_rates_against_previous_sample() -> None:
+    first = stats_from_frame("redis", FRAME, at=100.0)
+    nxt = {**FRAME, "networks": {"eth0": {"rx_bytes": 3048, "tx_bytes": 1536}}}
+    second = stats_from_frame("redis", nxt, at=102.0, previous=first)
+    assert second.net_rx_rate == (3048 - 1024) / 2
+    assert second.net_tx_rate == (1536 - 512) / 2
+    assert second.pids == 7
+    assert round(second.mem_percent, 2) == 15.62
+
+
+def test_human_formats() -> None:
+    assert format_duration(None) == "-"
+    assert format_duration(45) == "45s"
+    assert format_duration(125) == "2m05s"
+    assert format_duration(3 * 3600 + 5 * 60) == "3h05m"
+    assert format_duration(2 * 86400 + 4 * 3600) == "2d04h"
+    assert format_bytes(512) == "512B"
+    assert format_bytes(1536) == "1.5KiB"
+    assert format_bytes(3 * 2**30) == "3.0GiB"
