@@ -1,0 +1,114 @@
+"""StackMonitor: state from the engine's event stream, stats streams, and reconnecting."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stackkit
+
+from liar_tui.stack.compose import Stack
+from liar_tui.stack.model import ServiceState, StatsSample
+from liar_tui.stack.monitor import EngineStatus, StackMonitor
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+
+def test_monitor_reports_a_kill_from_the_event_stream(running_stack: Project) -> None:
+    states: queue.Queue[ServiceState] = queue.Queue()
+    samples: queue.Queue[StatsSample] = queue.Queue()
+    monitor = StackMonitor(running_stack.name, on_state=states.put, on_stats=samples.put).start()
+    try:
+        stackkit.wait_for(lambda: monitor.state("redis").running, 10, what="initial state")
+        while not states.empty():
+            states.get_nowait()
+        cid = monitor.state("redis").container_id
+        subprocess.run(["docker", "kill", cid], check=True, capture_output=True)
+        killed_at = time.monotonic()
+        while True:
+            st = states.get(timeout=5)
+            if st.service == "redis" and not st.running:
+                break
+        # The event stream, not a poll, delivered it.
+        assert time.monotonic() - killed_at < 1.0
+        assert st.exit_code == 137
+        # docker kill counts as a manual stop: no restart policy brings it back. Start it again;
+        # the monitor follows.
+        assert Stack(running_stack).start("redis").ok
+        stackkit.wait_for(lambda: monitor.state("redis").running, 30, what="redis running again")
+        # stats stream: one frame a second per running container, bounded history
+        sample = samples.get(timeout=10)
+        assert sample.mem_limit > 0
+        assert len(monitor.history(sample.service)) <= 300
+    finally:
+        monitor.stop()
+        stackkit.wait_health(running_stack, "redis", "healthy")
+
+
+@pytest.fixture
+def second_engine(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A second, private dockerd (no bridge, no iptables) we can kill and start again."""
+    if shutil.which("dockerd") is None:
+        pytest.fail("dockerd not installed")
+    root = Path("/tmp") / f"liar-d2-{os.getpid()}"
+    root.mkdir(exist_ok=True)
+    sock = root / "d.sock"
+    cmd = [
+        "dockerd",
+        f"--host=unix://{sock}",
+        f"--data-root={root}/data",
+        f"--exec-root={root}/exec",
+        f"--pidfile={root}/d.pid",
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-masq=false",
+        f"--containerd-namespace=liar-d2-{os.getpid()}",
+        f"--containerd-plugins-namespace=liar-d2p-{os.getpid()}",
+    ]
+    try:
+        yield f"unix://{sock}", cmd
+    finally:
+        subprocess.run(["pkill", "-f", f"--pidfile={root}/d.pid"], capture_output=True)
+        time.sleep(0.5)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _start(cmd: list[str], sock: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    stackkit.wait_for(lambda: Path(sock[len("unix://"):]).exists(), 60, what="second dockerd socket")
+    return proc
+
+
+def test_monitor_says_engine_is_gone_and_reconnects(second_engine: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    address, cmd = second_engine
+    monkeypatch.setenv("DOCKER_HOST", address)
+    engine_events: queue.Queue[EngineStatus] = queue.Queue()
+    proc = _start(cmd, address)
+    monitor = StackMonitor("liar-nothing", on_engine=engine_events.put, stats=False).start()
+    try:
+        first = engine_events.get(timeout=30)
+        assert first.connected and first.info is not None
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        gone = engine_events.get(timeout=15)
+        assert not gone.connected
+        assert gone.error and "\n" not in gone.error
+        proc = _start(cmd, address)
+        back = engine_events.get(timeout=30)
+        while not back.connected:
+            back = engine_events.get(timeout=30)
+        assert back.connected
+    finally:
+        monitor.stop()
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
