@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .engine import Engine, EngineInfo, StreamHandle, follow_stats
 from .errors import StackError
@@ -126,6 +126,11 @@ class StackMonitor:
                     attrs = (event.get("Actor") or {}).get("Attributes") or {}
                     service = attrs.get(LABEL_SERVICE)
                     if service in self._states:
+                        action = str(event.get("status") or event.get("Action") or "")
+                        if action == "kill":
+                            continue  # a signal, not a state; `die` follows if it ends the process
+                        if action == "die":
+                            self._mark_died(service, str(event.get("id") or ""), attrs)
                         self._update_service(engine, service)
                 if handle.stopped:
                     return
@@ -144,6 +149,21 @@ class StackMonitor:
             if handle.wait(backoff):
                 return
             backoff = min(backoff * 2, 5.0)
+
+    def _mark_died(self, service: str, container_id: str, attrs: dict) -> None:
+        """Report a death from the event itself, at once: the inspect that follows waits until
+        the engine has finished the kill (100-400 ms on a busy host), then corrects this."""
+        with self._lock:
+            current = self._states.get(service)
+            if current is None or not current.running or current.container_id != container_id:
+                return
+            try:
+                exit_code = int(attrs.get("exitCode") or 0)
+            except (TypeError, ValueError):
+                exit_code = current.exit_code
+            state = replace(current, state="exited", exit_code=exit_code, pid=0)
+            self._states[service] = state
+        self._on_state(state)
 
     def _update_service(self, engine: Engine, service: str) -> ServiceState:
         rows = engine.api.containers(

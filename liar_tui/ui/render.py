@@ -67,20 +67,20 @@ def bucket(
     now: float,
     seconds: int = HISTORY_SECONDS,
 ) -> list[float | None]:
-    """`width` columns covering the last `seconds` (by sample time); each column holds its maximum."""
+    """`width` columns covering the last `seconds` (by sample time); each column is its mean."""
     if width <= 0:
         return []
     step = max(1.0, math.ceil(seconds / width))
-    cols: list[float | None] = [None] * width
+    sums = [0.0] * width
+    counts = [0] * width
     start = now - step * width
     for s in history:
         if s.at < start or s.at > now + 1:
             continue
         i = min(width - 1, int((s.at - start) // step))
-        v = value(s)
-        cur = cols[i]
-        cols[i] = v if cur is None else max(cur, v)
-    return cols
+        sums[i] += value(s)
+        counts[i] += 1
+    return [sums[i] / counts[i] if counts[i] else None for i in range(width)]
 
 
 def status_style(state: ServiceState) -> str:
@@ -118,7 +118,17 @@ def status_text(state: ServiceState, connected: bool = True) -> Text:
 
 
 def ports_text(state: ServiceState) -> str:
-    return " ".join(f"{p.host_ip}:{p.host_port}→{p.container_port}" for p in state.ports) or "no ports"
+    """'127.0.0.1 40253→9000 56433→9001' (one address shown once), or 'no ports'."""
+    if not state.ports:
+        return "no ports"
+    hosts = {p.host_ip for p in state.ports}
+    if len(hosts) == 1:
+        return f"{next(iter(hosts))} " + " ".join(f"{p.host_port}→{p.container_port}" for p in state.ports)
+    return " ".join(f"{p.host_ip}:{p.host_port}→{p.container_port}" for p in state.ports)
+
+
+def clock_time(value: datetime | None) -> str:
+    return value.strftime("%H:%M:%S") if value else "-"
 
 
 def fit(text: str, width: int) -> str:
@@ -141,14 +151,14 @@ def _pair(left: Text | str, right: Text | str, width: int) -> Text:
     return out
 
 
-def _metric(label: str, value: str, spark: str, width: int, style: str) -> Text:
+def _metric(label: str, value: str, width: int, style: str = "", spark: Callable[[int], str] | None = None) -> Text:
     line = Text()
     line.append(f"{label:<4}", style="dim")
     line.append(value)
     room = width - line.cell_len - 1
-    if room >= 4 and spark:
+    if room >= 4 and spark is not None:
         line.append(" ")
-        line.append(spark[-room:], style=style)
+        line.append(spark(room), style=style)
     line.truncate(width)
     return line
 
@@ -160,32 +170,45 @@ def render_pane(
     now_wall: datetime,
     now: float,
     connected: bool = True,
-) -> Text:
-    """The full pane: state/health, uptime, image, ports, restarts, CPU/MEM/NET/IO with sparklines."""
+) -> list[Text]:
+    """The full pane (8 lines): state/health and uptime, image, ports, restarts, then CPU, memory and
+    network with sparklines over the last minutes, and block I/O."""
     width = max(10, width)
     lines: list[Text] = []
-    up = state.uptime_seconds(now_wall)
+    up = state.uptime_seconds(now_wall) if connected else None
     right = f"up {format_duration(up)}" if up is not None else ""
     lines.append(_pair(status_text(state, connected), Text(right, style="dim"), width))
     lines.append(Text(fit(state.image or "-", width), style="dim"))
-    lines.append(_pair(fit(ports_text(state), width - 12), Text(f"restarts {state.restart_count}"), width))
+    lines.append(Text(fit(ports_text(state), width)))
+    if state.running or state.state == "restarting":
+        when = f"started {clock_time(state.started_at)}"
+    elif state.finished_at is not None:
+        when = f"stopped {clock_time(state.finished_at)}"
+    else:
+        when = ""
+    restarts = f"restarts {state.restart_count}"
+    if when and len(restarts) + 1 + len(when) > width:
+        when = when.split(" ", 1)[-1]  # just the time when narrow
+    lines.append(_pair(restarts, Text(when, style="dim"), width))
     latest = history[-1] if history and state.running and connected else None
-    spark_w = max(0, width - 16)
     if latest is None:
         for label in ("CPU", "MEM", "NET", "I/O"):
-            lines.append(_metric(label, "-", "", width, ""))
+            lines.append(_metric(label, "-", width))
     else:
-        cpu = sparkline(bucket(history, spark_w, lambda s: s.cpu_percent, now), floor=1.0)
-        mem = sparkline(bucket(history, spark_w, lambda s: float(s.mem_used), now), floor=1.0)
-        net = sparkline(bucket(history, spark_w, lambda s: s.net_rx_rate + s.net_tx_rate, now), floor=1024.0)
-        lines.append(_metric("CPU", f"{latest.cpu_percent:5.1f}%", cpu, width, "cyan"))
+        def spark(value: Callable[[StatsSample], float], floor: float) -> Callable[[int], str]:
+            return lambda room: sparkline(bucket(history, room, value, now), floor=floor)
+
         mem_value = f"{short_bytes(latest.mem_used)}/{short_bytes(latest.mem_limit)}" if latest.mem_limit else short_bytes(latest.mem_used)
-        lines.append(_metric("MEM", f"{mem_value:>11}", mem, width, "magenta"))
-        lines.append(_metric("NET", f"↓{rate(latest.net_rx_rate):>8} ↑{rate(latest.net_tx_rate):>8}", net, width, "green"))
-        lines.append(_metric("I/O", f"r{rate(latest.blk_read_rate):>8} w{rate(latest.blk_write_rate):>8}", "", width, ""))
+        lines.append(_metric("CPU", f"{latest.cpu_percent:5.1f}%", width, "cyan", spark(lambda s: s.cpu_percent, 5.0)))
+        lines.append(_metric("MEM", f"{mem_value:>10}", width, "magenta", spark(lambda s: float(s.mem_used), float(latest.mem_limit or 1))))
+        lines.append(
+            _metric("NET", f"↓{rate(latest.net_rx_rate):>8} ↑{rate(latest.net_tx_rate):>8}", width, "green",
+                    spark(lambda s: s.net_rx_rate + s.net_tx_rate, 10 * 1024.0))
+        )
+        lines.append(_metric("I/O", f"r{rate(latest.blk_read_rate):>8} w{rate(latest.blk_write_rate):>8}", width))
     if state.error and not state.running:
         lines[-1] = Text(fit(state.error, width), style="red")  # why it is down matters more than I/O
-    return Text("\n").join(lines)
+    return lines
 
 
 # -- the compact table (narrow terminals) ------------------------------------------------------
@@ -268,7 +291,7 @@ def render_row(
         elif col.name == "kind":
             value = Text(KIND_SHORT.get(SERVICE_KIND.get(state.service, ""), ""), style="dim")
         elif col.name == "uptime":
-            up = state.uptime_seconds(now_wall)
+            up = state.uptime_seconds(now_wall) if connected else None
             value = format_duration(up) if up is not None else "-"
         elif col.name == "cpu":
             value = f"{latest.cpu_percent:.1f}%" if latest else "-"
@@ -277,7 +300,7 @@ def render_row(
         elif col.name == "restarts":
             value = str(state.restart_count)
         elif col.name == "spark":
-            value = Text(sparkline(bucket(history, col.width, lambda s: s.cpu_percent, now)), style="cyan") if latest else ""
+            value = Text(sparkline(bucket(history, col.width, lambda s: s.cpu_percent, now), floor=5.0), style="cyan") if latest else ""
         elif col.name == "net":
             value = f"{rate(latest.net_rx_rate)} {rate(latest.net_tx_rate)}" if latest else "-"
         elif col.name == "io":
@@ -315,34 +338,34 @@ class EngineLine:
 
 
 def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int) -> Text:
-    """'liar-tui │ project │ engine ADDRESS vX │ cpu 3% │ load 0.20 │ mem 1.2G/3.8G │ data 20G free'."""
+    """'liar-tui │ project │ engine ADDRESS │ docker X │ cpu 3% │ load 0.20 0.15 0.10 │ mem 1.2G/3.8G │
+    data 20G free'; on a narrow terminal the least useful parts go first, one at a time."""
+    # (drop order: the highest goes first; 0 stays, text). The 1-minute load replaces the three
+    # load figures once those are dropped.
     parts: list[tuple[int, Text]] = [(0, Text("liar-tui", style="bold")), (0, Text(project, style="bold cyan"))]
     if engine.connected is None:
         parts.append((0, Text("engine: connecting…", style="yellow")))
     elif engine.connected:
-        parts.append((2, Text(f"engine {engine.address}", style="dim")))
-        parts.append((1, Text(f"docker {engine.version}")))
+        parts.append((7, Text(f"engine {engine.address}", style="dim")))
+        parts.append((5, Text(f"docker {engine.version.split('+')[0]}")))
     else:
         parts.append((0, Text("engine unreachable", style="bold red")))
+    short_load: Text | None = None
     if host is not None:
         parts.append((1, Text(f"cpu {host.cpu_percent:.0f}%")))
-        parts.append((3, Text(f"load {host.load[0]:.2f} {host.load[1]:.2f} {host.load[2]:.2f}")))
-        parts.append((2, Text(f"load {host.load[0]:.2f}")))
-        parts.append((1, Text(f"mem {short_bytes(host.mem_used)}/{short_bytes(host.mem_total)}")))
-        parts.append((1, Text(f"data {short_bytes(host.disk_free)} free")))
+        parts.append((6, Text(f"load {host.load[0]:.2f} {host.load[1]:.2f} {host.load[2]:.2f}")))
+        short_load = Text(f"load {host.load[0]:.2f}")
+        parts.append((2, Text(f"mem {short_bytes(host.mem_used)}/{short_bytes(host.mem_total)}")))
+        parts.append((4, Text(f"data {short_bytes(host.disk_free)} free")))
     sep = Text(" │ ", style="dim")
-
-    def build(max_prio: int) -> Text:
-        chosen = [t for p, t in parts if p <= max_prio]
-        # the short load figure only when the long one is left out
-        if any(p == 3 for p, _ in parts) and max_prio >= 3:
-            chosen = [t for p, t in parts if p <= max_prio and not (p == 2 and t.plain.startswith("load"))]
-        return sep.join(chosen)
-
-    for prio in (3, 2, 1, 0):
-        text = build(prio)
-        if text.cell_len <= width:
-            return text
-    text = build(0)
+    while True:
+        text = sep.join(t for _, t in parts)
+        if text.cell_len <= width or all(p == 0 for p, _ in parts):
+            break
+        worst = max(p for p, _ in parts)
+        if worst == 6 and short_load is not None:
+            parts = [(3, short_load) if p == 6 else (p, t) for p, t in parts]
+        else:
+            parts = [pt for pt in parts if pt[0] != worst]
     text.truncate(width, overflow="ellipsis")
     return text

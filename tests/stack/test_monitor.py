@@ -55,13 +55,18 @@ def test_monitor_reports_a_kill_from_the_event_stream(running_stack: Project) ->
 
 @pytest.fixture
 def second_engine(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    """A second, private dockerd (no bridge, no iptables) we can kill and start again."""
+    """A second, private dockerd we can kill and start again.
+
+    It runs in its own network namespace: a dockerd started with --bridge=none deletes the host's
+    docker0 (which the main engine's host-gateway needs), so it must not see the host's links."""
     if shutil.which("dockerd") is None:
         pytest.fail("dockerd not installed")
     root = Path("/tmp") / f"liar-d2-{os.getpid()}"
     root.mkdir(exist_ok=True)
     sock = root / "d.sock"
     cmd = [
+        "unshare",
+        "--net",
         "dockerd",
         f"--host=unix://{sock}",
         f"--data-root={root}/data",

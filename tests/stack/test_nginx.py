@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +52,21 @@ def host_api(api_port: int) -> Iterator[list[tuple[str, str]]]:
         server.server_close()
 
 
+def _assert_host_gateway_is_local(project: Project) -> None:
+    """nginx reaches the host API through host-gateway (docker0's address). If that address is not
+    on this host, a request would leave the machine: refuse to send it."""
+    import psutil
+
+    st = stackkit.state_of(project, "nginx")
+    out = subprocess.run(
+        ["docker", "exec", st.container_id, "getent", "hosts", "host.docker.internal"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout.split()
+    assert out, "host.docker.internal does not resolve in the nginx container"
+    local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+    assert out[0] in local, f"host-gateway {out[0]} is not an address of this host (is docker0 missing?)"
+
+
 def _get(project: Project, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", stackkit.port(project, "NGINX_HTTP_PORT"), timeout=10)
     conn.request("GET", path, headers=headers or {})
@@ -64,17 +80,20 @@ def test_health_endpoint(running_stack: Project) -> None:
 
 
 def test_api_is_proxied_to_the_host(running_stack: Project, host_api: list[tuple[str, str]]) -> None:
+    _assert_host_gateway_is_local(running_stack)
     resp = _get(running_stack, "/api/games/42?x=1")
     assert resp.status == 200
     assert resp.read() == b"api saw /games/42?x=1"  # the /api/ prefix is stripped, as in the seed
 
 
 def test_api_answers_502_when_the_host_api_is_down(running_stack: Project) -> None:
+    _assert_host_gateway_is_local(running_stack)
     resp = _get(running_stack, "/api/anything")
     assert resp.status == 502
 
 
 def test_websocket_upgrade_reaches_the_host(running_stack: Project, host_api: list[tuple[str, str]]) -> None:
+    _assert_host_gateway_is_local(running_stack)
     with socket.create_connection(("127.0.0.1", stackkit.port(running_stack, "NGINX_HTTP_PORT")), timeout=10) as s:
         s.sendall(
             b"GET /ws/socket.io/?EIO=4 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -86,6 +105,7 @@ def test_websocket_upgrade_reaches_the_host(running_stack: Project, host_api: li
 
 
 def test_gzip(running_stack: Project, host_api: list[tuple[str, str]]) -> None:
+    _assert_host_gateway_is_local(running_stack)
     resp = _get(running_stack, "/api/" + "x" * 400, headers={"Accept-Encoding": "gzip"})
     resp.read()
     assert resp.status == 200

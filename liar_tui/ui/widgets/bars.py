@@ -1,13 +1,90 @@
-"""One-line bars that repaint only when their text changes (no layout pass: fixed height 1)."""
+"""Widgets that draw lines of Rich Text with the line API and repaint only the lines that changed.
+
+A pane's uptime or CPU figure changes every second; its image, ports and title do not. Going
+through `render()` would re-wrap and re-render the whole widget each time; here each line is a
+cached Strip and `refresh(region)` marks only changed lines dirty, so the compositor redraws those.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 
 
-class Bar(Widget):
-    """A single line of Rich Text; `set_text` refreshes only on change."""
+class LineWidget(Widget):
+    """Shows a list of Text lines (no wrapping: lines are cut at the width)."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._lines: list[Text] = []
+        self._strips: dict[int, Strip] = {}
+
+    @property
+    def lines(self) -> list[Text]:
+        return self._lines
+
+    def set_lines(self, lines: list[Text]) -> bool:
+        """Replace the lines; refresh only those that differ. True when anything changed."""
+        old = self._lines
+        if lines == old:
+            return False
+        self._lines = lines
+        changed = [y for y in range(max(len(old), len(lines))) if y >= len(old) or y >= len(lines) or old[y] != lines[y]]
+        for y in changed:
+            self._strips.pop(y, None)
+        width = self.size.width
+        if not width:
+            self.refresh()
+            return True
+        regions: list[Region] = []
+        for y in changed:
+            if regions and regions[-1].bottom == y:
+                last = regions[-1]
+                regions[-1] = Region(0, last.y, width, last.height + 1)
+            else:
+                regions.append(Region(0, y, width, 1))
+        self.refresh(*regions)
+        return True
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(line.plain for line in self._lines)
+
+    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+        return len(self._lines)
+
+    def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
+        return max((line.cell_len for line in self._lines), default=0)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def _on_resize(self) -> None:
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        strip = self._strips.get(y)
+        if strip is not None and strip.cell_length == width:
+            return strip
+        base = self.rich_style
+        if y < len(self._lines):
+            text = self._lines[y].copy()
+            text.no_wrap = True
+            text.end = ""
+            text.stylize_before(base)
+            strip = Strip(text.render(self.app.console)).crop_extend(0, width, base)
+        else:
+            strip = Strip.blank(width, base)
+        self._strips[y] = strip
+        return strip
+
+
+class Bar(LineWidget):
+    """One line of Rich Text; `set_text` refreshes only on change."""
 
     DEFAULT_CSS = """
     Bar { height: 1; width: 100%; }
@@ -15,19 +92,11 @@ class Bar(Widget):
 
     def __init__(self, text: Text | str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._text = text if isinstance(text, Text) else Text(text)
+        self._lines = [text if isinstance(text, Text) else Text(text)]
 
     @property
     def text(self) -> Text:
-        return self._text
-
-    def render(self) -> Text:
-        return self._text
+        return self._lines[0] if self._lines else Text()
 
     def set_text(self, text: Text | str) -> bool:
-        new = text if isinstance(text, Text) else Text(text)
-        if new == self._text:
-            return False
-        self._text = new
-        self.refresh()
-        return True
+        return self.set_lines([text if isinstance(text, Text) else Text(text)])

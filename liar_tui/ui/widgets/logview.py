@@ -97,7 +97,7 @@ class LogView(ScrollView, can_focus=True):
         self.pattern: re.Pattern[str] | None = None
         self.current_match: int | None = None
         self.dropped = 0
-        self.loading = False
+        self.backlog_loading = False
 
     # -- data ---------------------------------------------------------------------------------
     @property
@@ -173,9 +173,18 @@ class LogView(ScrollView, can_focus=True):
         self._trim_matches()
         self._update_virtual_size()
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._scroll_to_end()
         self.refresh()
         self.post_message(self.StatusChanged())
+
+    def _scroll_to_end(self) -> None:
+        # After the new virtual size is laid out, else the end is the old end.
+        self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._cache.clear()
+        if self.follow:
+            self._scroll_to_end()
 
     def _trim_matches(self) -> None:
         first = self.first_seq
@@ -196,7 +205,7 @@ class LogView(ScrollView, can_focus=True):
         self._cache.clear()
         self._update_virtual_size()
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._scroll_to_end()
         self.refresh()
         self.post_message(self.StatusChanged())
 
@@ -212,7 +221,7 @@ class LogView(ScrollView, can_focus=True):
             return
         self.follow = follow
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._scroll_to_end()
         self.post_message(self.StatusChanged())
 
     def set_search(self, text: str, *, regex: bool | None = None, case: bool | None = None) -> None:
@@ -252,7 +261,7 @@ class LogView(ScrollView, can_focus=True):
     def _scroll_to_seq(self, seq: int) -> None:
         row = self._row_of(seq)
         height = self.scrollable_content_region.height
-        self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
+        self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=False)
 
     def goto_match(self, forward: bool = True) -> bool:
         """Move to the next (or previous) line with a match; stops following. False when none."""
@@ -358,7 +367,7 @@ class LogView(ScrollView, can_focus=True):
     # -- status -------------------------------------------------------------------------------
     def status(self) -> Text:
         parts = Text()
-        if self.loading:
+        if self.backlog_loading:
             parts.append("loading… ", style="yellow")
         parts.append("● follow" if self.follow else "‖ paused", style="green" if self.follow else "yellow")
         parts.append(f"  {self.line_count:,}/{self.max_lines:,} lines", style="dim")
@@ -413,8 +422,8 @@ class SearchBar(Horizontal):
         yield Input(placeholder="search (regex) — enter: next, ctrl+r regex, ctrl+t case, esc: back", id="search-input")
 
     def set_flags(self, regex: bool, case: bool) -> None:
-        flags = ("re" if regex else "txt") + (" Aa" if case else " aa")
-        self.query_one("#search-label", Label).update(f"/ [{flags}]")
+        flags = ("regex" if regex else "text") + (" Aa" if case else " aa")
+        self.query_one("#search-label", Label).update(Text(f"/ {flags}"))
 
     @on(Input.Changed, "#search-input")
     def _changed(self, event: Input.Changed) -> None:

@@ -12,37 +12,26 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, StatsSample
 from ..render import SERVICE_COLOURS, render_pane, render_row, render_table_header
-from .bars import Bar
+from .bars import Bar, LineWidget
 
 HistorySource = Callable[[str], Sequence[StatsSample]]
 
 
-class ServicePane(Widget):
-    """Renders one service's state and stats history; repaints only when its text changes."""
+class ServicePane(LineWidget):
+    """Renders one service's state and stats history; repaints only the lines that change."""
 
     DEFAULT_CSS = """
     ServicePane {
         width: 1fr;
-        height: 9;
+        height: 10;
         border: round $panel-lighten-2;
         border-title-color: $text;
         padding: 0 1;
     }
     ServicePane.-selected { border: round $accent 60%; }
-    ServicesPanel:focus ServicePane.-selected { border: round $accent; }
-    ServicesPanel.-compact ServicePane {
-        width: 100%;
-        height: 1;
-        border: none;
-        padding: 0;
-    }
-    ServicesPanel.-compact ServicePane.-selected { background: $accent 20%; }
-    ServicesPanel.-compact:focus ServicePane.-selected { background: $accent 40%; }
-    ServicesPanel.-stale ServicePane { opacity: 60%; }
     """
 
     class Clicked(Message):
@@ -58,13 +47,9 @@ class ServicePane(Widget):
         self.compact = False
         self.selected = False
         self._history = history
-        self._text = Text()
         self.border_title = Text.assemble(
             (service, f"bold {SERVICE_COLOURS.get(service, '')}"), (f" · {SERVICE_KIND.get(service, '')}", "dim")
         )
-
-    def render(self) -> Text:
-        return self._text
 
     def on_resize(self, event: events.Resize) -> None:
         self.repaint()
@@ -77,18 +62,15 @@ class ServicePane(Widget):
         width = self.content_size.width
         if width <= 0:
             return False
-        now_wall = now_wall or datetime.now(timezone.utc)
-        now = time.time() if now is None else now
+        if now_wall is None or now is None:
+            clock = getattr(self.app, "clock", None)
+            now_wall, now = clock() if clock is not None else (datetime.now(timezone.utc), time.time())
         history = self._history(self.service) if self.state.running else ()
         if self.compact:
-            text = render_row(self.state, history, width, now_wall, now, self.selected, self.connected)
+            lines = [render_row(self.state, history, width, now_wall, now, self.selected, self.connected)]
         else:
-            text = render_pane(self.state, history, width, now_wall, now, self.connected)
-        if text == self._text:
-            return False
-        self._text = text
-        self.refresh()
-        return True
+            lines = render_pane(self.state, history, width, now_wall, now, self.connected)
+        return self.set_lines(lines)
 
 
 class ServicesPanel(Vertical, can_focus=True):
@@ -98,13 +80,24 @@ class ServicesPanel(Vertical, can_focus=True):
     ServicesPanel { height: auto; }
     ServicesPanel #table-header { display: none; height: 1; }
     ServicesPanel.-compact #table-header { display: block; }
-    ServicesPanel #panes { layout: horizontal; height: 9; }
+    ServicesPanel #panes { layout: horizontal; height: 10; }
     ServicesPanel.-compact #panes { layout: vertical; height: 4; }
+    ServicesPanel:focus ServicePane.-selected { border: round $accent; }
+    ServicesPanel.-compact ServicePane {
+        width: 100%;
+        height: 1;
+        border: none;
+        padding: 0;
+    }
+    ServicesPanel.-compact ServicePane.-selected { background: $accent 20%; border: none; }
+    ServicesPanel.-compact:focus ServicePane.-selected { background: $accent 40%; border: none; }
+    ServicesPanel.-stale ServicePane { opacity: 60%; }
     """
 
     BINDINGS = [
         Binding("down,j", "select_next", "Next service", id="services.next", show=False),
         Binding("up,k", "select_previous", "Previous service", id="services.previous", show=False),
+        Binding("enter", "screen.health", "Health details", id="services.health", show=False),
     ]
 
     selected: reactive[int] = reactive(0)

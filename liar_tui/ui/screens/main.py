@@ -1,0 +1,321 @@
+"""The main screen: host bar, service panes, logs, activity line, footer; every action a Binding."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ...stack.logs import LogRange
+from ...stack.model import SERVICES, ServiceState
+from ..keys import KeyRow, rows_from
+from ..widgets.bars import Bar
+from ..widgets.logview import LogPanel, LogView, SearchBar
+from ..widgets.panes import ServicesPanel
+from .modals import ConfirmDownScreen, HealthScreen, HelpScreen, LogRangeScreen, SaveLogScreen
+
+if TYPE_CHECKING:
+    from ..app import LiarApp
+
+#: Below this size the panes collapse into a compact table.
+WIDE_MIN_WIDTH = 120
+WIDE_MIN_HEIGHT = 32
+
+SERVICE_ACTIONS = ("restart", "recreate", "toggle_service", "shell", "health")
+
+
+class MainScreen(Screen[None]):
+    """Owns the widgets; I/O goes through the app's workers, results come back as messages."""
+
+    DEFAULT_CSS = """
+    MainScreen { layout: vertical; }
+    MainScreen > #host-bar { background: $panel; padding: 0 1; }
+    MainScreen > #engine-banner { background: $error 30%; color: $text; padding: 0 1; display: none; height: auto; max-height: 3; }
+    MainScreen.-disconnected > #engine-banner { display: block; }
+    MainScreen > #activity { padding: 0 1; color: $text-muted; }
+    """
+
+    BINDINGS = [
+        # the selected service (lazydocker/k9s habits)
+        Binding("r", "restart", "Restart", id="service.restart", tooltip="Restart the selected service"),
+        Binding("R", "recreate", "Recreate", id="service.recreate", tooltip="Recreate the selected service's container (force)"),
+        Binding("s", "toggle_service", "Stop/Start", id="service.toggle", tooltip="Stop the selected service, or start it when stopped"),
+        Binding("E", "shell", "Shell", id="service.shell", tooltip="Open a shell in the selected service (psql, redis-cli, sh)"),
+        Binding("H", "health", "Health", id="service.health", show=False, tooltip="Health details: failing streak and last check outputs"),
+        Binding("1", "select('postgres')", "postgres", id="service.select-1", show=False, tooltip="Select postgres"),
+        Binding("2", "select('redis')", "redis", id="service.select-2", show=False, tooltip="Select redis"),
+        Binding("3", "select('nginx')", "nginx", id="service.select-3", show=False, tooltip="Select nginx"),
+        Binding("4", "select('minio')", "minio", id="service.select-4", show=False, tooltip="Select minio"),
+        # the whole stack
+        Binding("u", "up", "Up", id="stack.up", tooltip="Bring every service up (compose up -d)"),
+        Binding("D", "down", "Down", id="stack.down", tooltip="Down the stack (asks; deleting data needs the project name)"),
+        # logs
+        Binding("slash", "search", "Search", id="logs.search", tooltip="Search the log (regex)"),
+        Binding("n", "next_match", "Next", id="logs.next-match", show=False, tooltip="Next matching line"),
+        Binding("N", "previous_match", "Prev", id="logs.previous-match", show=False, tooltip="Previous matching line"),
+        Binding("o", "only_matching", "Only matching", id="logs.only-matching", show=False, tooltip="Show only matching lines on/off"),
+        Binding("c", "toggle_case", "Case", id="logs.case", show=False, tooltip="Case-sensitive search on/off"),
+        Binding("x", "toggle_regex", "Regex", id="logs.regex", show=False, tooltip="Regex or plain-text search"),
+        Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines on/off"),
+        Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", show=False, tooltip="Timestamps on/off"),
+        Binding("a", "toggle_all_logs", "All logs", id="logs.all", tooltip="All services interleaved / the selected service"),
+        Binding("b", "log_range", "How far back", id="logs.range", show=False, tooltip="How far back: tail N lines or since a duration"),
+        Binding("w", "save_log", "Save log", id="logs.save", show=False, tooltip="Save the visible log to a file"),
+        # navigation
+        Binding("l,tab", "switch_focus", "Switch", id="focus.switch", show=False, tooltip="Switch focus: services / logs"),
+        Binding("escape", "back", "Back", id="focus.back", show=False, tooltip="Back (logs -> services)"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit liar-tui"),
+    ]
+
+    def __init__(self, max_lines: int, project_name: str) -> None:
+        super().__init__(id="main")
+        self.project_name = project_name
+        self.host_bar = Bar(id="host-bar")
+        self.engine_banner = Bar(id="engine-banner")
+        self.services = ServicesPanel(self._history)
+        self.logs = LogPanel(max_lines)
+        self.activity = Bar(Text("starting…", style="dim"), id="activity")
+        self._follow_timer = None
+
+    @property
+    def liar(self) -> "LiarApp":
+        return self.app  # type: ignore[return-value]
+
+    def _history(self, service: str):  # type: ignore[no-untyped-def]
+        return self.liar.history(service)
+
+    def compose(self) -> ComposeResult:
+        yield self.host_bar
+        yield self.engine_banner
+        yield self.services
+        yield self.logs
+        yield self.activity
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.services.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.apply_size(event.size.width, event.size.height)
+        self.call_after_refresh(self.liar.render_host_bar)
+
+    def apply_size(self, width: int, height: int) -> None:
+        self.services.set_compact(width < WIDE_MIN_WIDTH or height < WIDE_MIN_HEIGHT)
+
+    @property
+    def selected(self) -> str:
+        return self.services.service
+
+    @property
+    def log_view(self) -> LogView:
+        return self.logs.view
+
+    # -- rendering state given by the app ------------------------------------------------------
+    def show_state(self, state: ServiceState) -> None:
+        self.services.update_state(state)
+        if state.service == self.selected:
+            self.refresh_bindings()
+
+    def show_engine(self, connected: bool | None, error: str = "") -> None:
+        self.set_class(connected is False, "-disconnected")
+        if connected is False:
+            banner = Text(f"⚠ {error or 'Docker engine unreachable'} — reconnecting…", style="bold")
+            width = max(20, (self.size.width or 80) - 2)
+            self.engine_banner.set_lines(list(banner.wrap(self.app.console, width))[:3])
+            self.engine_banner.refresh(layout=True)
+        self.services.set_connected(connected is not False)
+        self.refresh_bindings()
+
+    def show_activity(self, text: Text | str) -> None:
+        self.activity.set_text(text)
+
+    # -- selection -> log follower ------------------------------------------------------------
+    @on(ServicesPanel.Selected)
+    def _selected(self, message: ServicesPanel.Selected) -> None:
+        self.refresh_bindings()
+        if self.liar.logs_all or self.logs.target == message.service:
+            return
+        # Holding j/k must not open and close a log stream per pane passed: settle first.
+        if self._follow_timer is not None:
+            self._follow_timer.stop()
+        self._follow_timer = self.set_timer(0.15, self.liar.follow_logs)
+
+    # -- check_action: hide or grey out what does not apply -----------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        app = self.liar
+        if action in SERVICE_ACTIONS:
+            if not app.engine_connected:
+                return None
+            if self.selected in app.busy:
+                return None
+            state = app.state_of(self.selected)
+            if action in ("restart", "shell"):
+                return True if state.running else None
+            if action == "toggle_service":
+                return True if state.container_id else None
+            if action == "health":
+                return True if state.container_id else None
+            return True
+        if action == "up":
+            return None if (not app.engine_connected or "stack" in app.busy) else True
+        if action == "down":
+            if not app.engine_connected or "stack" in app.busy:
+                return None
+            return True if any(app.state_of(s).container_id for s in SERVICES) else None
+        if action in ("next_match", "previous_match"):
+            return True if self.log_view.match_count else None
+        if action == "only_matching":
+            return True if self.log_view.pattern is not None or self.log_view.only_matching else None
+        return True
+
+    # -- service actions ----------------------------------------------------------------------
+    def action_restart(self) -> None:
+        self.liar.run_service_action("restart", self.selected)
+
+    def action_recreate(self) -> None:
+        self.liar.run_service_action("recreate", self.selected)
+
+    def action_toggle_service(self) -> None:
+        state = self.liar.state_of(self.selected)
+        self.liar.run_service_action("stop" if state.running or state.state == "restarting" else "start", self.selected)
+
+    def action_shell(self) -> None:
+        self.liar.open_shell(self.selected)
+
+    def action_health(self) -> None:
+        screen = HealthScreen(self.liar.state_of(self.selected), self.liar.redact)
+        self.app.push_screen(screen)
+        self.liar.inspect_health(self.selected)
+
+    def action_select(self, service: str) -> None:
+        self.services.select(service)
+
+    def action_up(self) -> None:
+        self.liar.bring_up()
+
+    def action_down(self) -> None:
+        def done(choice: str | None) -> None:
+            if choice is not None:
+                self.liar.bring_down(volumes=choice == "volumes")
+
+        self.app.push_screen(ConfirmDownScreen(self.project_name, self.liar.project.data_dir), done)
+
+    # -- log actions ---------------------------------------------------------------------------
+    def action_search(self) -> None:
+        self.logs.search.add_class("-active")
+        # focus once it is displayed (a hidden widget cannot take focus)
+        self.call_after_refresh(self.logs.search.query_one(Input).focus)
+
+    @on(SearchBar.Changed)
+    def _search_changed(self, message: SearchBar.Changed) -> None:
+        self.log_view.set_search(message.text)
+        self.refresh_bindings()
+
+    @on(SearchBar.Submitted)
+    def _search_submitted(self) -> None:
+        self.log_view.goto_match(forward=True)
+        self.log_view.focus()
+
+    @on(SearchBar.Closed)
+    def _search_closed(self) -> None:
+        if not self.log_view.search_text:
+            self.logs.search.remove_class("-active")
+        self.log_view.focus()
+
+    @on(SearchBar.OptionToggled)
+    def _search_option(self, message: SearchBar.OptionToggled) -> None:
+        if message.option == "regex":
+            self.action_toggle_regex()
+        else:
+            self.action_toggle_case()
+
+    def action_next_match(self) -> None:
+        self.log_view.goto_match(forward=True)
+
+    def action_previous_match(self) -> None:
+        self.log_view.goto_match(forward=False)
+
+    def action_only_matching(self) -> None:
+        self.log_view.set_only_matching(not self.log_view.only_matching)
+
+    def action_toggle_case(self) -> None:
+        view = self.log_view
+        view.set_search(view.search_text, case=not view.search_case)
+        self.logs.search.set_flags(view.search_regex, view.search_case)
+
+    def action_toggle_regex(self) -> None:
+        view = self.log_view
+        view.set_search(view.search_text, regex=not view.search_regex)
+        self.logs.search.set_flags(view.search_regex, view.search_case)
+
+    def action_toggle_follow(self) -> None:
+        self.log_view.set_follow(not self.log_view.follow)
+
+    def action_toggle_timestamps(self) -> None:
+        self.log_view.set_options(show_ts=not self.log_view.show_ts)
+        self.logs.update_bar()
+
+    def action_toggle_all_logs(self) -> None:
+        self.liar.logs_all = not self.liar.logs_all
+        self.liar.follow_logs()
+
+    def action_log_range(self) -> None:
+        def done(rng: LogRange | None) -> None:
+            if rng is not None:
+                self.liar.log_range = rng
+                self.liar.follow_logs()
+
+        self.app.push_screen(LogRangeScreen(self.liar.log_range), done)
+
+    def action_save_log(self) -> None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = "all" if self.liar.logs_all else self.selected
+        default = Path.cwd() / f"liar-tui-{self.project_name}-{target}-{stamp}.log"
+
+        def done(path: Path | None) -> None:
+            if path is not None:
+                self.liar.save_log(path, self.log_view.visible_lines(), self.log_view.show_ts, self.log_view.show_service)
+
+        self.app.push_screen(SaveLogScreen(default, self.log_view.row_count), done)
+
+    # -- navigation ---------------------------------------------------------------------------
+    def action_switch_focus(self) -> None:
+        if self.focused is self.services:
+            self.log_view.focus()
+        else:
+            self.services.focus()
+
+    def action_back(self) -> None:
+        if self.focused is not self.services:
+            self.services.focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.key_rows()))
+
+    def action_quit(self) -> None:
+        self.liar.action_quit_console()
+
+    def key_rows(self) -> list[KeyRow]:
+        keymap = self.liar.keymap
+        sections: list[tuple[str, list]] = [
+            ("Service", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("service.")]),
+            ("Stack", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("stack.")]),
+            ("Services list", list(ServicesPanel.BINDINGS)),
+            ("Logs", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("logs.")]),
+            ("Log view", list(LogView.BINDINGS)),
+            ("Search box", list(SearchBar.BINDINGS)),
+            ("Navigation", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith(("focus.", "app."))]),
+            ("App", list(self.liar.BINDINGS)),
+        ]
+        rows: list[KeyRow] = []
+        for name, bindings in sections:
+            rows.extend(rows_from(name, bindings, keymap))
+        return rows

@@ -1,0 +1,96 @@
+"""Settings precedence: command line > LIAR_TUI_* > config file > defaults (pure: no real home)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from liar_tui.cli import build_parser
+from liar_tui.config import ConfigError, Settings, config_path, load_settings, parse_keys_env
+
+FILE = """
+refresh = 2.5
+log_lines = 5000
+theme = "nord"
+mouse = false
+
+[keys]
+"service.restart" = "ctrl+r"
+"stack.down" = "X"
+"""
+
+
+def write(tmp_path: Path, text: str = FILE) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_any_source(tmp_path: Path) -> None:
+    s = load_settings({}, {}, tmp_path / "missing.toml")
+    assert s == Settings()
+    assert s.refresh == 1.0 and s.log_lines == 10_000 and s.up and s.mouse and s.keys == {}
+    assert set(s.sources.values()) == {"default"}
+
+
+def test_file_over_defaults(tmp_path: Path) -> None:
+    s = load_settings({}, {}, write(tmp_path))
+    assert (s.refresh, s.log_lines, s.theme, s.mouse) == (2.5, 5000, "nord", False)
+    assert s.keys == {"service.restart": "ctrl+r", "stack.down": "X"}
+    assert s.sources["refresh"] == "file" and s.sources["log_tail"] == "default"
+
+
+def test_env_over_file(tmp_path: Path) -> None:
+    env = {"LIAR_TUI_REFRESH": "0.5", "LIAR_TUI_MOUSE": "yes", "LIAR_TUI_KEYS": "service.restart=F5;app.quit=ctrl+x"}
+    s = load_settings({}, env, write(tmp_path))
+    assert s.refresh == 0.5 and s.mouse is True
+    assert s.log_lines == 5000  # still from the file
+    assert s.keys == {"service.restart": "F5", "stack.down": "X", "app.quit": "ctrl+x"}
+    assert s.sources["refresh"] == "env"
+
+
+def test_cli_over_env(tmp_path: Path) -> None:
+    env = {"LIAR_TUI_REFRESH": "0.5", "LIAR_TUI_LOG_LINES": "300", "LIAR_TUI_UP": "1"}
+    s = load_settings({"refresh": 3.0, "up": False, "theme": None, "keys": {"stack.up": "U"}}, env, write(tmp_path))
+    assert s.refresh == 3.0 and s.up is False
+    assert s.log_lines == 300 and s.theme == "nord"  # None means "not given on the command line"
+    assert s.keys["stack.up"] == "U" and s.sources["refresh"] == "cli"
+
+
+def test_flags_reach_the_settings() -> None:
+    args = build_parser().parse_args(["--no-up", "--no-mouse", "--refresh", "2", "--log-lines", "777", "--theme", "gruvbox"])
+    cli = {n: getattr(args, n) for n in ("up", "mouse", "refresh", "log_lines", "theme")}
+    s = load_settings(cli, {}, Path("/nonexistent/config.toml"))
+    assert (s.up, s.mouse, s.refresh, s.log_lines, s.theme) == (False, False, 2.0, 777, "gruvbox")
+    plain = build_parser().parse_args([])
+    assert load_settings({n: getattr(plain, n) for n in ("up", "mouse")}, {}, Path("/nonexistent")).up is True
+
+
+def test_xdg_config_home_and_override() -> None:
+    assert config_path({"XDG_CONFIG_HOME": "/x/cfg", "HOME": "/home/u"}) == Path("/x/cfg/liar-tui/config.toml")
+    assert config_path({"HOME": "/home/u"}) == Path("/home/u/.config/liar-tui/config.toml")
+    assert config_path({"LIAR_TUI_CONFIG": "/etc/liar.toml", "XDG_CONFIG_HOME": "/x"}) == Path("/etc/liar.toml")
+
+
+@pytest.mark.parametrize(
+    "cli,env,text,needle",
+    [
+        ({"refresh": 0.0}, {}, "", "refresh (command line): 0.0 is below the minimum"),
+        ({}, {"LIAR_TUI_LOG_LINES": "lots"}, "", "log_lines (LIAR_TUI_LOG_LINES): 'lots' is not a whole number"),
+        ({}, {"LIAR_TUI_MOUSE": "maybe"}, "", "mouse (LIAR_TUI_MOUSE): 'maybe' is not true or false"),
+        ({}, {}, "refresh = [", "config file"),
+        ({}, {}, "colour = 'red'\n", "unknown setting(s) colour"),
+        ({}, {}, "[keys]\nx = 1\n", "[keys] must map binding ids to key strings"),
+    ],
+)
+def test_bad_values_name_the_setting_and_source(tmp_path: Path, cli: dict, env: dict, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(cli, env, write(tmp_path, text))
+    assert needle in str(info.value)
+
+
+def test_keys_env_syntax() -> None:
+    assert parse_keys_env(" a.b = x ; c.d=ctrl+y,f5 ;") == {"a.b": "x", "c.d": "ctrl+y,f5"}
+    with pytest.raises(ConfigError):
+        parse_keys_env("no-equals-sign")

@@ -1,0 +1,297 @@
+"""UI behaviour that needs no engine: FakeMonitor supplies fixed state, FakeStack records actions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.widgets import Input, OptionList, Static
+from uikit import CONNECTED, FakeStack, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
+
+from liar_tui.config import Settings
+from liar_tui.stack.logs import LogRange
+from liar_tui.stack.model import HealthCheckResult, HealthInfo
+from liar_tui.stack.monitor import EngineStatus
+from liar_tui.stack.project import Project
+from liar_tui.ui.app import LiarApp
+from liar_tui.ui.messages import ActionFinished, ActionProgressed, EngineStatusChanged, ServiceStateChanged
+from liar_tui.ui.screens.main import MainScreen
+from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen
+from liar_tui.ui.widgets.logview import LogView, SearchBar
+from liar_tui.ui.widgets.panes import ServicesPanel
+
+
+def all_binding_ids() -> set[str]:
+    ids = set()
+    for cls in (MainScreen, ServicesPanel, LogView, SearchBar, LiarApp):
+        for b in cls.BINDINGS:
+            if isinstance(b, Binding) and b.id:
+                ids.add(b.id)
+    return ids
+
+
+def plain(renderable: Any, width: int = 200) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_help_lists_every_binding(messages: list[Any]) -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 60), message_hook=messages.append) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            text = plain(app.screen.query_one("#help-table", Static).content)
+            missing = [i for i in sorted(all_binding_ids()) if i not in text]
+            assert not missing, f"help misses {missing}"
+            for key, action in (("r", "Restart"), ("R", "Recreate"), ("E", "shell"), ("/", "Search"), ("q", "Quit")):
+                assert any(line.split()[:1] == [key] and action.lower() in line.lower() for line in text.splitlines()), key
+            await pilot.press("escape")
+            assert isinstance(app.screen, MainScreen)
+
+    run_sync(run())
+
+
+def test_keymap_remaps_a_binding_and_help_shows_it() -> None:
+    async def run() -> None:
+        app, _, stack = offline_app(settings=Settings(up=False, keys={"service.restart": "ctrl+r"}))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            assert stack.calls == []  # r no longer restarts
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: stack.calls, 5, what="restart via ctrl+r")
+            assert stack.calls == [("restart", ("postgres",))]
+            rows = {r.binding_id: r.keys for r in app.main.key_rows()}
+            assert rows["service.restart"] == "ctrl+r"
+
+    run_sync(run())
+
+
+def test_actions_run_in_workers_report_progress_and_result(messages: list[Any]) -> None:
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(160, 48), message_hook=messages.append) as pilot:
+            await pilot.press("2", "r")  # restart redis
+            done = await wait_until(pilot, lambda: [m for m in messages if isinstance(m, ActionFinished)], 5, what="ActionFinished")
+            assert done[0].result.action == "restart" and done[0].result.services == ("redis",)
+            assert "✓ restart redis: done" in app.main.activity.text.plain
+            await pilot.press("u")
+            await wait_until(pilot, lambda: ("up", ()) in stack.calls and "stack" not in app.busy, 5, what="up")
+            assert any(isinstance(m, ActionProgressed) and m.event.status == "Started" for m in messages)
+            # s on a running service stops it; on an exited one (nginx) starts it
+            await pilot.press("1", "s")
+            await pilot.press("3", "s")
+            await wait_until(pilot, lambda: len(stack.calls) >= 4 and not app.busy, 5, what="stop/start")
+            assert ("stop", ("postgres",)) in stack.calls and ("start", ("nginx",)) in stack.calls
+            assert app.main.check_action("restart", ()) is None  # nginx is exited: r does not apply
+
+    run_sync(run())
+
+
+def test_a_failed_action_shows_composes_own_message(messages: list[Any]) -> None:
+    error = "Error response from daemon: driver failed programming external connectivity: port is already allocated"
+
+    async def run() -> None:
+        app, _, _ = offline_app(stack=FakeStack(fail=error))
+        async with app.run_test(size=(160, 48), message_hook=messages.append) as pilot:
+            await pilot.press("R")
+            await wait_until(pilot, lambda: [m for m in messages if isinstance(m, ActionFinished)], 5, what="ActionFinished")
+            await pilot.pause(0.1)
+            assert error in app.main.activity.text.plain
+            assert any(error in str(n.message) and n.severity == "error" for n in app._notifications)
+
+    run_sync(run())
+
+
+def test_engine_gone_is_shown_and_actions_grey_out_until_it_is_back() -> None:
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.post_message(EngineStatusChanged(EngineStatus(connected=False, error="lost the Docker engine (ConnectionError): reconnecting")))
+            await pilot.pause(0.2)
+            assert app.main.has_class("-disconnected")
+            assert app.main.engine_banner.display
+            assert "lost the Docker engine" in app.main.engine_banner.plain
+            assert "engine unreachable" in app.main.host_bar.text.plain
+            assert app.main.services.has_class("-stale")
+            assert "unknown" in drawn(app.main.services.pane("postgres"))
+            assert app.main.check_action("restart", ()) is None
+            await pilot.press("r")
+            await pilot.pause(0.2)
+            assert stack.calls == []
+            app.post_message(EngineStatusChanged(CONNECTED))
+            await pilot.pause(0.2)
+            assert not app.main.has_class("-disconnected")
+            assert "● healthy" in drawn(app.main.services.pane("postgres"))
+            assert app.main.check_action("restart", ()) is True
+
+    run_sync(run())
+
+
+def test_state_change_renders_at_once_without_waiting_for_the_tick() -> None:
+    async def run() -> None:
+        app, monitor, _ = offline_app(settings=Settings(up=False, refresh=30))
+        async with app.run_test(size=(160, 48)) as pilot:
+            states = sample_states()
+            dead = states["postgres"].__class__(**{**states["postgres"].__dict__, "state": "exited", "exit_code": 137})
+            monitor.set_state(dead)
+            app.post_message(ServiceStateChanged(dead))
+            await pilot.pause(0.05)
+            assert "exited (137)" in drawn(app.main.services.pane("postgres"))
+
+    run_sync(run())
+
+
+def test_save_writes_the_visible_lines(tmp_path: Path) -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(160, 48)) as pilot:
+            view = app.main.log_view
+            view.add_lines(sample_log_lines())
+            view.set_search("error")
+            view.set_only_matching(True)
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            target = tmp_path / "saved.log"
+            app.screen.query_one(Input).value = str(target)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: target.exists() and target.stat().st_size > 0, 5, what="saved file")
+            lines = target.read_text().splitlines()
+            assert len(lines) == view.match_count == 9
+            assert all("error" in ln.lower() for ln in lines)
+            assert oct(target.stat().st_mode & 0o777) == "0o600"
+
+    run_sync(run())
+
+
+def test_how_far_back_takes_a_count_or_a_duration() -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("b")
+            await pilot.pause(0.1)
+            box = app.screen.query_one(Input)
+            box.value = "10m"
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert app.log_range == LogRange(tail=None, since_seconds=600)
+            assert "since 10m" in app.main.logs.bar.text.plain
+            await pilot.press("b")
+            await pilot.pause(0.1)
+            app.screen.query_one(Input).value = "nonsense"
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert "give a line count" in str(app.screen.query_one("#range-error").render())
+            await pilot.press("escape")
+
+    run_sync(run())
+
+
+def test_down_keeps_data_unless_the_project_name_is_typed() -> None:
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("D")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmDownScreen)
+            await pilot.press("v")
+            await pilot.pause(0.1)
+            await pilot.press(*"wrong", "enter")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmDownScreen) and stack.calls == []
+            app.screen.query_one(Input).value = "liar-game"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: stack.calls, 5, what="down")
+            assert stack.calls == [("down-volumes", ())]
+            await pilot.press("D")
+            await pilot.pause(0.1)
+            await pilot.press("y")
+            await wait_until(pilot, lambda: len(stack.calls) == 2, 5, what="down")
+            assert stack.calls[-1] == ("down", ())
+
+    run_sync(run())
+
+
+def test_command_palette_lists_the_actions() -> None:
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press(*"recreate")
+            await pilot.pause(0.5)
+            options = app.screen.query_one(OptionList)
+            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            assert any("Recreate the selected service" in t for t in texts), texts
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: stack.calls, 5, what="recreate from the palette")
+            assert stack.calls == [("recreate", ("postgres",))]
+
+    run_sync(run())
+
+
+def test_health_details_redact_secrets(tmp_path: Path) -> None:
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / ".env").write_text("REDIS_PASSWORD=SuperSecretRedisPw1\n")
+    project = Project(root=tmp_path, name="liar-game")
+    states = sample_states()
+    leaky = HealthInfo("unhealthy", 1, (HealthCheckResult(None, None, 1, "AUTH SuperSecretRedisPw1 failed"),))
+    states["redis"] = states["redis"].__class__(**{**states["redis"].__dict__, "health": leaky})
+
+    async def run() -> None:
+        app, _, _ = offline_app(states, project=project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2", "H")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, HealthScreen)
+            text = plain(app.screen.query_one("#health-body", Static).content)
+            assert "failing streak 1" in text
+            assert "SuperSecretRedisPw1" not in text and "AUTH ****** failed" in text
+
+    run_sync(run())
+
+
+def test_no_color_is_honoured(monkeypatch: Any) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, _, _ = offline_app()
+    assert app.no_color
+    monkeypatch.delenv("NO_COLOR")
+    assert not offline_app()[0].no_color
+    assert os.environ.get("NO_COLOR") is None
+
+
+def test_keyboard_focus_moves_between_services_logs_and_search() -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            assert app.focused is main.services
+            await pilot.press("down", "j")
+            assert main.selected == "nginx"
+            await pilot.press("tab")
+            assert app.focused is main.log_view
+            await pilot.press("escape")
+            assert app.focused is main.services
+            await pilot.press("l")
+            assert app.focused is main.log_view
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            assert isinstance(app.focused, Input) and main.logs.search.has_class("-active")
+            await pilot.press("x", "escape")
+            assert app.focused is main.log_view
+            assert main.log_view.search_text == "x"
+            await pilot.press("l")
+            assert app.focused is main.services
+            # a hidden action is not offered: n/N without a search that matches
+            main.log_view.set_search("")
+            assert main.check_action("next_match", ()) is None
+
+    run_sync(run())

@@ -1,0 +1,85 @@
+"""Snapshots of the main views with fixed data (FakeMonitor, fixed clock and host figures): no engine,
+so they do not change between runs. Update after an intended change with `--snapshot-update`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Input
+from uikit import make_snapshot_app, sample_log_lines
+
+from liar_tui.stack.monitor import EngineStatus
+from liar_tui.ui.messages import EngineStatusChanged
+
+WIDE = (160, 48)
+NARROW = (80, 24)
+
+
+async def _with_logs(pilot: Any) -> None:
+    app = pilot.app
+    app.main.log_view.add_lines(sample_log_lines())
+    await pilot.pause(0.2)
+
+
+def test_main_view_wide(snap_compare: Any) -> None:
+    """Four full panes (healthy, unhealthy x3, exited 137, healthy) with sparklines, logs below."""
+    app, _ = make_snapshot_app()
+    assert snap_compare(app, terminal_size=WIDE, run_before=_with_logs)
+
+
+def test_main_view_compact_80x24(snap_compare: Any) -> None:
+    """At 80x24 the panes collapse into a compact table and logs keep most of the screen."""
+    app, _ = make_snapshot_app()
+    assert snap_compare(app, terminal_size=NARROW, run_before=_with_logs)
+
+
+def test_all_services_logs_with_search_filter(snap_compare: Any) -> None:
+    """Interleaved view coloured by service, timestamps on, search 'error' (case-insensitive) and
+    only matching lines."""
+    app, _ = make_snapshot_app()
+
+    async def run_before(pilot: Any) -> None:
+        await _with_logs(pilot)
+        main = pilot.app.main
+        main.log_view.set_options(show_ts=True, show_service=True)
+        main.logs.target = "all services"
+        main.logs.search.add_class("-active")
+        main.logs.search.query_one(Input).value = "error"
+        await pilot.pause(0.1)
+        main.log_view.focus()
+        await pilot.press("o", "n")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_help_lists_keys_80x24(snap_compare: Any) -> None:
+    app, _ = make_snapshot_app()
+    assert snap_compare(app, terminal_size=NARROW, press=["question_mark"])
+
+
+def test_health_details_of_an_unhealthy_service(snap_compare: Any) -> None:
+    """Enter on redis: failing streak and the last check outputs."""
+    app, _ = make_snapshot_app()
+    assert snap_compare(app, terminal_size=NARROW, press=["2", "enter", "_"])
+
+
+def test_engine_unreachable_80x24(snap_compare: Any) -> None:
+    """The engine went away: a banner says so, panes dim and show unknown, actions grey out."""
+    app, _ = make_snapshot_app()
+
+    async def run_before(pilot: Any) -> None:
+        await _with_logs(pilot)
+        pilot.app.post_message(
+            EngineStatusChanged(
+                EngineStatus(
+                    connected=False,
+                    error="Docker engine is not running (no /var/run/docker.sock): start it with `sudo systemctl start docker`",
+                )
+            )
+        )
+        await pilot.pause(0.2)
+        pilot.app.clear_notifications()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)

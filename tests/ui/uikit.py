@@ -1,0 +1,306 @@
+"""UI test helpers (imported as `uikit`; pytest puts tests/ui on sys.path). Real-stack tests use `running_stack` from tests/conftest.py (one isolated stack
+per session: its own project name, tmp copy of compose/ and nginx/, fresh passwords, free 127.0.0.1
+ports, 1 s healthchecks via docker-compose.override.yml; `down -v` at teardown).
+
+Snapshot tests use FakeMonitor: fixed ServiceState/StatsSample objects and a fixed clock, no engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from liar_tui.config import Settings
+from liar_tui.stack.engine import EngineInfo
+from liar_tui.stack.logs import LogLine
+from liar_tui.stack.model import (
+    SERVICES,
+    HealthCheckResult,
+    HealthInfo,
+    PortBinding,
+    ServiceState,
+    StatsSample,
+)
+from liar_tui.stack.monitor import EngineStatus
+from liar_tui.stack.project import Project
+from liar_tui.ui.app import LiarApp
+from liar_tui.ui.render import HostSample
+
+FIXED_NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+FIXED_EPOCH = FIXED_NOW.timestamp()
+
+
+def fixed_clock() -> tuple[datetime, float]:
+    return FIXED_NOW, FIXED_EPOCH
+
+
+def fixed_host(_path: Path) -> HostSample:
+    return HostSample(
+        cpu_percent=12.0,
+        load=(0.52, 0.41, 0.30),
+        mem_used=3 * 2**30,
+        mem_total=8 * 2**30,
+        disk_free=42 * 2**30,
+        disk_total=100 * 2**30,
+    )
+
+
+CONNECTED = EngineStatus(connected=True, info=EngineInfo("unix:///var/run/docker.sock", "24.0.7", "1.43"))
+
+
+class FakeMonitor:
+    """StackMonitor's interface over fixed data (no threads, no engine)."""
+
+    def __init__(
+        self,
+        states: dict[str, ServiceState],
+        history: dict[str, list[StatsSample]] | None = None,
+        engine_status: EngineStatus = CONNECTED,
+    ) -> None:
+        self._states = dict(states)
+        self._history = history or {}
+        self.engine_status = engine_status
+        self.started = False
+        self.stopped = False
+
+    def start(self) -> "FakeMonitor":
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def states(self) -> dict[str, ServiceState]:
+        return dict(self._states)
+
+    def state(self, service: str) -> ServiceState:
+        return self._states.get(service, ServiceState(service=service))
+
+    def history(self, service: str) -> list[StatsSample]:
+        return list(self._history.get(service, ()))
+
+    def refresh(self, service: str) -> ServiceState:
+        return self.state(service)
+
+    def set_state(self, state: ServiceState) -> None:
+        self._states[state.service] = state
+
+
+def _state(service: str, n: int, **kw: Any) -> ServiceState:
+    ports = {
+        "postgres": (PortBinding("127.0.0.1", 5432, 5432),),
+        "redis": (PortBinding("127.0.0.1", 6379, 6379),),
+        "nginx": (PortBinding("127.0.0.1", 8080, 80),),
+        "minio": (PortBinding("127.0.0.1", 9000, 9000), PortBinding("127.0.0.1", 9001, 9001)),
+    }[service]
+    image = {
+        "postgres": "postgres:16",
+        "redis": "redis:7",
+        "nginx": "nginx:1.25",
+        "minio": "minio/minio:RELEASE.2024-01-01T16-36-33Z",
+    }[service]
+    base: dict[str, Any] = dict(
+        service=service,
+        state="running",
+        container_id=f"{n:02d}" * 32,
+        container_name=f"liar-game-{service}",
+        image=image,
+        health=HealthInfo(
+            "healthy",
+            0,
+            (HealthCheckResult(FIXED_NOW - timedelta(seconds=2), FIXED_NOW - timedelta(seconds=1), 0, "PONG"),),
+        ),
+        started_at=FIXED_NOW - timedelta(minutes=12 + n, seconds=3),
+        restart_count=0,
+        ports=ports,
+    )
+    base.update(kw)
+    return ServiceState(**base)
+
+
+def sample_states() -> dict[str, ServiceState]:
+    """Stable data: postgres and minio healthy, redis unhealthy (3 failures), nginx exited."""
+    return {
+        "postgres": _state("postgres", 1),
+        "redis": _state(
+            "redis",
+            2,
+            restart_count=2,
+            health=HealthInfo(
+                "unhealthy",
+                3,
+                tuple(
+                    HealthCheckResult(FIXED_NOW - timedelta(seconds=i + 1), FIXED_NOW - timedelta(seconds=i), 1, "NOAUTH Authentication required.")
+                    for i in range(3)
+                ),
+            ),
+        ),
+        "nginx": _state(
+            "nginx",
+            3,
+            state="exited",
+            exit_code=137,
+            started_at=FIXED_NOW - timedelta(hours=1),
+            finished_at=FIXED_NOW - timedelta(minutes=4),
+            health=HealthInfo("unhealthy", 0, ()),
+        ),
+        "minio": _state("minio", 4),
+    }
+
+
+def sample_history() -> dict[str, list[StatsSample]]:
+    """Three minutes of 1 Hz samples with a deterministic shape per service."""
+    out: dict[str, list[StatsSample]] = {}
+    limits = {"postgres": 2**30, "redis": 512 * 2**20, "nginx": 256 * 2**20, "minio": 2**30}
+    for k, service in enumerate(SERVICES):
+        samples = []
+        for i in range(180):
+            at = FIXED_EPOCH - 180 + i + 1
+            wave = (i * (k + 3)) % 40
+            samples.append(
+                StatsSample(
+                    service=service,
+                    at=at,
+                    cpu_percent=0.5 + wave / 8.0,
+                    mem_used=int(limits[service] * (0.05 + 0.002 * (i % 30)) * (k + 1) / 2),
+                    mem_limit=limits[service],
+                    net_rx=1000 * i,
+                    net_tx=400 * i,
+                    blk_read=0,
+                    blk_write=4096 * i,
+                    pids=5 + k,
+                    net_rx_rate=1000.0 + 50 * wave,
+                    net_tx_rate=400.0 + 10 * wave,
+                    blk_read_rate=0.0,
+                    blk_write_rate=4096.0,
+                )
+            )
+        out[service] = samples
+    return out
+
+
+def sample_log_lines() -> list[LogLine]:
+    lines = []
+    texts = {
+        "postgres": ["LOG:  database system is ready to accept connections", "LOG:  checkpoint starting: time", "ERROR:  relation \"players\" does not exist"],
+        "redis": ["* Ready to accept connections tcp", "* DB saved on disk", "# WARNING overcommit_memory is set to 0"],
+        "nginx": ['172.18.0.1 - [01/Jun/2024:11:59:01 +0000] "GET /api/rooms HTTP/1.1" 200 512', '172.18.0.1 - [01/Jun/2024:11:59:02 +0000] "GET /ws/ HTTP/1.1" 101 0', '[error] connect() failed (111: Connection refused) while connecting to upstream'],
+        "minio": ["API: http://172.18.0.5:9000", "Status: 1 Online, 0 Offline.", "Error: drive not found"],
+    }
+    for i in range(40):
+        service = SERVICES[i % 4]
+        text = texts[service][(i // 4) % 3]
+        ts = f"2024-06-01T11:{59 - (40 - i) // 60:02d}:{(20 + i) % 60:02d}.{i:03d}000000Z"
+        lines.append(LogLine(service, ts, text))
+    return lines
+
+
+def make_snapshot_app(
+    states: dict[str, ServiceState] | None = None,
+    *,
+    engine_status: EngineStatus = CONNECTED,
+    settings: Settings | None = None,
+) -> tuple[LiarApp, FakeMonitor]:
+    monitor = FakeMonitor(states if states is not None else sample_states(), sample_history(), engine_status)
+    project = Project(root=Path("/nonexistent/liar-game"), name="liar-game")
+    app = LiarApp(
+        project,
+        settings or Settings(up=False),
+        monitor=monitor,
+        follower_factory=None,
+        host_sampler=fixed_host,
+        clock=fixed_clock,
+    )
+    return app, monitor
+
+
+async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition", step: float = 0.1) -> Any:
+    """Let the app run until predicate() is truthy (the app keeps processing messages meanwhile)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        await pilot.pause(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def run_sync(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+class FakeStack:
+    """Stands in for stack.compose.Stack: records calls, returns ActionResults (no compose)."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.fail = fail
+
+    def _result(self, action: str, services: tuple[str, ...]) -> Any:
+        from liar_tui.stack.model import ActionResult
+
+        self.calls.append((action, services))
+        if self.fail:
+            return ActionResult(action, services, False, self.fail, 0.1)
+        return ActionResult(action, services, True, "", 0.1)
+
+    def restart(self, service: str) -> Any:
+        return self._result("restart", (service,))
+
+    def recreate(self, service: str) -> Any:
+        return self._result("recreate", (service,))
+
+    def stop(self, service: str) -> Any:
+        return self._result("stop", (service,))
+
+    def start(self, service: str) -> Any:
+        return self._result("start", (service,))
+
+    def down(self, volumes: bool = False) -> Any:
+        self.calls.append(("down-volumes" if volumes else "down", ()))
+        from liar_tui.stack.model import ActionResult
+
+        return ActionResult("down", (), True, "", 0.1)
+
+    def preflight(self, **_: Any) -> None:
+        pass
+
+    def up_events(self, services: Any = None, **_: Any) -> Any:
+        from liar_tui.stack.model import ActionResult, ProgressEvent
+
+        self.calls.append(("up", ()))
+        yield ProgressEvent("Container liar-game-postgres", "Started")
+        yield ActionResult("up", (), True, "", 0.2)
+
+
+def offline_app(
+    states: dict[str, ServiceState] | None = None,
+    *,
+    stack: FakeStack | None = None,
+    settings: Settings | None = None,
+    project: Project | None = None,
+    engine_status: EngineStatus = CONNECTED,
+) -> tuple[LiarApp, FakeMonitor, FakeStack]:
+    """An app over FakeMonitor and FakeStack: every UI path without an engine."""
+    monitor = FakeMonitor(states if states is not None else sample_states(), sample_history(), engine_status)
+    fake = stack or FakeStack()
+    app = LiarApp(
+        project or Project(root=Path("/nonexistent/liar-game"), name="liar-game"),
+        settings or Settings(up=False),
+        monitor=monitor,
+        follower_factory=None,
+        host_sampler=fixed_host,
+        clock=fixed_clock,
+        stack_factory=lambda _p: fake,
+    )
+    return app, monitor, fake
+
+
+def drawn(widget: Any) -> str:
+    """What a line-API widget draws right now (its strips' text), line by line."""
+    return "\n".join("".join(seg.text for seg in widget.render_line(y)) for y in range(widget.size.height))
