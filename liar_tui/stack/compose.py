@@ -320,9 +320,11 @@ class Stack:
             # Database files are owned by container users; root (or the engine) can remove them.
             shutil.rmtree(data, ignore_errors=False)
 
-    def restart(self, service: str) -> ActionResult:
+    def restart(self, service: str, *, timeout: int | None = None) -> ActionResult:
+        """`compose restart SVC`; `timeout`: seconds to wait after SIGTERM before SIGKILL (compose's
+        default 10). Autoheal uses a short one: a hung process ignores SIGTERM anyway."""
         self.validate_services([service])
-        return self._run("restart", [service], lambda: self.docker.compose.restart([service]))
+        return self._run("restart", [service], lambda: self.docker.compose.restart([service], timeout=timeout))
 
     def stop(self, service: str) -> ActionResult:
         self.validate_services([service])

@@ -1,0 +1,204 @@
+"""Headless deep-health commands and hooks: probes and drift for `status`, bucket bootstrap after
+`up`, the activity log of actions, `liar-tui activity` and `liar-tui autoheal`.
+
+Kept apart from cli.py so that file only wires these in. Heavy imports (psycopg, redis, minio)
+happen inside the functions: `liar-tui --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .stack.model import SERVICES, ActionResult
+
+if TYPE_CHECKING:
+    from .stack.compose import Stack
+    from .stack.drift import DriftInfo
+    from .stack.probes import ProbeResult
+
+#: Overall deadline of the probes in `status` (each network step times out after 2 s).
+STATUS_PROBE_DEADLINE = 3.0
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("activity", help="print the activity log (actions, state changes, probe alarms, autoheal)")
+    p.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="entries from the end (default 50; 0: all)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")
+
+    p = sub.add_parser(
+        "autoheal",
+        help="watch the stack and restart a service that stays unhealthy (foreground; Ctrl-C stops)",
+        description="Docker never restarts an unhealthy container. This does, carefully: only a running "
+        "service whose healthcheck failed CHECKS times in a row, at most MAX_ATTEMPTS times with a "
+        "doubling backoff; healthy and stopped services are never touched. Every step goes to the "
+        "activity log.",
+    )
+    p.add_argument("--checks", type=int, metavar="N", default=3, help="failing healthchecks in a row before a restart (default 3)")
+    p.add_argument("--max-attempts", type=int, metavar="N", default=3, help="restarts per service before giving up (default 3)")
+    p.add_argument("--backoff", type=float, metavar="SECONDS", default=30.0,
+                   help="seconds after a restart before another; doubles each time (default 30)")
+    p.add_argument("--max-backoff", type=float, metavar="SECONDS", default=600.0, help="longest backoff in seconds (default 600)")
+    p.add_argument("--recheck", type=float, metavar="SECONDS", default=5.0,
+                   help="seconds between re-inspections while a service is unhealthy (default 5)")
+    p.add_argument("--stop-timeout", type=int, metavar="SECONDS", default=5,
+                   help="seconds between SIGTERM and SIGKILL when restarting (default 5)")
+
+
+# -- status ------------------------------------------------------------------------------------
+def status_extras(
+    stack: "Stack", states: dict[str, Any], *, probes: bool = True, drift: bool = True
+) -> tuple[dict[str, "ProbeResult"] | None, dict[str, "DriftInfo"] | None]:
+    """Probes (parallel, bounded by STATUS_PROBE_DEADLINE) and drift, computed at the same time."""
+    probe_results: dict[str, ProbeResult] | None = None
+    drift_results: dict[str, DriftInfo] | None = None
+    drift_thread = None
+    box: dict[str, Any] = {}
+    if drift:
+        from .stack.drift import detect_drift
+
+        def work() -> None:
+            box["drift"] = detect_drift(stack, states)
+
+        drift_thread = threading.Thread(target=work, name="drift", daemon=True)
+        drift_thread.start()
+    if probes:
+        from .stack.probes import run_probes
+
+        probe_results = run_probes(stack.project, states, deadline=STATUS_PROBE_DEADLINE)
+    if drift_thread is not None:
+        drift_thread.join(25)
+        drift_results = box.get("drift")
+    return probe_results, drift_results
+
+
+def probe_lines(probes: dict[str, "ProbeResult"] | None, drift: dict[str, "DriftInfo"] | None) -> list[str]:
+    """The lines under the status table: one probe line per service, one drift line per drifted one."""
+    lines: list[str] = []
+    if probes:
+        lines.append("")
+        lines.append("PROBE (from the host through the published ports)")
+        for name in SERVICES:
+            r = probes.get(name)
+            if r is not None:
+                lines.append(f"  {name:<8}  {r.level:<4}  {r.reason}")
+    if drift:
+        drifted = [d for d in drift.values() if d.drifted]
+        errors = {d.error for d in drift.values() if d.error and d.error != "no container"}
+        if drifted or errors:
+            lines.append("")
+            lines.append("DRIFT (container differs from the compose file / .env)")
+            for d in drifted:
+                lines.append(f"  {d.service:<8}  {'; '.join(d.reasons)}: {d.fix} to apply (`liar-tui {d.fix} {d.service}`)")
+            for e in sorted(errors):
+                lines.append(f"  not checked: {e}")
+    return lines
+
+
+# -- activity of actions -------------------------------------------------------------------------
+def record_action(stack: "Stack", result: ActionResult) -> None:
+    """Write what an action did to the activity log (never fails the action)."""
+    try:
+        from .stack.activity import ActivityLog
+
+        service = result.services[0] if len(result.services) == 1 else ""
+        ActivityLog(stack.project, preload=False).record("action", service, result.summary())
+    except Exception:  # noqa: BLE001 - the log is a record, not a precondition
+        pass
+
+
+def bootstrap_buckets(stack: "Stack", say: Any, warn: Any, wait: float = 60.0) -> bool:
+    """After a successful `up`: create the expected MinIO buckets that are missing, and say so."""
+    from .stack.activity import ActivityLog
+    from .stack.buckets import ensure_buckets
+
+    log = ActivityLog(stack.project, preload=False)
+
+    def created(name: str) -> None:
+        say(f"created bucket {name}")
+        log.record("bucket", "minio", f"created bucket {name}")
+
+    report = ensure_buckets(stack.project, wait=wait, on_created=created)
+    if not report.ok:
+        warn(f"buckets: {report.error}")
+        log.record("bucket", "minio", f"could not check the buckets: {report.error}")
+    return report.ok
+
+
+# -- liar-tui activity ---------------------------------------------------------------------------
+def cmd_activity(stack: "Stack", args: argparse.Namespace) -> int:
+    from .stack.activity import activity_path, follow_entries, read_entries
+
+    path = activity_path(stack.project)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    # up to `size`, then follow from `size`: an entry written meanwhile is printed once
+    entries = read_entries(path, args.lines or None, upto=size)
+    if not entries and not args.follow:
+        print(f"no activity yet ({stack.project.rel(path)})", file=sys.stderr)
+        return 0
+    try:
+        for e in entries:
+            print(e.format(), flush=True)
+        if args.follow:
+            for e in follow_entries(path, offset=size):
+                print(e.format(), flush=True)
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
+    return 0
+
+
+# -- liar-tui autoheal ---------------------------------------------------------------------------
+def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
+    from .stack.activity import ActivityLog, ActivityRecorder, fan_out
+    from .stack.autoheal import AutoHealer, AutohealPolicy
+    from .stack.monitor import StackMonitor
+
+    stack.check_engine()
+    for name in ("checks", "max_attempts", "stop_timeout"):
+        if getattr(args, name) < 1:
+            print(f"liar-tui: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return 2
+    policy = AutohealPolicy(
+        checks=args.checks,
+        max_attempts=args.max_attempts,
+        backoff=args.backoff,
+        max_backoff=args.max_backoff,
+        recheck=args.recheck,
+        stop_timeout=args.stop_timeout,
+    )
+    log = ActivityLog(stack.project, preload=False)
+    log.subscribe(lambda e: print(e.format(), flush=True))
+    recorder = ActivityRecorder(log)
+    healer = AutoHealer.for_stack(stack, policy=policy, activity=log)
+    monitor = StackMonitor(
+        stack.project.name,
+        on_state=fan_out(recorder.on_state, healer.on_state),
+        on_engine=lambda s: None if s.connected else print(f"liar-tui: {s.error}", file=sys.stderr, flush=True),
+        stats=False,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    log.record("autoheal", "", healer.describe() + f" ({stack.project.name}; Ctrl-C stops)")
+    monitor.start()
+    healer.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        healer.stop()
+        monitor.stop()
+        signal.signal(signal.SIGTERM, previous)
+        log.record("autoheal", "", "autoheal off")
+    return 0

@@ -1,0 +1,359 @@
+"""Opt-in autoheal: restart a service that stays unhealthy, with backoff and a cap.
+
+Docker never restarts an unhealthy container: restart policies act only when the process exits.
+AutoHealer fills that gap, carefully:
+
+- it acts only on a running container whose health is `unhealthy` with a FailingStreak of at
+  least `checks` (Docker itself flags unhealthy after the healthcheck's `retries` failures);
+- it re-inspects the container just before acting, so a service the user stopped, paused, fixed or
+  recreated meanwhile is left alone; healthy services and stopped ones are never touched;
+- after restart number k it waits backoff x 2^(k-1) seconds (capped) before it may act again, and
+  after `max_attempts` restarts it gives up on that service and says so. The count resets once the
+  service has stayed healthy for `stable` seconds, or when its container is replaced.
+
+It is event-driven: feed it the monitor's ServiceState updates (`on_state`, e.g. through
+activity.fan_out). Docker emits an event when health status changes, not for every failing
+check, so while a service is unhealthy but below `checks`, or waiting out a backoff, one timer
+re-inspects that service. Nothing polls while everything is healthy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .model import LABEL_PROJECT, LABEL_SERVICE, SERVICES, ActionResult, ServiceState, parse_inspect
+
+if TYPE_CHECKING:
+    from .activity import ActivityLog
+    from .compose import Stack
+    from .engine import Engine
+    from .monitor import StackMonitor
+
+
+@dataclass(frozen=True)
+class AutohealPolicy:
+    """When and how often autoheal restarts a service."""
+
+    checks: int = 3  # FailingStreak (failed healthchecks in a row) before a restart
+    max_attempts: int = 3  # restarts before giving up on the service
+    backoff: float = 30.0  # seconds after the first restart before another; doubles each time
+    max_backoff: float = 600.0
+    recheck: float = 5.0  # seconds between re-inspections while a service is unhealthy
+    stable: float = 120.0  # healthy this long after a restart: the attempt count resets
+    stop_timeout: int = 5  # seconds between SIGTERM and SIGKILL on restart (a hung process ignores TERM)
+
+    def delay_after(self, attempt: int) -> float:
+        return min(self.backoff * 2 ** max(0, attempt - 1), self.max_backoff)
+
+
+@dataclass(frozen=True)
+class AutohealStep:
+    """One thing autoheal did or decided, for the console (the activity log gets the same text)."""
+
+    service: str
+    action: str  # restarting | restarted | restart-failed | backoff | gave-up | recovered | reset | enabled | disabled
+    attempt: int
+    text: str
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class AutohealStatus:
+    """Autoheal's view of one service, for a status line."""
+
+    service: str
+    attempts: int
+    gave_up: bool
+    next_allowed_in: float  # seconds until another restart may happen (0: now)
+    waiting_for_recovery: bool
+
+
+@dataclass
+class _Track:
+    container_id: str = ""
+    attempts: int = 0
+    next_allowed: float = 0.0
+    gave_up: bool = False
+    pending_recovery: bool = False
+    healthy_since: float | None = None
+    announced_backoff: bool = False
+
+
+def inspect_service(engine: "Engine", project_name: str, service: str) -> ServiceState:
+    """The service's current container state (the running/newest one), straight from the engine."""
+    rows = engine.api.containers(
+        all=True, filters={"label": [f"{LABEL_PROJECT}={project_name}", f"{LABEL_SERVICE}={service}"]}
+    )
+    for row in sorted(rows, key=lambda r: (r.get("State") == "running", r.get("Created", 0)), reverse=True):
+        data = engine.inspect(row["Id"])
+        if data is not None:
+            return parse_inspect(data, service)
+    return ServiceState(service=service)
+
+
+class AutoHealer:
+    """Restarts services that stay unhealthy (see the module docstring). Off until `start()`;
+    `enabled` toggles it without losing its counts (the console's switch)."""
+
+    def __init__(
+        self,
+        restart: Callable[[str], ActionResult],
+        refresh: Callable[[str], ServiceState],
+        *,
+        policy: AutohealPolicy | None = None,
+        activity: "ActivityLog | None" = None,
+        on_step: Callable[[AutohealStep], None] | None = None,
+        services: tuple[str, ...] = SERVICES,
+        enabled: bool = True,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        self.policy = policy or AutohealPolicy()
+        self._redact = redact or (lambda text: text)
+        self.services = services
+        self._restart = restart
+        self._refresh = refresh
+        self._activity = activity
+        self._on_step = on_step
+        self._enabled = enabled
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._states: dict[str, ServiceState] = {}
+        self._tracks: dict[str, _Track] = {s: _Track() for s in services}
+        self._due: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="autoheal", daemon=True)
+        self.restarts: list[tuple[str, float]] = []  # (service, wall time) of every restart made
+
+    @classmethod
+    def for_stack(
+        cls, stack: "Stack", monitor: "StackMonitor | None" = None, **kwargs: Any
+    ) -> "AutoHealer":
+        """Restart through compose (`restart -t stop_timeout`); re-inspect through the monitor when
+        given (so its view updates too), else through the engine directly."""
+        policy = kwargs.get("policy") or AutohealPolicy()
+        kwargs["policy"] = policy
+        kwargs.setdefault("redact", stack.project.redactor())
+        if monitor is not None:
+            refresh: Callable[[str], ServiceState] = monitor.refresh
+        else:
+            from .engine import Engine
+
+            engine = Engine(timeout=10)
+            name = stack.project.name
+
+            def refresh(service: str) -> ServiceState:
+                return inspect_service(engine, name, service)
+
+        def restart(service: str) -> ActionResult:
+            return stack.restart(service, timeout=policy.stop_timeout)
+
+        return cls(restart, refresh, **kwargs)
+
+    # -- public -----------------------------------------------------------------------------
+    def start(self) -> "AutoHealer":
+        self._thread.start()
+        return self
+
+    def stop(self, join: float = 2.0) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(join)
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def enable(self) -> None:
+        if not self._enabled:
+            self._enabled = True
+            self._step("-", "enabled", 0, self._describe())
+        self._wake()
+
+    def disable(self) -> None:
+        if self._enabled:
+            self._enabled = False
+            self._step("-", "disabled", 0, "autoheal off: unhealthy services are left alone")
+
+    def on_state(self, st: ServiceState) -> None:
+        """Feed every ServiceState update here (runs on the caller's thread; returns at once)."""
+        if st.service not in self._tracks:
+            return
+        with self._cond:
+            self._states[st.service] = st
+            self._dirty = True
+            self._cond.notify_all()
+
+    def status(self) -> dict[str, AutohealStatus]:
+        now = time.monotonic()
+        with self._cond:
+            return {
+                s: AutohealStatus(
+                    s, t.attempts, t.gave_up, max(0.0, t.next_allowed - now) if t.attempts else 0.0, t.pending_recovery
+                )
+                for s, t in self._tracks.items()
+            }
+
+    def describe(self) -> str:
+        return self._describe()
+
+    # -- internals --------------------------------------------------------------------------
+    def _describe(self) -> str:
+        p = self.policy
+        return (
+            f"autoheal on: restart a service after {p.checks} failing healthchecks in a row, at most "
+            f"{p.max_attempts} times (backoff {p.backoff:g}s doubling, max {p.max_backoff:g}s)"
+        )
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._dirty = True
+            self._cond.notify_all()
+
+    def _step(self, service: str, action: str, attempt: int, text: str) -> None:
+        text = self._redact(text)
+        step = AutohealStep(service, action, attempt, text)
+        if self._activity is not None:
+            self._activity.record("autoheal", service if service != "-" else "", text)
+        if self._on_step is not None:
+            try:
+                self._on_step(step)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                if not self._dirty:
+                    due = min(self._due.values(), default=None)
+                    timeout = None if due is None else max(0.0, due - time.monotonic())
+                    self._cond.wait(timeout)
+                self._dirty = False
+                if self._stop.is_set():
+                    return
+                now = time.monotonic()
+                expired = [s for s, t in self._due.items() if t <= now]
+                for s in expired:
+                    del self._due[s]
+                states = dict(self._states)
+            if not self._enabled:
+                continue
+            for service in self.services:
+                st = states.get(service)
+                if service in expired:
+                    st = self._safe_refresh(service) or st  # a timer fired: look again
+                if st is not None:
+                    try:
+                        self._evaluate(service, st)
+                    except Exception as exc:  # noqa: BLE001 - keep healing the others
+                        self._step(service, "error", 0, f"autoheal error on {service}: {exc}")
+
+    def _safe_refresh(self, service: str) -> ServiceState | None:
+        try:
+            st = self._refresh(service)
+        except Exception:  # noqa: BLE001 - engine gone: try again at the next event
+            return None
+        with self._cond:
+            self._states[service] = st
+        return st
+
+    def _schedule(self, service: str, at: float) -> None:
+        with self._cond:
+            current = self._due.get(service)
+            if current is None or at < current:
+                self._due[service] = at
+
+    def _evaluate(self, service: str, st: ServiceState) -> None:
+        p = self.policy
+        tr = self._tracks[service]
+        now = time.monotonic()
+        if st.container_id and st.container_id != tr.container_id:
+            if tr.container_id and (tr.attempts or tr.gave_up):
+                self._step(service, "reset", 0, f"{service} has a new container: autoheal count reset")
+            self._tracks[service] = tr = _Track(container_id=st.container_id)
+        if not st.running:
+            # Stopped by the user, or exited (Docker's restart policy owns exits): hands off.
+            with self._cond:
+                self._due.pop(service, None)
+            return
+        health = st.health.status
+        if health == "healthy":
+            if tr.pending_recovery:
+                tr.pending_recovery = False
+                self._step(service, "recovered", tr.attempts, f"{service} is healthy again after autoheal restart {tr.attempts}")
+            if tr.healthy_since is None:
+                tr.healthy_since = now
+            if tr.attempts or tr.gave_up:
+                if now - tr.healthy_since >= p.stable:
+                    self._step(service, "reset", 0, f"{service} stayed healthy {p.stable:g}s: autoheal count reset")
+                    self._tracks[service] = _Track(container_id=tr.container_id)
+                else:
+                    self._schedule(service, tr.healthy_since + p.stable)
+            return
+        tr.healthy_since = None
+        if health != "unhealthy":
+            return  # starting (a fresh restart) or no healthcheck: nothing to judge
+        if tr.gave_up:
+            return
+        if st.health.failing_streak < p.checks:
+            self._schedule(service, now + p.recheck)
+            return
+        if tr.attempts >= p.max_attempts:
+            tr.gave_up = True
+            tr.pending_recovery = False
+            self._step(
+                service, "gave-up", tr.attempts,
+                f"giving up on {service}: still unhealthy after {tr.attempts} autoheal restart"
+                f"{'s' if tr.attempts != 1 else ''} ({_last_output(st)}); fix it, then `liar-tui restart {service}`",
+            )
+            return
+        if now < tr.next_allowed:
+            if not tr.announced_backoff:
+                tr.announced_backoff = True
+                self._step(
+                    service, "backoff", tr.attempts,
+                    f"{service} still unhealthy: next restart in {tr.next_allowed - now:.0f}s (backoff)",
+                )
+            self._schedule(service, tr.next_allowed)
+            return
+        fresh = self._safe_refresh(service)
+        if (
+            fresh is None
+            or not fresh.running
+            or fresh.health.status != "unhealthy"
+            or fresh.health.failing_streak < p.checks
+            or fresh.container_id != st.container_id
+        ):
+            if fresh is not None and fresh.running:
+                self._schedule(service, now + p.recheck)
+            return
+        tr.attempts += 1
+        tr.announced_backoff = False
+        self._step(
+            service, "restarting", tr.attempts,
+            f"{service} unhealthy for {fresh.health.failing_streak} checks in a row ({_last_output(fresh)}): "
+            f"restarting (attempt {tr.attempts} of {p.max_attempts})",
+        )
+        result = self._restart(service)
+        self.restarts.append((service, time.time()))
+        tr.next_allowed = time.monotonic() + p.delay_after(tr.attempts)
+        tr.pending_recovery = result.ok
+        if result.ok:
+            self._step(service, "restarted", tr.attempts, f"restarted {service} in {result.seconds:.1f}s")
+        else:
+            self._step(service, "restart-failed", tr.attempts, f"restart of {service} failed: {result.message}")
+        self._schedule(service, tr.next_allowed)
+
+
+def _last_output(st: ServiceState) -> str:
+    out = st.health.last_output
+    if not out:
+        code = st.health.log[-1].exit_code if st.health.log else None
+        return f"last check exit code {code}" if code is not None else "no check output"
+    return "last check: " + " ".join(out.split())[:160]

@@ -1,0 +1,102 @@
+"""The activity log on the real stack: CLI actions, bucket bootstrap and probe alarms are recorded,
+appended to the project's file, printed by `liar-tui activity`, and hold no secret."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+import stackkit
+
+from liar_tui.stack.activity import ActivityLog, ActivityRecorder, activity_path, read_entries
+from liar_tui.stack.buckets import ensure_buckets
+from liar_tui.stack.probes import FAIL, ProbeRunner
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+
+def cli(project: Project, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def secrets_of(project: Project) -> list[str]:
+    env = project.env()
+    return [env["POSTGRES_PASSWORD"], env["REDIS_PASSWORD"], env["MINIO_ROOT_PASSWORD"]]
+
+
+def test_cli_actions_and_bucket_bootstrap_are_recorded(running_stack: Project) -> None:
+    path = activity_path(running_stack)
+    size_before = path.stat().st_size if path.exists() else 0
+    assert ensure_buckets(running_stack, wait=60).ok
+    stackkit.s3_client(running_stack).remove_bucket("replays")
+
+    up = cli(running_stack, "up", "minio")
+    assert up.returncode == 0, up.stderr
+    assert "created bucket replays" in up.stdout.splitlines()
+    assert "created bucket game-logs" not in up.stdout, "only missing buckets are created"
+
+    out = cli(running_stack, "restart", "nginx")
+    assert out.returncode == 0, out.stderr
+    stackkit.wait_health(running_stack, "nginx", "healthy")
+
+    assert path.stat().st_size > size_before, "appended, not rewritten"
+    entries = read_entries(path, 10)
+    texts = [(e.kind, e.service, e.text) for e in entries]
+    assert ("bucket", "minio", "created bucket replays") in texts
+    assert any(k == "action" and s == "minio" and t.startswith("up minio: done") for k, s, t in texts), texts
+    assert any(k == "action" and s == "nginx" and t.startswith("restart nginx: done") for k, s, t in texts), texts
+
+    shown = cli(running_stack, "activity", "-n", "3")
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout.splitlines()) == 3 and "restart nginx: done" in shown.stdout.splitlines()[-1]
+
+    text = path.read_text()
+    for secret in secrets_of(running_stack):
+        assert secret not in text
+
+
+def test_probe_alarms_reach_the_log_and_the_follower(running_stack: Project) -> None:
+    assert ensure_buckets(running_stack, wait=60).ok
+    log = ActivityLog(running_stack)
+    log.record("note", "", "follower marker")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
+         running_stack.name, "activity", "-n", "1", "-f"],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    printed: list[str] = []
+    reader = threading.Thread(target=lambda: printed.extend(iter(follower.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    stackkit.wait_for(lambda: any("follower marker" in line for line in printed), 30, what="the follower to start")
+    recorder = ActivityRecorder(log)
+    runner = ProbeRunner(running_stack, interval=0.5, on_result=recorder.on_probe, services=("redis",))
+    st = stackkit.wait_health(running_stack, "redis", "healthy")
+    try:
+        runner.start()
+        stackkit.wait_for(lambda: runner.result("redis"), 10, what="a first probe round")
+        stackkit.signal_container(st.container_id, signal.SIGSTOP)
+        try:
+            stackkit.wait_for(lambda: (r := runner.result("redis")) and r.level == FAIL, 15, what="redis probe fail")
+        finally:
+            stackkit.signal_container(st.container_id, signal.SIGCONT)
+        stackkit.wait_for(lambda: (r := runner.result("redis")) and r.level == "ok", 15, what="redis probe ok")
+    finally:
+        runner.stop()
+    alarms = [e.text for e in log.entries() if e.kind == "probe" and e.service == "redis"]
+    assert alarms[-2].startswith("ok -> fail: unreachable") and alarms[-1].startswith("fail -> ok: Redis")
+    try:
+        stackkit.wait_for(lambda: any("fail -> ok" in line for line in printed), 10, what="the follower to print")
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(10)
+    text = "".join(printed)
+    assert text.count("ok -> fail: unreachable") == 1 and text.count("fail -> ok") == 1, text
+    stackkit.wait_health(running_stack, "redis", "healthy")

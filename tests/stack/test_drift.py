@@ -1,0 +1,132 @@
+"""Drift appears when the compose file, .env or a mounted config changes under a running service,
+and disappears after the recreate (or restart) that applies it.
+
+Runs on its own stack (postgres, redis, nginx; no MinIO needed) because it edits the project's
+files and recreates containers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stackkit
+
+from liar_tui.stack.compose import Stack
+from liar_tui.stack.drift import compose_hashes, detect_drift
+from liar_tui.stack.envfile import set_env_values
+from liar_tui.stack.probes import FAIL, OK, probe_service, targets
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+SERVICES3 = ("postgres", "redis", "nginx")
+
+
+@pytest.fixture(scope="module")
+def drift_stack(engine_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = stackkit.make_project(tmp_path_factory.mktemp("drift"))
+    stackkit.destroy(project)
+    try:
+        result = Stack(project).up(["nginx"], wait=True, wait_timeout=180)  # with its dependencies
+        assert result.ok, result.message
+        yield project
+    finally:
+        stackkit.destroy(project)
+
+
+def causes(project: Project, service: str) -> set[str]:
+    """What differs, minus 'image': other work on this machine may rebuild the offline images."""
+    info = detect_drift(Stack(project))[service]
+    assert not info.error, info.error
+    return set(info.causes) - {"image"}
+
+
+# `--no-probes`: the nginx probe requests /api/, which nginx forwards to the host gateway; these
+# tests are about drift and must not depend on (or send anything through) that path.
+def cli_json(project: Project) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name,
+         "status", "--json", "--no-probes"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return {s["name"]: s for s in json.loads(out.stdout)["services"]}
+
+
+def test_a_fresh_stack_has_no_drift(drift_stack: Project) -> None:
+    drift = detect_drift(Stack(drift_stack))
+    for service in SERVICES3:
+        assert set(drift[service].causes) <= {"image"}, drift[service].reasons
+        assert "config-hash" in drift[service].checked
+    assert "secret:redis_password" in drift["redis"].checked and "config:redis_conf" in drift["redis"].checked
+    assert "file:nginx.conf" in drift["nginx"].checked
+    assert drift["minio"].error == "no container"
+
+
+def test_compose_file_edit_drifts_until_recreate(drift_stack: Project) -> None:
+    stack = Stack(drift_stack)
+    text = drift_stack.compose_file.read_text()
+    assert text.count("mem_limit: 512m") == 1
+    drift_stack.compose_file.write_text(text.replace("mem_limit: 512m", "mem_limit: 256m"))
+    info = detect_drift(stack)["redis"]
+    assert "config-hash" in info.causes and info.fix == "recreate"
+    assert any("mem_limit 512.0MiB -> 256.0MiB" in r for r in info.reasons), info.reasons
+    assert "config-hash" not in causes(drift_stack, "postgres")
+    data = cli_json(drift_stack)
+    assert data["redis"]["drift"] is True and data["postgres"]["drift"] in (False, True)
+    assert "config-hash" in data["redis"]["drift_detail"]["causes"]
+
+    assert stack.recreate("redis").ok
+    stackkit.wait_health(drift_stack, "redis", "healthy")
+    assert causes(drift_stack, "redis") == set()
+    assert stackkit.inspect(stackkit.state_of(drift_stack, "redis").container_id)["HostConfig"]["Memory"] == 256 * 2**20
+
+
+def test_env_password_change_drifts_until_recreate(drift_stack: Project) -> None:
+    """compose 2.40's config hash ignores secret/config content: our content check catches it."""
+    stack = Stack(drift_stack)
+    hash_before = compose_hashes(stack)["redis"]
+    new_password = stackkit.password()
+    env_file = drift_stack.env_file
+    env_file.write_text(set_env_values(env_file.read_text(), {"REDIS_PASSWORD": new_password}))
+
+    assert compose_hashes(stack)["redis"] == hash_before, "compose's own hash does not see the change"
+    found = causes(drift_stack, "redis")
+    assert found == {"secret:redis_password", "config:redis_conf"}
+    info = detect_drift(stack)["redis"]
+    assert info.fix == "recreate" and "REDIS_PASSWORD in .env" in " ".join(info.reasons)
+    assert new_password not in json.dumps(info.to_dict())
+    # what clients see meanwhile: the container still has the old password
+    assert probe_service(targets(drift_stack)["redis"]).level == FAIL
+
+    table = subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(drift_stack.root), "--project-name", drift_stack.name,
+         "status", "--no-probes"],
+        capture_output=True, text=True, timeout=60,
+    )
+    redis_line = next(line for line in table.stdout.splitlines() if line.startswith("redis "))
+    assert "recreate to apply" in redis_line
+    assert "liar-tui recreate redis" in table.stdout and new_password not in table.stdout
+
+    assert stack.recreate("redis").ok
+    stackkit.wait_health(drift_stack, "redis", "healthy")
+    assert causes(drift_stack, "redis") == set()
+    assert probe_service(targets(drift_stack)["redis"]).level == OK
+
+
+def test_mounted_config_edit_asks_for_a_restart(drift_stack: Project) -> None:
+    stack = Stack(drift_stack)
+    conf: Path = drift_stack.root / "nginx" / "nginx.conf"
+    conf.write_text(conf.read_text() + "\n# edited\n")  # same inode: the container sees it live
+    info = detect_drift(stack)["nginx"]
+    assert "file:nginx.conf" in info.causes, info
+    if set(info.causes) <= {"file:nginx.conf"}:
+        assert info.fix == "restart"
+    assert stack.restart("nginx").ok
+    stackkit.wait_health(drift_stack, "nginx", "healthy")
+    assert causes(drift_stack, "nginx") == set()

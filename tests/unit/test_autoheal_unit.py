@@ -1,0 +1,173 @@
+"""AutoHealer's decisions with a fake engine: when it restarts, when it waits, when it gives up,
+and what it never touches."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from liar_tui.stack.autoheal import AutoHealer, AutohealPolicy, AutohealStep
+from liar_tui.stack.model import ActionResult, HealthInfo, ServiceState
+
+FAST = AutohealPolicy(checks=3, max_attempts=2, backoff=0.3, max_backoff=1.0, recheck=0.05, stable=0.5, stop_timeout=1)
+
+
+class FakeStack:
+    """Holds the 'engine' state of each service; restart() runs `on_restart` to decide the new state."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ServiceState] = {}
+        self.restarts: list[str] = []
+        self.refreshes: list[str] = []
+        self.on_restart: Callable[[str], ServiceState] | None = None
+        self.healer: AutoHealer | None = None
+        self.lock = threading.Lock()
+
+    def set(self, st: ServiceState) -> None:
+        with self.lock:
+            self.states[st.service] = st
+        if self.healer is not None:
+            self.healer.on_state(st)
+
+    def refresh(self, service: str) -> ServiceState:
+        self.refreshes.append(service)
+        with self.lock:
+            return self.states.get(service, ServiceState(service))
+
+    def restart(self, service: str) -> ActionResult:
+        self.restarts.append(service)
+        if self.on_restart is not None:
+            self.set(self.on_restart(service))
+        return ActionResult("restart", (service,), True, "", 0.01)
+
+
+def st(service: str, health: str = "healthy", streak: int = 0, state: str = "running", cid: str = "c1") -> ServiceState:
+    return ServiceState(service, state=state, container_id=cid, health=HealthInfo(health, streak))
+
+
+def make(policy: AutohealPolicy = FAST) -> tuple[FakeStack, AutoHealer, list[AutohealStep]]:
+    fake = FakeStack()
+    steps: list[AutohealStep] = []
+    healer = AutoHealer(fake.restart, fake.refresh, policy=policy, on_step=steps.append)
+    fake.healer = healer
+    healer.start()
+    return fake, healer, steps
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def test_restarts_after_the_streak_reaches_checks_and_recovers() -> None:
+    fake, healer, steps = make()
+    try:
+        fake.set(st("redis"))
+        fake.set(st("redis", "unhealthy", 2))  # Docker flags unhealthy at retries=2: not yet
+        time.sleep(0.2)
+        assert fake.restarts == []
+        assert fake.refreshes, "below the threshold it re-inspects (no event comes per failing check)"
+        fake.on_restart = lambda s: st(s, "starting")
+        with fake.lock:
+            fake.states["redis"] = st("redis", "unhealthy", 3)  # the next check failed too: no event
+        wait_until(lambda: fake.restarts == ["redis"])
+        fake.set(st("redis", "healthy"))
+        wait_until(lambda: any(s.action == "recovered" for s in steps))
+        assert [s.action for s in steps] == ["restarting", "restarted", "recovered"]
+        assert "unhealthy for 3 checks" in steps[0].text and "attempt 1 of 2" in steps[0].text
+    finally:
+        healer.stop()
+
+
+def test_never_touches_healthy_stopped_or_paused_services() -> None:
+    fake, healer, steps = make()
+    try:
+        fake.set(st("postgres", "healthy"))
+        fake.set(st("redis", "unhealthy", 9, state="exited"))  # stopped by the user
+        fake.set(st("minio", "unhealthy", 9, state="paused"))
+        fake.set(st("nginx", "starting"))
+        time.sleep(0.4)
+        assert fake.restarts == [] and steps == []
+    finally:
+        healer.stop()
+
+
+def test_a_failing_check_below_dockers_retries_is_not_a_reason() -> None:
+    """Healthy with FailingStreak 1 (Docker has not given up on it): never touched, even with checks=1."""
+    fake, healer, steps = make(AutohealPolicy(checks=1, max_attempts=2, backoff=0.1, recheck=0.05))
+    try:
+        fake.set(st("postgres", "healthy", 1))
+        time.sleep(0.3)
+        assert fake.restarts == [] and steps == []
+    finally:
+        healer.stop()
+
+
+def test_leaves_it_alone_when_the_user_stops_it_before_the_restart() -> None:
+    fake, healer, _steps = make()
+    try:
+        # the event says unhealthy, but a fresh inspect (just before acting) says stopped
+        with fake.lock:
+            fake.states["redis"] = st("redis", "unhealthy", 5, state="exited")
+        healer.on_state(st("redis", "unhealthy", 5))
+        time.sleep(0.3)
+        assert fake.restarts == []
+    finally:
+        healer.stop()
+
+
+def test_backoff_then_gives_up_after_the_cap() -> None:
+    fake, healer, steps = make()
+    fake.on_restart = lambda s: st(s, "unhealthy", 3)  # the restart does not help
+    try:
+        started = time.monotonic()
+        fake.set(st("nginx", "unhealthy", 3))
+        wait_until(lambda: any(s.action == "gave-up" for s in steps))
+        took = time.monotonic() - started
+        assert fake.restarts == ["nginx", "nginx"], "max_attempts=2"
+        assert took >= FAST.backoff, "the second restart waits out the backoff"
+        time.sleep(0.5)
+        assert fake.restarts == ["nginx", "nginx"], "nothing after giving up"
+        assert healer.status()["nginx"].gave_up
+        actions = [s.action for s in steps]
+        assert actions == ["restarting", "restarted", "backoff", "restarting", "restarted", "gave-up"]
+    finally:
+        healer.stop()
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    p = AutohealPolicy(backoff=10, max_backoff=25)
+    assert [p.delay_after(k) for k in (1, 2, 3, 4)] == [10, 20, 25, 25]
+
+
+def test_a_new_container_resets_the_count() -> None:
+    fake, healer, steps = make()
+    fake.on_restart = lambda s: st(s, "unhealthy", 3)
+    try:
+        fake.set(st("nginx", "unhealthy", 3))
+        wait_until(lambda: any(s.action == "gave-up" for s in steps))
+        fake.on_restart = lambda s: st(s, "healthy", 0, cid="c2")
+        fake.set(st("nginx", "unhealthy", 3, cid="c2"))  # the user recreated it; still broken
+        wait_until(lambda: len(fake.restarts) == 3)
+        assert any(s.action == "reset" for s in steps)
+    finally:
+        healer.stop()
+
+
+def test_disabled_does_nothing_until_enabled() -> None:
+    fake, healer, steps = make()
+    try:
+        healer.disable()
+        fake.set(st("redis", "unhealthy", 5))
+        time.sleep(0.3)
+        assert fake.restarts == []
+        healer.enable()
+        wait_until(lambda: fake.restarts == ["redis"])
+        assert steps[0].action == "disabled" and steps[1].action == "enabled"
+    finally:
+        healer.stop()
