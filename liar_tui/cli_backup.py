@@ -1,0 +1,303 @@
+"""Headless backup commands and shells:
+
+    liar-tui backup [SVC...]                 back up postgres, redis, minio (default: all three)
+    liar-tui backup list [--json]            the sets: time, size, services, status
+    liar-tui backup verify SET               checksums + pg_restore -l / redis-check-rdb / object hashes
+    liar-tui backup prune --keep N           keep the N newest complete sets, remove the rest and incomplete ones
+    liar-tui verify SET                      same as `backup verify`
+    liar-tui restore SET [SVC...] [--yes]    verify, confirm, then replace the services' data with the set's
+    liar-tui shell SVC                       psql / redis-cli (authenticated) / sh in a service
+
+Every command takes --backup-dir DIR (default: $LIAR_TUI_BACKUP_DIR, else <project>/backups).
+Registered from cli.py by `register(sub)`; `handle(stack, args)` runs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from .stack.backup import BACKUP_SERVICES, BackupManager, BackupProgress, VerifyReport
+from .stack.backupset import BACKUP_DIR_ENV, BackupError, resolve_backup_dir
+from .stack.model import SERVICES, format_bytes
+
+if TYPE_CHECKING:
+    from .stack.compose import Stack
+
+COMMANDS = ("backup", "verify", "restore", "shell")
+BACKUP_ACTIONS = ("list", "verify", "prune")
+
+
+def _add_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backup-dir", metavar="DIR", default=None,
+                   help=f"where backup sets live (default: ${BACKUP_DIR_ENV}, else <project>/backups)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "backup",
+        help="back up postgres, redis and minio; also `backup list`, `backup verify SET`, `backup prune --keep N`",
+        description="Back up the stack's data into a new timestamped set (default services: postgres redis minio), "
+        "or: `backup list`, `backup verify SET`, `backup prune --keep N`.",
+    )
+    p.add_argument("words", nargs="*", metavar="SVC | list | verify SET | prune",
+                   help=f"services to back up ({', '.join(BACKUP_SERVICES)}) or an action")
+    _add_dir(p)
+    p.add_argument("--keep", type=int, metavar="N", help="with prune: how many complete sets to keep")
+    p.add_argument("--json", action="store_true", help="machine-readable output (list, verify, backup)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (for cron)")
+
+    p = sub.add_parser("verify", help="check a backup set: checksums and each artefact readable by its tool")
+    p.add_argument("set", metavar="SET", help="set id (see `backup list`), `latest`, or a set folder")
+    _add_dir(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("restore", help="replace the data of postgres/redis/minio with a backup set's")
+    p.add_argument("set", metavar="SET", help="set id (see `backup list`), `latest`, or a set folder")
+    p.add_argument("services", nargs="*", metavar="SVC", help=f"only these ({', '.join(BACKUP_SERVICES)}); default: all in the set")
+    _add_dir(p)
+    p.add_argument("--yes", action="store_true", help="do not ask (needed when stdin is not a terminal)")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+    p = sub.add_parser("shell", help="psql, redis-cli (authenticated) or sh in a service")
+    p.add_argument("service", metavar="SVC", choices=SERVICES)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"liar-tui: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _manager(stack: "Stack", args: argparse.Namespace) -> BackupManager:
+    return BackupManager(stack.project, stack, resolve_backup_dir(stack.project.root, getattr(args, "backup_dir", None)))
+
+
+class _ProgressPrinter:
+    """Progress for people: a live line on a terminal (stderr), one line per finished service otherwise."""
+
+    def __init__(self, quiet: bool, show_done: bool = True) -> None:
+        self.quiet = quiet
+        self.show_done = show_done
+        self.live = sys.stderr.isatty() and not quiet
+        self._last = 0.0
+
+    def __call__(self, p: BackupProgress) -> None:
+        if self.quiet:
+            return
+        if not self.live:
+            return  # cron and pipes get the summary line only
+        if p.phase == "done":
+            sys.stderr.write("\r\033[K")
+            if self.show_done:
+                print(f"  {p.message}", file=sys.stderr, flush=True)
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2:
+            return
+        self._last = now
+        total = f"/{format_bytes(p.bytes_total)}" if p.bytes_total else ""
+        sys.stderr.write(f"\r\033[K  {p.service}: {p.phase} {format_bytes(p.bytes_done)}{total} {p.message}"[:160])
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def handle(stack: "Stack", args: argparse.Namespace) -> int:
+    try:
+        return _handle(stack, args)
+    except BrokenPipeError:
+        # `liar-tui backup list | head`: the reader left; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _handle(stack: "Stack", args: argparse.Namespace) -> int:
+    if args.command == "shell":
+        return cmd_shell(stack, args)
+    if args.command == "verify":
+        return cmd_verify(stack, args)
+    if args.command == "restore":
+        return cmd_restore(stack, args)
+    words = list(args.words)
+    if words and words[0] in BACKUP_ACTIONS:
+        action, rest = words[0], words[1:]
+        if action == "list":
+            if rest:
+                return _fail(f"`backup list` takes no arguments (got {' '.join(rest)})")
+            return cmd_list(stack, args)
+        if action == "verify":
+            if len(rest) != 1:
+                return _fail("usage: liar-tui backup verify SET (one set id; see `liar-tui backup list`)")
+            args.set = rest[0]
+            return cmd_verify(stack, args)
+        if action == "prune":
+            if rest or args.keep is None:
+                return _fail("usage: liar-tui backup prune --keep N (how many complete sets to keep)")
+            return cmd_prune(stack, args)
+    if args.keep is not None:
+        return _fail("--keep goes with `backup prune`")
+    return cmd_backup(stack, args, words)
+
+
+def cmd_backup(stack: "Stack", args: argparse.Namespace, services: list[str]) -> int:
+    unknown = [s for s in services if s not in BACKUP_SERVICES]
+    if unknown:
+        return _fail(f"cannot back up {', '.join(unknown)}: choose from {', '.join(BACKUP_SERVICES)} "
+                     f"(or an action: {', '.join(BACKUP_ACTIONS)})")
+    stack.check_engine()
+    mgr = _manager(stack, args)
+    printer = _ProgressPrinter(args.quiet or args.json)
+    started = time.monotonic()
+    try:
+        bset = mgr.backup(services or None, progress=printer, cancel=threading.Event())
+    finally:
+        printer.clear()
+    if args.json:
+        print(json.dumps({**bset.to_dict(), "meta": bset.meta, "tools": bset.tools}, indent=2))
+        return 0
+    parts = []
+    for svc in bset.services:
+        size = sum(f.size for f in bset.files_of(svc))
+        extra = f" ({bset.meta['minio']['objects']} objects)" if svc == "minio" else ""
+        parts.append(f"{svc} {format_bytes(size)}{extra}")
+    print(f"backup {bset.id} complete: {', '.join(parts)} in {time.monotonic() - started:.1f}s")
+    print(f"  {bset.path}")
+    return 0
+
+
+def cmd_list(stack: "Stack", args: argparse.Namespace) -> int:
+    mgr = _manager(stack, args)
+    sets = mgr.list()
+    if args.json:
+        print(json.dumps({"backup_dir": str(mgr.backup_dir), "sets": [s.to_dict() for s in sets]}, indent=2))
+        return 0
+    if not sets:
+        print(f"no backup sets in {mgr.backup_dir}: make one with `liar-tui backup`")
+        return 0
+    rows = [("SET", "CREATED (UTC)", "SIZE", "SERVICES", "PROJECT", "STATUS")]
+    for s in sets:
+        created = s.created_at.strftime("%Y-%m-%d %H:%M:%S") if s.created_at else "-"
+        status = s.status
+        if not s.complete and not s.in_progress:
+            status = "incomplete (no manifest)"
+        rows.append((s.id, created, format_bytes(s.size), ",".join(s.services) or "-", s.project or "-", status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print(f"backup sets in {mgr.backup_dir}")
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _print_report(report: VerifyReport) -> None:
+    for c in report.checks:
+        print(f"  {'ok  ' if c.ok else 'FAIL'}  {c.service}: {c.summary}")
+    for p in report.problems:
+        if not any(p == f"{c.service}: {c.summary}" for c in report.checks):
+            print(f"  FAIL  {p}")
+
+
+def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
+    stack.check_engine()
+    mgr = _manager(stack, args)
+    bset = mgr.get(args.set)
+    report = mgr.verify(bset)
+    if getattr(args, "json", False):
+        print(json.dumps({
+            "set": bset.id, "ok": report.ok, "problems": list(report.problems),
+            "checks": [{"service": c.service, "ok": c.ok, "summary": c.summary, "details": c.details} for c in report.checks],
+        }, indent=2))
+        return 0 if report.ok else 1
+    print(f"verify {bset.id} ({len(bset.files)} files, {format_bytes(bset.size)})")
+    _print_report(report)
+    if report.ok:
+        print(f"verify {bset.id}: OK in {report.seconds:.1f}s")
+        return 0
+    print(f"verify {bset.id}: FAILED ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})", file=sys.stderr)
+    return 1
+
+
+def cmd_prune(stack: "Stack", args: argparse.Namespace) -> int:
+    if args.keep < 0:
+        return _fail("--keep must be 0 or more")
+    mgr = _manager(stack, args)
+    result = mgr.prune(args.keep)
+    for name in result.removed:
+        print(f"removed {name}")
+    for name in result.skipped:
+        print(f"skipped {name} (a backup is writing it)")
+    print(f"kept {len(result.kept)} complete set(s), removed {len(result.removed)}")
+    return 0
+
+
+def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
+    unknown = [s for s in args.services if s not in BACKUP_SERVICES]
+    if unknown:
+        return _fail(f"cannot restore {', '.join(unknown)}: choose from {', '.join(BACKUP_SERVICES)}")
+    interactive = sys.stdin.isatty()
+    if not args.yes and not interactive:
+        return _fail("restore replaces the stack's data and stdin is not a terminal: add --yes to confirm")
+    stack.check_engine()
+    mgr = _manager(stack, args)
+    bset = mgr.get(args.set)
+    if not bset.complete:
+        raise BackupError(f"backup set {bset.id} is incomplete ({bset.problem}): it cannot be restored")
+    services = [s for s in BACKUP_SERVICES if s in args.services] or list(bset.services)
+    missing = [s for s in services if s not in bset.services]
+    if missing:
+        raise BackupError(f"backup set {bset.id} has no {', '.join(missing)} backup (it holds {', '.join(bset.services)})")
+    printer = _ProgressPrinter(args.quiet, show_done=False)
+    if not args.quiet:
+        print(f"verifying {bset.id} ...", flush=True)
+    report = mgr.verify(bset, progress=printer, services=services)
+    printer.clear()
+    if not report.ok:
+        _print_report(report)
+        return _fail(f"backup set {bset.id} fails verification ({report.problems[0]}): not restoring it", 1)
+    if not args.quiet:
+        _print_report(report)
+    project = stack.project
+    if not args.yes:
+        other = f" (made from project {bset.project})" if bset.project and bset.project != project.name else ""
+        created = bset.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if bset.created_at else "?"
+        try:
+            answer = input(
+                f"Replace ALL data of {', '.join(services)} in project {project.name} with backup {bset.id} "
+                f"({created}){other}? Type the project name to confirm: "
+            )
+        except EOFError:
+            answer = ""
+        if answer.strip() != project.name:
+            return _fail("not confirmed: nothing was changed", 1)
+    result = mgr.restore(bset, services, progress=printer, verified=report)
+    printer.clear()
+    print(f"restore {bset.id} done in {result.seconds:.1f}s")
+    for r in result.services:
+        print(f"  {r.summary}")
+    return 0
+
+
+def cmd_shell(stack: "Stack", args: argparse.Namespace) -> int:
+    from .stack.shell import shell_command
+
+    stack.check_engine()
+    state = stack.states().get(args.service)
+    if state is None or not state.running:
+        word = state.status_word if state is not None else "missing"
+        return _fail(f"{args.service} is not running ({word}): start it with `liar-tui up`", 1)
+    argv = shell_command(stack.project, args.service, tty=sys.stdin.isatty())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        return _fail(f"cannot run {argv[0]}: {exc.strerror}: is the docker CLI installed?")
+    return 0  # pragma: no cover - execvp does not return

@@ -1,0 +1,219 @@
+"""Byte streams in and out of a container's process, over the Engine API, without a TTY.
+
+`run_exec` is what `docker exec -i CONTAINER CMD <in >out 2>err` does: the command's stdout is
+handed to a callback chunk by chunk (so a multi-GB dump never sits in memory), stderr is kept
+separately (a bounded tail, for the error message), stdin is streamed from a file and closed with
+a half-close so the command sees EOF. No TTY is allocated: a TTY would mangle binary output
+(CR/LF translation) and merge stderr into stdout.
+
+The Engine API multiplexes stdout and stderr on one connection in frames of
+[stream id (1 byte), 3 zero bytes, payload length (4 bytes big-endian)] + payload.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from .errors import StackError
+
+CHUNK = 1 << 20
+STDERR_KEEP = 64 * 1024
+
+
+class ExecCancelled(Exception):
+    """The caller's cancel event was set while the command ran."""
+
+
+class ExecFailed(StackError):
+    """The engine could not run the command (container gone, not running, ...)."""
+
+
+@dataclass(frozen=True)
+class ExecOutcome:
+    exit_code: int
+    stderr: str
+    stdout_bytes: int
+    stdin_bytes: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def last_error_line(self) -> str:
+        """The most telling line of stderr (the last non-empty one)."""
+        lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower() or "fatal" in ln.lower()]
+        if errors:
+            return errors[-1]
+        return lines[-1] if lines else f"exit code {self.exit_code}"
+
+
+def _raw_socket(sock: Any) -> socket.socket:
+    # docker-py returns a SocketIO around the hijacked connection for unix sockets and the
+    # socket itself for some transports; both expose the real socket one way or the other.
+    raw = getattr(sock, "_sock", sock)
+    return raw  # type: ignore[no-any-return]
+
+
+def run_exec(
+    api: Any,
+    container: str,
+    cmd: list[str],
+    *,
+    stdin: BinaryIO | None = None,
+    on_stdout: Callable[[bytes], None] | None = None,
+    on_stderr: Callable[[bytes], None] | None = None,
+    on_stdin_progress: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+    user: str = "",
+    environment: dict[str, str] | None = None,
+    workdir: str | None = None,
+) -> ExecOutcome:
+    """Run `cmd` in `container`; stream stdin from a file, stdout to `on_stdout`; return the outcome.
+
+    Raises ExecCancelled when `cancel` is set (the connection is closed, which ends the command
+    with EPIPE/EOF), ExecFailed when the engine refuses the exec.
+    """
+    from docker.errors import APIError, NotFound
+
+    try:
+        created = api.exec_create(
+            container,
+            cmd,
+            stdin=stdin is not None,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            user=user,
+            environment=environment,
+            workdir=workdir,
+        )
+        exec_id = created["Id"]
+        sock = api.exec_start(exec_id, socket=True)
+    except (APIError, NotFound) as exc:
+        raise ExecFailed(f"the engine refused to run {cmd[0]} in {container}: {exc.explanation or exc}") from None
+    raw = _raw_socket(sock)
+    raw.settimeout(0.5)  # wake up regularly to look at `cancel`
+
+    writer_error: list[BaseException] = []
+    sent = [0]
+
+    def feed() -> None:
+        assert stdin is not None
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return
+                block = stdin.read(CHUNK)
+                if not block:
+                    break
+                view = memoryview(block)
+                while view:
+                    try:
+                        n = raw.send(view)
+                    except socket.timeout:
+                        if cancel is not None and cancel.is_set():
+                            return
+                        continue
+                    view = view[n:]
+                    sent[0] += n
+                if on_stdin_progress is not None:
+                    on_stdin_progress(sent[0])
+            raw.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the command exited early: its exit code and stderr say why
+        except OSError as exc:  # noqa: PERF203
+            writer_error.append(exc)
+
+    writer: threading.Thread | None = None
+    if stdin is not None:
+        writer = threading.Thread(target=feed, name=f"exec-stdin-{cmd[0]}", daemon=True)
+        writer.start()
+
+    stderr = bytearray()
+    out_total = 0
+    pending = bytearray()
+    stream_id = 0
+    remaining = 0
+    try:
+        while True:
+            try:
+                chunk = raw.recv(CHUNK)
+            except socket.timeout:
+                if cancel is not None and cancel.is_set():
+                    raise ExecCancelled() from None
+                continue
+            if not chunk:
+                break
+            if cancel is not None and cancel.is_set():
+                raise ExecCancelled()
+            pending += chunk
+            pos = 0
+            out_parts: list[bytes] = []
+            end = len(pending)
+            while pos < end:
+                if remaining == 0:
+                    if end - pos < 8:
+                        break
+                    stream_id = pending[pos]
+                    remaining = int.from_bytes(pending[pos + 4 : pos + 8], "big")
+                    pos += 8
+                    continue
+                take = min(remaining, end - pos)
+                piece = bytes(pending[pos : pos + take])
+                pos += take
+                remaining -= take
+                if stream_id == 2:
+                    if on_stderr is not None:
+                        on_stderr(piece)
+                    stderr += piece
+                    if len(stderr) > STDERR_KEEP:
+                        del stderr[: len(stderr) - STDERR_KEEP]
+                else:
+                    out_parts.append(piece)
+            del pending[:pos]
+            if out_parts:
+                data = out_parts[0] if len(out_parts) == 1 else b"".join(out_parts)
+                out_total += len(data)
+                if on_stdout is not None:
+                    on_stdout(data)
+    finally:
+        try:
+            raw.close()
+        except OSError:
+            pass
+        try:
+            sock.close()
+        except Exception:  # noqa: BLE001
+            pass
+        if writer is not None:
+            writer.join(timeout=5)
+
+    if writer_error:
+        raise writer_error[0]
+    exit_code = _exit_code(api, exec_id)
+    return ExecOutcome(exit_code, stderr.decode("utf-8", "replace"), out_total, sent[0])
+
+
+def _exit_code(api: Any, exec_id: str, timeout: float = 15.0) -> int:
+    """The exec's exit code; the engine may need a moment after the stream ends to record it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+        if time.monotonic() > deadline:
+            return -1
+        time.sleep(0.02)
+
+
+def exec_capture(api: Any, container: str, cmd: list[str], **kwargs: Any) -> tuple[ExecOutcome, bytes]:
+    """run_exec for small outputs: returns the whole stdout."""
+    buf = bytearray()
+    outcome = run_exec(api, container, cmd, on_stdout=buf.extend, **kwargs)
+    return outcome, bytes(buf)

@@ -1,0 +1,348 @@
+"""Backup -> destroy -> restore -> compare, on a real stack of its own (restores are destructive,
+so this module does not share `running_stack` with other modules).
+
+A backup counts only when it has been restored and compared: every test here restores.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import backupkit
+import pytest
+import stackkit
+
+from liar_tui.stack.backup import BackupCancelled, BackupManager, BackupProgress
+from liar_tui.stack.backupset import BackupSet, list_sets
+from liar_tui.stack.compose import Stack
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(project: Project, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The real command line, as cron or a person runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
+        input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def secrets_of(project: Project) -> list[str]:
+    env = project.env()
+    return [env[k] for k in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD")]
+
+
+def assert_no_secret(project: Project, *texts: str) -> None:
+    for secret in secrets_of(project):
+        for text in texts:
+            assert secret not in text
+
+
+@pytest.fixture(scope="module")
+def stack(engine_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = stackkit.make_project(tmp_path_factory.mktemp("backup-stack"))
+    stackkit.destroy(project)
+    try:
+        result = Stack(project).up(wait=True, wait_timeout=240)
+        assert result.ok, result.message
+        stackkit.wait_all_healthy(project)
+        backupkit.seed_all(project)
+        yield project
+    finally:
+        stackkit.destroy(project)
+
+
+@pytest.fixture(scope="module")
+def full_set(stack: Project) -> tuple[BackupSet, dict, list[BackupProgress]]:
+    """One backup of the seeded stack through the stack-layer API, with the digest of that moment."""
+    before = backupkit.digest_all(stack)
+    events: list[BackupProgress] = []
+    mgr = BackupManager(stack)
+    bset = mgr.backup(progress=events.append, cancel=threading.Event())
+    return bset, before, events
+
+
+def test_round_trip_every_service(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]]) -> None:
+    bset, before, events = full_set
+    assert before["postgres"]["players"][0] == 10000
+    assert before["redis"]["keys"] == 20000 and set(before["redis"]["types"]) == {"string", "hash", "list", "set", "zset", "stream"}
+    assert before["redis"]["ttls"] > 1000
+    assert sum(1 for _ in before["minio"]["objects"]) == 200
+
+    # Progress: every service reported bytes and finished; totals are known where they can be.
+    done = {e.service for e in events if e.phase == "done"}
+    assert done == {"postgres", "redis", "minio"}
+    for svc in ("postgres", "redis", "minio"):
+        moving = [e.bytes_done for e in events if e.service == svc and e.phase not in ("done", "snapshot")]
+        assert moving == sorted(moving) and moving[-1] > 0, (svc, moving)
+    assert any(e.service == "minio" and e.bytes_total and e.bytes_total > backupkit.MULTIPART_SIZE for e in events)
+
+    # The set: one folder, manifest last, private modes, no secret anywhere in it.
+    assert bset.complete and bset.status == "complete"
+    assert (bset.path / "manifest.json").is_file()
+    assert stat.S_IMODE(bset.path.stat().st_mode) == 0o700
+    for p in bset.path.rglob("*"):
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert mode == (0o700 if p.is_dir() else 0o600), (p, oct(mode))
+        if p.is_file() and p.stat().st_size < 50_000_000:
+            data = p.read_bytes()
+            for secret in secrets_of(stack):
+                assert secret.encode() not in data, p
+    kinds = {(f.service, f.kind) for f in bset.files}
+    assert {("postgres", "dump"), ("postgres", "globals"), ("redis", "rdb"), ("minio", "index"), ("minio", "objects")} <= kinds
+    assert 1 <= len([f for f in bset.files if f.kind == "objects"]) <= 4  # one pack per download worker
+
+    # Wreck everything (and add junk that must vanish), then restore with the CLI, which verifies first.
+    backupkit.destroy_all(stack)
+    assert backupkit.digest_all(stack) != before
+
+    restore = cli(stack, "restore", bset.id, "--yes")
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    verified = restore.stdout.split("\nrestore ")[0]
+    assert "ok    postgres" in verified and "20000 keys" in verified and "200 objects" in verified
+    assert "FAIL" not in restore.stdout
+    assert_no_secret(stack, restore.stdout, restore.stderr)
+    stackkit.wait_all_healthy(stack)
+    after = backupkit.digest_all(stack)
+    assert after["postgres"] == before["postgres"]
+    assert after["redis"] == before["redis"]
+    assert after["minio"] == before["minio"]
+
+    # Redis keeps the restored data in its AOF: a restart (which loads only the AOF) still has it.
+    r = stackkit.redis_client(stack)
+    assert r.config_get("appendonly")["appendonly"] == "yes"
+    redis_id = stackkit.state_of(stack, "redis").container_id
+    stackkit.Engine().api.restart(redis_id, timeout=30)
+    stackkit.wait_health(stack, "redis", "healthy")
+    stackkit.wait_for(lambda: _redis_loaded(stack), 60, what="redis loaded after restart")
+    assert backupkit.redis_digest(stack) == before["redis"]
+    aof_dir = stack.data_dir / "redis" / "appendonlydir"
+    assert (aof_dir / "appendonly.aof.manifest").is_file()
+
+
+def _redis_loaded(project: Project) -> bool:
+    try:
+        return int(stackkit.redis_client(project).info("persistence")["loading"]) == 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def test_backup_while_writes_continue_is_a_consistent_snapshot(stack: Project, tmp_path: Path) -> None:
+    with stackkit.pg_connect(stack) as conn:
+        conn.execute("DROP TABLE IF EXISTS counter, ledger")
+        conn.execute("CREATE TABLE counter (id int PRIMARY KEY, n bigint NOT NULL)")
+        conn.execute("CREATE TABLE ledger (id bigserial PRIMARY KEY, amount int NOT NULL)")
+        conn.execute("INSERT INTO counter VALUES (1, 0)")
+    r = stackkit.redis_client(stack)
+    r.delete("tx:counter", "tx:ledger")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def pg_writer() -> None:
+        try:
+            with stackkit.pg_connect(stack) as conn:
+                conn.autocommit = False
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    conn.execute("INSERT INTO ledger (amount) VALUES (%s)", (1 + i % 5,))
+                    conn.execute("UPDATE counter SET n = n + %s WHERE id = 1", (1 + i % 5,))
+                    conn.commit()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def redis_writer() -> None:
+        try:
+            rc = stackkit.redis_client(stack)
+            while not stop.is_set():
+                with rc.pipeline(transaction=True) as p:
+                    p.incr("tx:counter")
+                    p.rpush("tx:ledger", "x")
+                    p.execute()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=pg_writer), threading.Thread(target=redis_writer)]
+    for t in threads:
+        t.start()
+    try:
+        stackkit.wait_for(lambda: int(r.get("tx:counter") or 0) > 200, 30, what="writers running")
+        pg_start, redis_start = _pg_counter(stack), int(r.get("tx:counter") or 0)
+        mgr = BackupManager(stack, backup_dir=tmp_path / "sets")
+        bset = mgr.backup(["postgres", "redis"])
+        pg_end, redis_end = _pg_counter(stack), int(r.get("tx:counter") or 0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not errors, errors
+    assert pg_end > pg_start and redis_end > redis_start  # writes really went on during the backup
+
+    report = mgr.restore(bset.id, ["postgres", "redis"])
+    assert [s.service for s in report.services] == ["postgres", "redis"]
+    with stackkit.pg_connect(stack) as conn:
+        n = conn.execute("SELECT n FROM counter").fetchone()[0]
+        total, rows = conn.execute("SELECT coalesce(sum(amount), 0), count(*) FROM ledger").fetchone()
+    assert n == total  # the counter and the ledger are from the same instant
+    assert pg_start <= n <= pg_end and rows > 0
+    rc = stackkit.redis_client(stack)
+    counter = int(rc.get("tx:counter") or 0)
+    assert counter == rc.llen("tx:ledger")
+    assert redis_start <= counter <= redis_end
+
+
+def _pg_counter(project: Project) -> int:
+    with stackkit.pg_connect(project) as conn:
+        return int(conn.execute("SELECT n FROM counter").fetchone()[0])
+
+
+def _copy_set(bset: BackupSet, root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    dest = root / bset.path.name
+    shutil.copytree(bset.path, dest)
+    (dest / "verify.json").unlink(missing_ok=True)
+    return dest
+
+
+def _flip(path: Path, offset: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        b = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([b[0] ^ 0x5A]))
+
+
+def _fix_manifest(set_dir: Path, rel: str) -> None:
+    """Make the manifest agree with a changed file, so only the service's own tool can notice."""
+    import hashlib
+    import json
+
+    manifest = json.loads((set_dir / "manifest.json").read_text())
+    for f in manifest["files"]:
+        if f["path"] == rel:
+            f["sha256"] = hashlib.sha256((set_dir / rel).read_bytes()).hexdigest()
+    (set_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "minio"])
+def test_verify_fails_on_a_flipped_byte(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]],
+                                        tmp_path: Path, service: str) -> None:
+    bset = full_set[0]
+    rel = {
+        "postgres": "postgres/database.dump",
+        "redis": "redis/dump.rdb",
+        "minio": max((f for f in bset.files if f.kind == "objects"), key=lambda f: f.size).path,
+    }[service]
+    dirs = tmp_path / "sets"
+    copy = _copy_set(bset, dirs)  # an intact copy verifies: test_round_trip_every_service shows it
+
+    size = (copy / rel).stat().st_size
+    _flip(copy / rel, size // 2)
+    bad = cli(stack, "verify", copy.name, "--backup-dir", str(dirs))
+    assert bad.returncode == 1
+    assert f"{rel}: sha256 mismatch" in bad.stdout, bad.stdout
+    assert "FAILED" in bad.stderr
+    listed = cli(stack, "backup", "list", "--backup-dir", str(dirs))
+    assert "verify failed" in listed.stdout
+
+    # Same damage with a manifest that agrees: the service's own reader must still refuse it.
+    _flip(copy / rel, size // 2)
+    header = {"postgres": 8, "redis": size // 2, "minio": size // 2}[service]
+    _flip(copy / rel, header)
+    _fix_manifest(copy, rel)
+    bad = cli(stack, "verify", copy.name, "--backup-dir", str(dirs))
+    assert bad.returncode == 1, bad.stdout
+    expected = {"postgres": "pg_restore cannot read", "redis": "redis-check-rdb rejects", "minio": "sha256 mismatch"}[service]
+    assert expected in bad.stdout, bad.stdout
+
+
+@pytest.mark.parametrize("service,phase", [("postgres", "dump"), ("redis", "copy"), ("minio", "objects")])
+def test_cancel_from_another_thread_leaves_no_complete_set(stack: Project, tmp_path: Path, service: str, phase: str) -> None:
+    cancel = threading.Event()
+    seen: list[BackupProgress] = []
+
+    def progress(p: BackupProgress) -> None:
+        seen.append(p)
+        if p.service == service and p.phase == phase and p.bytes_done > 0:
+            # For minio this runs in a download worker: another thread than the backup's, as the
+            # console's Cancel button would be. Set at the first bytes, so the service is mid-way.
+            cancel.set()
+
+    mgr = BackupManager(stack, backup_dir=tmp_path / "sets")
+    started = time.monotonic()
+    with pytest.raises(BackupCancelled, match="nothing was kept"):
+        mgr.backup(progress=progress, cancel=cancel)
+    assert time.monotonic() - started < 60
+    assert not any(p.service == service and p.phase == "done" for p in seen)  # stopped inside that service
+    assert list((tmp_path / "sets").iterdir()) == []
+    assert mgr.list() == []
+    # the stack still serves: nothing was left locked or stopped
+    assert stackkit.redis_client(stack).ping()
+
+
+def test_cli_backup_list_prune(stack: Project, tmp_path: Path) -> None:
+    sets = tmp_path / "cron-sets"
+    first = cli(stack, "backup", "postgres", "redis", "-q", env={"LIAR_TUI_BACKUP_DIR": str(sets)})
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("backup ") and " complete: postgres " in first.stdout and first.stderr == ""
+    second = cli(stack, "backup", "redis", "--backup-dir", str(sets))
+    assert second.returncode == 0, second.stderr
+    (sets / ".20000101T000000Z.partial").mkdir()  # what a killed backup leaves
+    listed = cli(stack, "backup", "list", "--backup-dir", str(sets))
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert sum(" complete" in ln and "postgres,redis" in ln for ln in lines) == 1
+    assert sum(ln.rstrip().endswith("complete") and " redis " in f" {ln} " for ln in lines) >= 1
+    assert any("incomplete" in ln and ln.startswith("20000101T000000Z") for ln in lines)
+    pruned = cli(stack, "backup", "prune", "--keep", "1", "--backup-dir", str(sets))
+    assert pruned.returncode == 0, pruned.stderr
+    remaining = list_sets(sets)
+    assert len(remaining) == 1 and remaining[0].complete and remaining[0].services == ("redis",)
+    assert_no_secret(stack, first.stdout, second.stdout, listed.stdout, pruned.stdout)
+
+
+def _on_a_terminal(project: Project, args: list[str], answer: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a pseudo-terminal as stdin (so it asks) and type `answer`."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
+            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        )
+        os.close(slave)
+        os.write(master, (answer + "\n").encode())
+        out, err = proc.communicate(timeout=300)
+    finally:
+        os.close(master)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_restore_asks_on_a_terminal(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]]) -> None:
+    bset = full_set[0]
+    r = stackkit.redis_client(stack)
+    r.set("asked:marker", "still here")
+    declined = _on_a_terminal(stack, ["restore", bset.id, "redis"], "no")
+    assert declined.returncode == 1, declined.stdout + declined.stderr
+    assert "Type the project name to confirm" in declined.stdout
+    assert declined.stderr.strip().splitlines()[-1] == "liar-tui: not confirmed: nothing was changed"
+    assert r.get("asked:marker") == b"still here"
+
+    accepted = _on_a_terminal(stack, ["restore", bset.id, "redis"], stack.name)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "redis: 20000 keys loaded" in accepted.stdout
+    r = stackkit.redis_client(stack)
+    assert r.get("asked:marker") is None  # not in the set: gone
+    assert backupkit.redis_digest(stack) == full_set[1]["redis"]

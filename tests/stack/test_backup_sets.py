@@ -1,0 +1,172 @@
+"""Backup sets on disk, without an engine: layout, statuses, prune, the roles-file rewrite."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from liar_tui.stack.backup import idempotent_globals
+from liar_tui.stack.backupset import (
+    LOCK_FILE,
+    BackupDirNotWritable,
+    SetWriter,
+    UnknownBackupSet,
+    ensure_backup_dir,
+    find_set,
+    list_sets,
+    prune_sets,
+    resolve_backup_dir,
+    write_json_file,
+)
+
+
+def make_set(root: Path, set_id: str, project: str = "liar-game", payload: bytes = b"data") -> Path:
+    w = SetWriter(root, set_id, project, ["redis"]).open()
+    hw = w.writer("redis/dump.rdb", "redis", "rdb")
+    hw.write(payload)
+    w.add(hw.commit())
+    return w.finish({"redis": {"rdb_bytes": len(payload)}}, {"liar-tui": "test"})
+
+
+def make_partial(root: Path, set_id: str, project: str = "liar-game", hold: bool = False) -> tuple[SetWriter, int | None]:
+    w = SetWriter(root, set_id, project, ["postgres"]).open()
+    hw = w.writer("postgres/database.dump", "postgres", "dump")
+    hw.write(b"PGDMP half")
+    if hold:
+        return w, None
+    w._unlock()  # the process died: nobody holds the lock any more
+    return w, None
+
+
+def test_a_finished_set_is_private_and_complete(tmp_path: Path) -> None:
+    path = make_set(tmp_path, "20240101T000000Z")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    for p in path.rglob("*"):
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
+    assert not list(path.rglob("*.tmp-*")) and not (path / LOCK_FILE).exists()
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["files"] == [{
+        "path": "redis/dump.rdb", "size": 4, "sha256": "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7",
+        "service": "redis", "kind": "rdb"}]
+    assert {"id", "created_at", "project", "services", "files", "tools", "meta"} <= set(manifest)
+    [s] = list_sets(tmp_path)
+    assert s.complete and s.status == "complete" and s.services == ("redis",) and s.project == "liar-game"
+
+
+def test_partial_sets_are_incomplete_in_progress_ones_are_not_pruned(tmp_path: Path) -> None:
+    make_set(tmp_path, "20240101T000000Z")
+    make_set(tmp_path, "20240102T000000Z")
+    make_set(tmp_path, "20240103T000000Z")
+    make_partial(tmp_path, "20240104T000000Z")  # a crashed backup
+    running, _ = make_partial(tmp_path, "20240105T000000Z", hold=True)  # a backup writing now
+    statuses = {s.id: s.status for s in list_sets(tmp_path)}
+    assert statuses == {
+        "20240101T000000Z": "complete", "20240102T000000Z": "complete", "20240103T000000Z": "complete",
+        "20240104T000000Z": "incomplete", "20240105T000000Z": "in progress",
+    }
+    with pytest.raises(Exception, match="incomplete"):
+        from liar_tui.stack.backup import BackupManager  # noqa: F401 - verify refuses incomplete sets
+        from liar_tui.stack.project import Project
+
+        BackupManager(Project(tmp_path), backup_dir=tmp_path).verify("20240104T000000Z")
+    result = prune_sets(tmp_path, keep=2)
+    assert set(result.removed) == {"20240101T000000Z", ".20240104T000000Z.partial"}
+    assert result.skipped == ("20240105T000000Z",)
+    assert {s.id for s in list_sets(tmp_path)} == {"20240102T000000Z", "20240103T000000Z", "20240105T000000Z"}
+    running.abandon()
+    assert [s.id for s in list_sets(tmp_path)] == ["20240102T000000Z", "20240103T000000Z"]
+
+
+def test_prune_only_touches_this_projects_sets(tmp_path: Path) -> None:
+    make_set(tmp_path, "20240101T000000Z", project="other")
+    make_set(tmp_path, "20240102T000000Z")
+    make_set(tmp_path, "20240103T000000Z")
+    result = prune_sets(tmp_path, keep=1, project="liar-game")
+    assert result.removed == ("20240102T000000Z",)
+    assert [s.id for s in list_sets(tmp_path)] == ["20240101T000000Z", "20240103T000000Z"]
+
+
+def test_a_set_without_manifest_is_incomplete(tmp_path: Path) -> None:
+    path = make_set(tmp_path, "20240101T000000Z")
+    (path / "manifest.json").unlink()
+    [s] = list_sets(tmp_path)
+    assert s.status == "incomplete" and "no manifest" in s.problem
+
+
+def test_verified_status_follows_the_manifest(tmp_path: Path) -> None:
+    import hashlib
+
+    path = make_set(tmp_path, "20240101T000000Z")
+    digest = hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest()
+    write_json_file(path / "verify.json", {"verified_at": "2024-01-01T00:00:00+00:00", "manifest_sha256": digest, "ok": True})
+    assert list_sets(tmp_path)[0].status == "verified"
+    write_json_file(path / "verify.json", {"verified_at": "2024-01-01T00:00:00+00:00", "manifest_sha256": digest, "ok": False})
+    assert list_sets(tmp_path)[0].status == "verify failed"
+    write_json_file(path / "verify.json", {"verified_at": "2024-01-01T00:00:00+00:00", "manifest_sha256": "0" * 64, "ok": True})
+    assert list_sets(tmp_path)[0].status == "complete"  # verified a different manifest: stale
+
+
+def test_find_set(tmp_path: Path) -> None:
+    make_set(tmp_path, "20240101T000000Z")
+    make_set(tmp_path, "20240102T000000Z")
+    make_partial(tmp_path, "20240103T000000Z")
+    assert find_set(tmp_path, "latest").id == "20240102T000000Z"
+    assert find_set(tmp_path, "20240101T000000Z").id == "20240101T000000Z"
+    assert find_set(tmp_path, str(tmp_path / "20240101T000000Z")).id == "20240101T000000Z"
+    with pytest.raises(UnknownBackupSet, match=r"no backup set 'x' in .* `liar-tui backup list`"):
+        find_set(tmp_path, "x")
+
+
+def test_backup_dir_resolution_and_unwritable_paths(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    assert resolve_backup_dir(root, None, {}) == root / "backups"
+    assert resolve_backup_dir(root, None, {"LIAR_TUI_BACKUP_DIR": str(tmp_path / "env")}) == tmp_path / "env"
+    assert resolve_backup_dir(root, str(tmp_path / "cli"), {"LIAR_TUI_BACKUP_DIR": "x"}) == tmp_path / "cli"
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(BackupDirNotWritable, match=r"backup dir .*afile/sets is not writable: .*choose another with --backup-dir"):
+        ensure_backup_dir(afile / "sets")
+    ensure_backup_dir(tmp_path / "new" / "deep")
+    assert stat.S_IMODE((tmp_path / "new" / "deep").stat().st_mode) == 0o700
+    assert list((tmp_path / "new" / "deep").iterdir()) == []
+
+
+def test_lock_is_really_held_while_writing(tmp_path: Path) -> None:
+    w, _ = make_partial(tmp_path, "20240101T000000Z", hold=True)
+    fd = os.open(w.path / LOCK_FILE, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError):
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+        w.abandon()
+    assert not w.path.exists()
+
+
+GLOBALS = '''\
+SET default_transaction_read_only = off;
+CREATE ROLE app;
+ALTER ROLE app WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB LOGIN NOREPLICATION NOBYPASSRLS PASSWORD 'SCRAM-SHA-256$4096:aa==$bb=:cc=';
+CREATE ROLE liaruser;
+ALTER ROLE liaruser WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS PASSWORD 'SCRAM-SHA-256$4096:dd==$ee=:ff=';
+CREATE ROLE "Odd ""Name""";
+ALTER ROLE "Odd ""Name""" WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB NOLOGIN NOREPLICATION NOBYPASSRLS;
+GRANT app TO "Odd ""Name""" GRANTED BY liaruser;
+'''
+
+
+def test_roles_replay_keeps_the_stack_users_current_password() -> None:
+    out = idempotent_globals(GLOBALS, "liaruser")
+    lines = out.splitlines()
+    assert "DO $liar$ BEGIN CREATE ROLE app; EXCEPTION WHEN duplicate_object THEN NULL; END $liar$;" in lines
+    assert 'DO $liar$ BEGIN CREATE ROLE "Odd ""Name"""; EXCEPTION WHEN duplicate_object THEN NULL; END $liar$;' in lines
+    # app's password comes back; the stack user's stays what compose/.env says.
+    assert any(ln.startswith("ALTER ROLE app WITH") and "PASSWORD 'SCRAM-SHA-256$4096:aa==$bb=:cc='" in ln for ln in lines)
+    assert "ALTER ROLE liaruser WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;" in lines
+    assert "ff=" not in out
+    assert 'GRANT app TO "Odd ""Name""" GRANTED BY liaruser;' in lines
