@@ -1,0 +1,81 @@
+"""Read what a person sees on liar-tui's screen (plain `tmux capture-pane -p` text).
+
+Two layouts exist: at 120x32 and up every service is a bordered card side by side
+(`╭─ postgres · database ─╮` then `│ ● healthy   up 8s │`); on smaller terminals one table row each
+(`▶ postgres  ● healthy  db ...`, `▶` marking the selection). These helpers find a service's status
+word in either, so tests and the benchmark assert on the screen and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+
+SERVICES = ("postgres", "redis", "nginx", "minio")
+
+#: '● healthy', '● exited (137)', '● unhealthy ×3', '● restarting', '○ no container', '? unknown'
+_STATUS = re.compile(r"(?:[●○?]) ((?:exited \(-?\d+\)(?: OOM)?)|(?:unhealthy ×\d+)|no container|[a-z]+)")
+_ROW = re.compile(r"^(?P<mark>▶| ) (?P<service>[a-z]+)\s+(?P<rest>.*)$")
+
+
+def _card_status(lines: list[str], service: str) -> str | None:
+    for i, line in enumerate(lines):
+        start = line.find(f"╭─ {service} ")
+        if start < 0 or i + 1 >= len(lines):
+            continue
+        end = line.find("╮", start)
+        body = lines[i + 1][start + 1 : end if end > 0 else None]
+        m = _STATUS.search(body)
+        return m.group(1) if m else None
+    return None
+
+
+def _row_status(lines: list[str], service: str) -> str | None:
+    for line in lines:
+        m = _ROW.match(line)
+        if m and m.group("service") == service:
+            s = _STATUS.match(m.group("rest").lstrip())
+            return s.group(1) if s else None
+    return None
+
+
+def service_status(screen: str, service: str) -> str | None:
+    """The status word shown for `service` ('healthy', 'exited (137)', 'starting', ...), or None
+    when the service is not on screen."""
+    lines = screen.splitlines()
+    found = _card_status(lines, service)
+    return found if found is not None else _row_status(lines, service)
+
+
+def statuses(screen: str) -> dict[str, str | None]:
+    return {s: service_status(screen, s) for s in SERVICES}
+
+
+def all_healthy(screen: str) -> bool:
+    """Every service on screen with live state and health: running and healthy."""
+    return all(v == "healthy" for v in statuses(screen).values())
+
+
+def selected_service(screen: str) -> str | None:
+    """The selected service in the table layout (the `▶` row)."""
+    for line in screen.splitlines():
+        m = _ROW.match(line)
+        if m and m.group("mark") == "▶" and m.group("service") in SERVICES:
+            return m.group("service")
+    return None
+
+
+def log_bar(screen: str) -> str:
+    """The log view's title line: 'LOGS nginx  tail 200  ts  ● follow  50/10,000 lines'."""
+    for line in screen.splitlines():
+        if line.lstrip().startswith("LOGS "):
+            return line.strip()
+    return ""
+
+
+def log_target(screen: str) -> str | None:
+    parts = log_bar(screen).split()
+    return parts[1] if len(parts) > 1 else None
+
+
+def timestamps_on(screen: str) -> bool:
+    return bool(re.search(r"\s{2}ts\s{2}", log_bar(screen)))

@@ -1,0 +1,188 @@
+"""End to end: the installed `liar-tui` in tmux, on a real isolated stack, driven by the keyboard.
+
+What is asserted is what a person sees in the terminal (`tmux capture-pane -p`), cross-checked
+with the engine (docker inspect) where the screen makes a claim about the containers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import liarscreen  # noqa: E402
+import stackkit  # noqa: E402
+from tmuxkit import TmuxServer  # noqa: E402
+
+from liar_tui.stack.project import Project  # noqa: E402
+
+pytestmark = pytest.mark.engine
+
+
+def liar_tui_executable() -> str:
+    """The installed console script next to this Python (the venv's), else the one on PATH."""
+    exe = Path(sys.executable).parent / "liar-tui"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("liar-tui")
+    if not found:
+        pytest.fail("liar-tui is not installed: run `pip install -e .` in the venv")
+    return found
+
+
+@pytest.fixture
+def tmux() -> Iterator[TmuxServer]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (apt-get install tmux)")
+    with TmuxServer() as server:
+        yield server
+
+
+def started_at(project: Project, service: str) -> str:
+    return stackkit.inspect(stackkit.state_of(project, service).container_id)["State"]["StartedAt"]
+
+
+def launch(tmux: TmuxServer, project: Project, width: int, height: int, session: str = "liar") -> int:
+    """Start the console at exactly width x height (watching, not bringing the stack up); wait for
+    every service to show healthy. Returns the PID of the pane's shell (the console is its child);
+    the console's exit status lands in exit_status_file(project, session)."""
+    pid = tmux.new_session(
+        session,
+        [liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up"],
+        width,
+        height,
+        env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"},  # no user config changes keys or layout
+        cwd=project.root,
+        status_file=exit_status_file(project, session),
+    )
+    assert tmux.size(session) == (width, height)
+    tmux.wait_for(session, liarscreen.all_healthy, timeout=30, interval=0.05, what="all four services healthy")
+    return pid
+
+
+def exit_status_file(project: Project, session: str) -> Path:
+    return project.root / f".exit-status-{session}"
+
+
+def quit_and_check_gone(tmux: TmuxServer, session: str, pid: int, project: Project) -> None:
+    """`q` quits: the console exits with status 0 and leaves no process behind."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    assert any("liar-tui" in " ".join(p.cmdline()) for p in procs), [p.cmdline() for p in procs]
+    status_file = exit_status_file(project, session)
+    status_file.unlink(missing_ok=True)
+    tmux.send_keys(session, "q")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in procs):
+        time.sleep(0.05)
+    left = [f"{p.pid} {p.name()}" for p in procs if _alive(p)]
+    assert not left, f"processes left after q: {left}; screen:\n{tmux.capture(session)}"
+    assert status_file.exists(), f"the console did not end; screen:\n{tmux.capture(session)}"
+    assert status_file.read_text().strip() == "0", f"exit status {status_file.read_text().strip()}; screen:\n{tmux.capture(session)}"
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def test_restart_by_keyboard_at_80x24(running_stack: Project, tmux: TmuxServer) -> None:
+    project = running_stack
+    pid = launch(tmux, project, 80, 24)
+    screen = tmux.capture("liar")
+    # all four services, each with its state, in the compact table of a small terminal
+    assert liarscreen.statuses(screen) == {s: "healthy" for s in liarscreen.SERVICES}, screen
+    assert all(len(line) <= 80 for line in screen.splitlines())
+
+    # select redis by keyboard: the row marker moves and the log view follows redis
+    tmux.send_keys("liar", "2")
+    tmux.wait_for("liar", lambda s: liarscreen.selected_service(s) == "redis" and liarscreen.log_target(s) == "redis",
+                  timeout=5, what="redis selected, its log shown")
+    before = started_at(project, "redis")
+
+    # r restarts it: the screen shows the action in progress, then redis healthy again
+    tmux.send_keys("liar", "r")
+    seen = tmux.wait_for(
+        "liar",
+        lambda s: "restart redis" in s or liarscreen.service_status(s, "redis") not in ("healthy", None),
+        timeout=10,
+        interval=0.01,
+        what="the restart of redis in progress",
+    )
+    in_progress = seen.screen
+    assert "⟳ restart redis" in in_progress or liarscreen.service_status(in_progress, "redis") in (
+        "starting", "restarting", "exited (0)", "running"
+    ), in_progress
+    done = tmux.wait_for(
+        "liar",
+        lambda s: liarscreen.service_status(s, "redis") == "healthy" and "✓ restart redis" in s,
+        timeout=90,
+        interval=0.1,
+        what="redis healthy again after the restart",
+    )
+    assert liarscreen.all_healthy(done.screen), done.screen
+    # the screen's claim, checked with the engine: a new start, running and healthy
+    state = stackkit.state_of(project, "redis")
+    assert started_at(project, "redis") != before
+    assert state.running and state.health.status == "healthy"
+
+    quit_and_check_gone(tmux, "liar", pid, project)
+
+
+def test_exited_service_shown_and_started_by_keyboard_at_80x24(running_stack: Project, tmux: TmuxServer) -> None:
+    project = running_stack
+    pid = launch(tmux, project, 80, 24)
+    tmux.send_keys("liar", "4")  # minio
+    tmux.wait_for("liar", lambda s: liarscreen.selected_service(s) == "minio", timeout=5, what="minio selected")
+    container = stackkit.state_of(project, "minio").container_id
+    try:
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+        killed = tmux.wait_for("liar", lambda s: liarscreen.service_status(s, "minio") == "exited (137)", timeout=5,
+                               what="minio shown exited (137)")
+        assert liarscreen.statuses(killed.screen) == {
+            "postgres": "healthy", "redis": "healthy", "nginx": "healthy", "minio": "exited (137)"
+        }, killed.screen
+        # s starts a stopped service
+        tmux.send_keys("liar", "s")
+        tmux.wait_for("liar", lambda s: liarscreen.service_status(s, "minio") == "healthy", timeout=90, interval=0.1,
+                      what="minio healthy after s")
+        assert stackkit.state_of(project, "minio").running
+    finally:
+        subprocess.run(["docker", "start", container], capture_output=True)
+        stackkit.wait_health(project, "minio", "healthy")
+    quit_and_check_gone(tmux, "liar", pid, project)
+
+
+def test_large_terminal_cards_help_and_quit_at_200x50(running_stack: Project, tmux: TmuxServer) -> None:
+    project = running_stack
+    pid = launch(tmux, project, 200, 50)
+    screen = tmux.capture("liar")
+    # one card per service, side by side, each with its published port
+    for service in liarscreen.SERVICES:
+        assert f"╭─ {service} " in screen, screen
+    env = project.env()
+    for var in ("POSTGRES_PORT", "REDIS_PORT", "NGINX_HTTP_PORT", "MINIO_API_PORT"):
+        assert f"{env[var]}→" in screen, f"{var}={env[var]} not on screen:\n{screen}"
+    assert liarscreen.log_target(screen) == "postgres"
+    # no secret on screen
+    for var in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD"):
+        assert env[var] not in screen
+
+    tmux.send_keys("liar", "?")
+    expected = ("liar-tui keys", "Restart the selected service", "service.restart", "Search the log")
+    tmux.wait_for("liar", lambda s: all(text in s for text in expected), timeout=5, what="the help screen with its keys")
+    tmux.send_keys("liar", "Escape")
+    tmux.wait_for("liar", lambda s: "liar-tui keys" not in s and liarscreen.all_healthy(s), timeout=5,
+                  what="help closed")
+    time.sleep(0.2)  # an Escape followed at once by a key reads as alt+key
+    quit_and_check_gone(tmux, "liar", pid, project)
