@@ -10,13 +10,16 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from . import __version__
-from .stack.compose import Stack
+from . import __version__, cli_backup, cli_health
 from .stack.engine import iter_lines
 from .stack.errors import StackError
 from .stack.model import SERVICES, ActionResult, ProgressEvent, ServiceState, format_duration
 from .stack.project import Project, discover
+
+if TYPE_CHECKING:  # python-on-whales (pydantic) costs ~200 ms: the console imports it on first use
+    from .stack.compose import Stack
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"liar-tui {__version__}")
     parser.add_argument("--project-dir", metavar="DIR", help="the liar-game checkout (holds compose/ and nginx/)")
     parser.add_argument("--project-name", metavar="NAME", help="compose project name (default liar-game)")
+    console = parser.add_argument_group("console options (liar-tui with no command)")
+    console.add_argument("--no-up", dest="up", action="store_const", const=False, default=None,
+                         help="do not bring the stack up on launch (just watch it)")
+    console.add_argument("--no-mouse", dest="mouse", action="store_const", const=False, default=None,
+                         help="do not capture the mouse (plain terminal selection, e.g. over SSH)")
+    console.add_argument("--refresh", type=float, metavar="SECONDS", default=None,
+                         help="seconds between pane repaints (default 1; state changes show at once)")
+    console.add_argument("--log-lines", dest="log_lines", type=int, metavar="N", default=None,
+                         help="lines kept in the log buffer (default 10000)")
+    console.add_argument("--theme", metavar="NAME", default=None, help="Textual theme (default textual-dark)")
+    console.add_argument("--autoheal", dest="autoheal", action="store_const", const=True, default=None,
+                         help="start with autoheal on (restart a service that stays unhealthy; ctrl+a toggles it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("up", help="create and start the stack")
@@ -39,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--volumes", action="store_true", help="also delete the data in docker/volumes/")
     p.add_argument("--yes", action="store_true", help="do not ask before deleting data")
 
-    p = sub.add_parser("status", help="state and health of each service")
+    p = sub.add_parser("status", help="state and health of each service, probes and drift")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-probes", dest="probes", action="store_false",
+                   help="skip the service probes (no connection to the services)")
+    p.add_argument("--no-drift", dest="drift", action="store_false",
+                   help="skip the drift check against the compose file and .env")
 
     for name, text in (
         ("restart", "restart a service"),
@@ -57,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--tail", type=int, default=200, help="lines from the end (default 200)")
     p.add_argument("-t", "--timestamps", action="store_true")
 
+    cli_health.add_parsers(sub)
+
     sub.add_parser("setup", help="prepare this host: engine, compose plugin, .env, offline images")
+    cli_backup.register(sub)
     return parser
 
 
@@ -80,7 +102,15 @@ def _health(state: ServiceState) -> str:
     return state.health.status
 
 
-def format_status_table(project: Project, states: dict[str, ServiceState], now: datetime | None = None) -> str:
+def format_status_table(
+    project: Project,
+    states: dict[str, ServiceState],
+    now: datetime | None = None,
+    probes: dict | None = None,
+    drift: dict | None = None,
+) -> str:
+    """The status table; with `probes`/`drift` (cli_health.status_extras) a DRIFT column and a
+    probe line per service below it."""
     now = now or datetime.now(timezone.utc)
     rows = [("SERVICE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PORTS", "IMAGE")]
     for name in SERVICES:
@@ -100,11 +130,17 @@ def format_status_table(project: Project, states: dict[str, ServiceState], now: 
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"project {project.name} ({project.root})"]
     for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        line = "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+        if drift:
+            info = drift.get(r[0])
+            mark = "DRIFT" if r[0] == "SERVICE" else (f"yes: {info.fix} to apply" if info and info.drifted else "-")
+            line = "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + mark
+        lines.append(line)
+    lines += cli_health.probe_lines(probes, drift)
     return "\n".join(lines)
 
 
-def status_json(stack: Stack, states: dict[str, ServiceState]) -> dict:
+def status_json(stack: Stack, states: dict[str, ServiceState], probes: dict | None = None, drift: dict | None = None) -> dict:
     info = stack.engine.info()
     now = datetime.now(timezone.utc)
     redact = stack.project.redactor()
@@ -113,6 +149,11 @@ def status_json(stack: Stack, states: dict[str, ServiceState]) -> dict:
         data = states.get(name, ServiceState(service=name)).to_dict(now)
         for entry in data["health_log"]:
             entry["output"] = redact(entry["output"])
+        if probes is not None and name in probes:
+            data["probe"] = probes[name].to_dict()
+        if drift is not None and name in drift:
+            data["drift"] = drift[name].drifted
+            data["drift_detail"] = drift[name].to_dict()
         services.append(data)
     return {
         "project": stack.project.name,
@@ -142,7 +183,10 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     stack.preflight(ports=True, services=args.services or None)
     _say(f"starting {stack.project.name} from {stack.project.rel(stack.project.compose_file)}")
     result = stack.up(args.services, wait=args.wait, wait_timeout=args.timeout if args.wait else None, on_progress=_progress)
+    cli_health.record_action(stack, result)
     code = _print_result(result)
+    if result.ok and (not args.services or "minio" in args.services):
+        cli_health.bootstrap_buckets(stack, _say, lambda text: print(f"liar-tui: {text}", file=sys.stderr, flush=True))
     print(format_status_table(stack.project, stack.states()), flush=True)
     return code
 
@@ -155,22 +199,28 @@ def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
         answer = input(f"Delete all data of {stack.project.name} in {stack.project.data_dir}? Type the project name to confirm: ")
         if answer.strip() != stack.project.name:
             return _fail("not confirmed: nothing was removed", 1)
-    return _print_result(stack.down(volumes=args.volumes))
+    result = stack.down(volumes=args.volumes)
+    cli_health.record_action(stack, result)
+    return _print_result(result)
 
 
 def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
     stack.check_engine()
     states = stack.states()
+    probes, drift = cli_health.status_extras(
+        stack, states, probes=getattr(args, "probes", True), drift=getattr(args, "drift", True)
+    )
     if args.json:
-        print(json.dumps(status_json(stack, states), indent=2))
+        print(json.dumps(status_json(stack, states, probes, drift), indent=2))
     else:
-        print(format_status_table(stack.project, states))
+        print(format_status_table(stack.project, states, probes=probes, drift=drift))
     return 0
 
 
 def cmd_service_action(stack: Stack, args: argparse.Namespace) -> int:
     stack.preflight(ports=args.command in ("start", "recreate"), services=[args.service])
     result = getattr(stack, args.command)(args.service)
+    cli_health.record_action(stack, result)
     return _print_result(result)
 
 
@@ -212,9 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         project = discover(args.project_dir, args.project_name)
         if args.command == "setup":
             return cmd_setup(project, args)
-        stack = Stack(project)
         if args.command is None:
-            return open_console(project, stack)
+            return open_console(project, args)
+        from .stack.compose import Stack
+
+        stack = Stack(project)
+        if args.command in cli_backup.COMMANDS:
+            return cli_backup.handle(stack, args)
         handlers = {
             "up": cmd_up,
             "down": cmd_down,
@@ -224,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "start": cmd_service_action,
             "recreate": cmd_service_action,
             "logs": cmd_logs,
+            "activity": cli_health.cmd_activity,
+            "autoheal": cli_health.cmd_autoheal,
         }
         return handlers[args.command](stack, args)
     except StackError as exc:
@@ -232,11 +288,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", 130)
 
 
-def open_console(project: Project, stack: Stack) -> int:
-    """The Textual console (issue: the console). Until it lands, show the status."""
-    stack.check_engine()
-    print(format_status_table(project, stack.states()))
-    return 0
+def open_console(project: Project, args: argparse.Namespace) -> int:
+    """The Textual console on the stack. Settings: flags > LIAR_TUI_* > config file > defaults."""
+    import os
+
+    from .config import load_settings
+
+    # Exported COLUMNS/LINES would override the real terminal size (Textual asks
+    # shutil.get_terminal_size), drawing a 200x50 screen into an 80x24 terminal.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
+    settings = load_settings(
+        {name: getattr(args, name, None) for name in ("up", "mouse", "refresh", "log_lines", "theme", "autoheal")}
+    )
+    # Start following the engine now: its state arrives while Textual is being imported (~150 ms).
+    # The monitor's state also feeds the activity log and the (opt-in) autohealer: see ui/wiring.py.
+    from .ui.wiring import ConsoleWiring
+
+    wiring = ConsoleWiring(project, settings)
+    wiring.make_monitor().start()
+    from .ui.app import LiarApp
+
+    app = LiarApp(project, settings, wiring=wiring)
+    try:
+        app.run(mouse=settings.mouse)
+    finally:
+        app.cleanup()
+    return app.return_code or 0
 
 
 def run() -> None:

@@ -8,12 +8,13 @@ The config file is TOML at $XDG_CONFIG_HOME/liar-tui/config.toml (~/.config/liar
     theme = "textual-dark"
     mouse = true
     up = true                # bring the stack up on launch
+    autoheal = false         # restart services that stay unhealthy (toggle in the console: ctrl+a)
 
     [keys]                   # binding id = key(s), comma separated (see `?` in the console)
     "service.restart" = "ctrl+r"
 
 Environment: LIAR_TUI_REFRESH, LIAR_TUI_LOG_LINES, LIAR_TUI_LOG_TAIL, LIAR_TUI_THEME,
-LIAR_TUI_MOUSE (0/1), LIAR_TUI_UP (0/1), LIAR_TUI_KEYS ("service.restart=ctrl+r;stack.down=X"),
+LIAR_TUI_MOUSE (0/1), LIAR_TUI_UP (0/1), LIAR_TUI_AUTOHEAL (0/1), LIAR_TUI_KEYS ("service.restart=ctrl+r;stack.down=X"),
 LIAR_TUI_CONFIG (another config file).
 
 Everything here is pure: `load_settings` takes the flags, the environment and a path, so it is
@@ -48,6 +49,7 @@ class Settings:
     theme: str = "textual-dark"
     mouse: bool = True
     up: bool = True
+    autoheal: bool = False  # opt-in: the console starts with autoheal off unless this is set
     keys: dict[str, str] = field(default_factory=dict)
     #: where each value came from (cli / env / file / default), for `--help`-style diagnostics
     sources: dict[str, str] = field(default_factory=dict, compare=False)
@@ -61,6 +63,7 @@ _SCALARS: dict[str, tuple[type, float | None, float | None]] = {
     "theme": (str, None, None),
     "mouse": (bool, None, None),
     "up": (bool, None, None),
+    "autoheal": (bool, None, None),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -5,6 +5,13 @@ stream, stats from one stream per container, engine status) and the LogFollower'
 posted as messages; compose actions run in thread workers that post ActionProgressed and
 ActionFinished. Handlers on the app thread hand the facts to the main screen, which renders them.
 State changes render at once; stats, uptime and the host bar repaint once per refresh interval.
+
+Deep health runs beside that, started after the first frame: a ProbeRunner (its own thread, a
+round every PROBE_INTERVAL seconds, paused while no view shows its results), a drift check in a
+worker every DRIFT_INTERVAL seconds (skipped while nothing it compares changed), the bucket
+bootstrap after the console's own `up`, and the AutoHealer (off unless toggled or configured).
+Everything that happens is recorded in the ActivityLog (ConsoleWiring) and shown by the activity
+view (`A`).
 """
 
 from __future__ import annotations
@@ -26,25 +33,50 @@ from textual.binding import Binding
 from ..config import Settings
 from ..stack.errors import StackError
 from ..stack.logs import LogBatch, LogFollower, LogLine, LogRange
-from ..stack.model import SERVICES, ActionResult, ServiceState, StatsSample
-from ..stack.monitor import EngineStatus, StackMonitor
+from ..stack.model import SERVICES, ActionResult, ServiceState, StatsSample, format_bytes
+from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
 from .commands import ConsoleCommands
-from .relay import MonitorRelay
+from .keys import effective_keys
 from .messages import (
     ActionFinished,
     ActionProgressed,
+    ActivityHistoryLoaded,
+    ActivityRecorded,
+    AutohealStepped,
+    BackupJobFinished,
+    BackupProgressed,
+    BackupSetsListed,
+    BucketCreated,
+    BucketsEnsured,
+    DeepHealthStarted,
+    DriftChecked,
     EngineStatusChanged,
     HealthInspected,
     LogLinesArrived,
     LogSaved,
+    ServiceProbed,
     ServiceStateChanged,
     StatsSampled,
 )
+from .relay import MonitorRelay
 from .render import EngineLine, HostSample, render_host_bar
 from .screens.main import MainScreen
-from .screens.modals import HealthScreen
+from .wiring import ConsoleWiring
+
+#: Seconds between probe rounds while their results are on screen (markers or the health view).
+PROBE_INTERVAL = 10.0
+#: Seconds between drift checks (each skipped while nothing it compares has changed).
+DRIFT_INTERVAL = 30.0
+#: After launch, deep health waits this long: the first frame and the engine's state come first.
+DEEP_HEALTH_DELAY = 0.5
+#: State changes come in bursts (die, start, health_status): one probe round after the burst.
+PROBE_TRIGGER_DELAY = 1.0
+#: Autoheal steps that deserve a notification (the others go to the activity line and view).
+_LOUD_STEPS = {"restarting": "warning", "restart-failed": "error", "gave-up": "error", "recovered": "information"}
+
+_DEFAULT = object()
 
 
 class MonitorLike(Protocol):
@@ -118,6 +150,10 @@ class LiarApp(App[int]):
         stack_factory: Callable[[Project], Any] | None = None,
         monitor: MonitorLike | None = None,
         relay: MonitorRelay | None = None,
+        wiring: ConsoleWiring | None = None,
+        probe_factory: Any = _DEFAULT,
+        drift_check: bool = True,
+        activity: Any = None,
     ) -> None:
         super().__init__()
         self.project = project
@@ -125,15 +161,42 @@ class LiarApp(App[int]):
         self.keymap: dict[str, str] = dict(self.settings.keys)
         self.redact = project.redactor()
         self.clock = clock
-        self._monitor_factory = monitor_factory or self._default_monitor
         self._follower_factory = follower_factory
         self._host_sampler = host_sampler
-        self._stack_factory = stack_factory
-        self._stack_obj: Any = None
-        self._stack_lock = threading.Lock()
-        # A monitor started before Textual was imported (see cli.open_console), or one made on mount.
-        self.monitor: MonitorLike | None = monitor
-        self._relay = relay or MonitorRelay()
+        # Monitor, activity log, autohealer and the compose Stack: built before Textual was
+        # imported (cli.open_console), or here (the monitor itself is made on mount).
+        self.wiring = wiring or ConsoleWiring(
+            project,
+            self.settings,
+            monitor=monitor,
+            monitor_factory=monitor_factory,
+            relay=relay,
+            stack_factory=stack_factory,
+            activity=activity,
+        )
+        self.monitor: MonitorLike | None = self.wiring.monitor
+        self._relay = self.wiring.relay
+        # `None`: no probes (tests with fixed data); the default imports ProbeRunner after the first frame.
+        self._probe_factory = probe_factory
+        self._probe_runner: Any = None
+        self._probe_trigger: Any = None
+        self._hidden: set[str] = set()  # why the panes are not on screen (activity view, shell, ...)
+        self._probes_unneeded: set[str] = set()  # why nothing on screen shows probe results
+        self._drift_enabled = drift_check
+        self._drift_lock = threading.Lock()
+        self._drift_again = False
+        self._drift_reported: dict[str, str] = {}  # service -> fix last announced
+        #: what the views show: the latest probe result and drift info per service
+        self.probes: dict[str, Any] = {}
+        self.drift: dict[str, Any] = {}
+        self.activity_screen: Any = None
+        self._activity_generation = 0
+        self._activity_stop: threading.Event | None = None
+        self._activity_unsubscribe: Callable[[], None] | None = None
+        self._autoheal_wanted: bool | None = None
+        self.backup_job: Any = None  # the running backup/verify/restore (one at a time)
+        self.job_screen: Any = None
+        self.backups_screen: Any = None
         self.engine_status: EngineStatus | None = None
         self.busy: dict[str, str] = {}  # service or "stack" -> running action
         self.logs_all = False
@@ -148,9 +211,6 @@ class LiarApp(App[int]):
         self.main = MainScreen(self.settings.log_lines, project.name)
 
     # -- startup ------------------------------------------------------------------------------
-    def _default_monitor(self, project_name: str, **callbacks: Any) -> MonitorLike:
-        return StackMonitor(project_name, **callbacks)
-
     def get_default_screen(self) -> MainScreen:
         return self.main
 
@@ -161,11 +221,14 @@ class LiarApp(App[int]):
             self.notify(f"unknown theme {self.settings.theme!r}; available: {', '.join(sorted(self.available_themes))}", severity="warning")
         if self.keymap:
             self.set_keymap(self.keymap)
+        fix_keys = {"recreate": self.key_for("service.recreate"), "restart": self.key_for("service.restart")}
+        for pane in self.main.services.panes:
+            pane.fix_keys = fix_keys
         # Callbacks may post from here on; anything earlier is covered by reading states() below.
         self._accepting = True
-        self._relay.attach(self._state_callback, self._engine_callback, self._stats_callback)
+        self._relay.attach(self._state_callback, self._engine_callback, self._stats_callback, self._step_callback)
         if self.monitor is None:
-            self.monitor = self._monitor_factory(self.project.name, **self._relay.callbacks())
+            self.monitor = self.wiring.make_monitor()
             self.monitor.start()
         status = getattr(self.monitor, "engine_status", None)
         if status is not None and status.connected:
@@ -181,6 +244,8 @@ class LiarApp(App[int]):
         # psutil loads after the first frame: the services come first.
         self.set_timer(0.1, lambda: self._render_host_bar(sample=True))
         self.set_interval(self.settings.refresh, self._tick)
+        # Probes (psycopg, redis, minio: ~0.5 s of imports), drift and autoheal after the first frame.
+        self.set_timer(DEEP_HEALTH_DELAY, self._start_deep_health)
 
     # -- thread callbacks: hand over and return -----------------------------------------------
     def _state_callback(self, state: ServiceState) -> None:
@@ -199,6 +264,21 @@ class LiarApp(App[int]):
     def _log_batch_callback(self, batch: LogBatch) -> None:
         self.post_message(LogLinesArrived(batch))
 
+    def _step_callback(self, step: Any) -> None:
+        if self._accepting:
+            self.post_message(AutohealStepped(step))
+
+    def _probe_callback(self, result: Any) -> None:
+        if self._accepting:
+            self.post_message(ServiceProbed(result))
+
+    def _probe_change_callback(self, previous: Any, current: Any) -> None:
+        self.wiring.on_probe(current)  # a probe alarm (or recovery) for the activity log
+
+    def _activity_callback(self, entry: Any) -> None:
+        if self._accepting:
+            self.post_message(ActivityRecorded(entry))
+
     # -- facts for widgets --------------------------------------------------------------------
     @property
     def engine_connected(self) -> bool:
@@ -210,11 +290,41 @@ class LiarApp(App[int]):
     def history(self, service: str) -> Sequence[StatsSample]:
         return self.monitor.history(service) if self.monitor is not None else ()
 
+    @property
+    def probes_running(self) -> bool:
+        return self._probe_runner is not None
+
+    @property
+    def autoheal_on(self) -> bool:
+        return self.wiring.autoheal_enabled
+
+    @property
+    def autoheal_policy(self) -> Any:
+        return self.wiring.policy
+
+    def autoheal_status(self, service: str) -> Any:
+        try:
+            return self.wiring.autoheal_status(service)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def key_for(self, binding_id: str) -> str:
+        """The key(s) a binding has now (after the keymap), for hints: 'R', 'ctrl+a'."""
+        for binding in MainScreen.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                return effective_keys(binding, self.keymap)
+        return ""
+
     # -- message handlers ---------------------------------------------------------------------
     def on_service_state_changed(self, message: ServiceStateChanged) -> None:
         self.main.show_state(message.state)
         if self._follower is not None:
             self._follower.update_state(message.state)
+        screen = self.health_view
+        if screen is not None and screen.service == message.state.service:
+            screen.state = message.state
+            screen.redraw()
+        self.trigger_probes()
 
     def on_stats_sampled(self, message: StatsSampled) -> None:
         pass  # the monitor keeps the history; panes repaint on the refresh tick (coalesced)
@@ -263,11 +373,95 @@ class LiarApp(App[int]):
             self.main.show_activity(Text(f"✗ {summary}", style="bold red"))
             self.notify(summary, severity="error", timeout=10)
         self.main.refresh_bindings()
+        self._refresh_health_screen()
+        self.trigger_probes(now=True)
+        # A recreate applies drift; an up may too: look again once the containers have settled.
+        self.set_timer(1.5, lambda: self.check_drift(force=True))
 
     def on_health_inspected(self, message: HealthInspected) -> None:
-        screen = self.screen
-        if isinstance(screen, HealthScreen) and screen.state.service == message.state.service:
+        screen = self.health_view
+        if screen is not None and screen.service == message.state.service:
             screen.show(message.state)
+
+    # -- deep health: probes, drift, buckets, autoheal, activity ------------------------------
+    def on_service_probed(self, message: ServiceProbed) -> None:
+        result = message.result
+        self.probes[result.service] = result
+        if result.service in self.main.services.services:
+            self.main.services.pane(result.service).set_probe(result)
+        self._refresh_health_screen(result.service, probes=True)
+
+    def on_drift_checked(self, message: DriftChecked) -> None:
+        self.drift = dict(message.drift)
+        for service, info in self.drift.items():
+            if service in self.main.services.services:
+                self.main.services.pane(service).set_drift(info)
+            fix = info.fix if info.drifted else ""
+            if fix and self._drift_reported.get(service) != fix:
+                key = self.key_for("service.recreate" if fix == "recreate" else "service.restart")
+                self.notify(
+                    f"{service} drifted: {'; '.join(info.reasons)}. {fix.capitalize()} to apply: select {service} and press {key}.",
+                    title="drift",
+                    severity="warning",
+                    timeout=12,
+                )
+                self.main.show_activity(Text(f"⚠ {service}: drift: {fix} to apply ({key})", style="bold yellow"))
+            self._drift_reported[service] = fix
+        self._refresh_health_screen()
+
+    def on_bucket_created(self, message: BucketCreated) -> None:
+        self.main.show_activity(Text(f"✓ created bucket {message.name}", style="green"))
+        self.notify(f"created bucket {message.name}", title="minio", timeout=5)
+
+    def on_buckets_ensured(self, message: BucketsEnsured) -> None:
+        report = message.report
+        if not report.ok:
+            self.main.show_activity(Text(f"✗ buckets: {report.error}", style="red"))
+            self.notify(f"buckets: {report.error}", title="minio", severity="warning", timeout=10)
+        elif report.created:
+            self.main.show_activity(Text(f"✓ {'; '.join(report.lines())}", style="green"))
+        if report.created:
+            self.trigger_probes(now=True)
+
+    def on_autoheal_stepped(self, message: AutohealStepped) -> None:
+        step = message.step
+        style = {"restarting": "yellow", "restarted": "green", "recovered": "green", "enabled": "green"}.get(step.action, "")
+        if step.action in ("restart-failed", "gave-up", "error"):
+            style = "bold red"
+        self.main.show_activity(Text(f"autoheal: {step.text}", style=style or "dim"))
+        if step.action == "restarting" and step.service in SERVICES:
+            self.busy[step.service] = "autoheal restart"
+        elif step.action in ("restarted", "restart-failed") and self.busy.get(step.service) == "autoheal restart":
+            self.busy.pop(step.service, None)
+        severity = _LOUD_STEPS.get(step.action)
+        if severity is not None:
+            self.notify(step.text, title="autoheal", severity=severity, timeout=10)  # type: ignore[arg-type]
+        elif step.action in ("enabled", "disabled"):
+            self.notify(step.text, title="autoheal", timeout=6)
+        self.main.refresh_bindings()
+        self._render_host_bar()
+        if self.activity_screen is not None:
+            self.activity_screen.update_bar()
+        self._refresh_health_screen(step.service)
+
+    def on_activity_recorded(self, message: ActivityRecorded) -> None:
+        if self.activity_screen is not None:
+            self.activity_screen.add(message.entry)
+
+    def on_activity_history_loaded(self, message: ActivityHistoryLoaded) -> None:
+        if self.activity_screen is not None and message.generation == self._activity_generation:
+            self.activity_screen.load_history(message.entries)
+
+    @property
+    def health_view(self) -> Any:
+        """The health view when it is the screen on top (screens/health.py loads on first use)."""
+        screen = self.screen
+        return screen if getattr(screen, "is_health_view", False) else None
+
+    def _refresh_health_screen(self, service: str | None = None, probes: bool = False) -> None:
+        screen = self.health_view
+        if screen is not None and (probes or service is None or service in (screen.service, "-", "")):
+            screen.redraw()
 
     def on_log_lines_arrived(self, message: LogLinesArrived) -> None:
         batch = message.batch
@@ -292,6 +486,8 @@ class LiarApp(App[int]):
 
     # -- periodic repaint (coalesced) ---------------------------------------------------------
     def _tick(self) -> None:
+        if self._hidden:
+            return  # the panes are not on screen (activity view, a shell): nothing to repaint
         now_wall, now = self.clock()
         self.main.services.repaint_all(now_wall, now)
         self._render_host_bar(sample=True)
@@ -313,19 +509,11 @@ class LiarApp(App[int]):
         else:
             engine = EngineLine(bool(status.connected), error=status.error)
         width = self.main.host_bar.content_size.width or self.size.width
-        self.main.host_bar.set_text(render_host_bar(self.project.name, engine, self._host, width))
+        self.main.host_bar.set_text(render_host_bar(self.project.name, engine, self._host, width, self.autoheal_on))
 
     # -- stack actions (thread workers; they post, never touch widgets) -------------------------
     def _stack(self) -> Any:
-        with self._stack_lock:
-            if self._stack_obj is None:
-                if self._stack_factory is not None:
-                    self._stack_obj = self._stack_factory(self.project)
-                else:
-                    from ..stack.compose import Stack  # python-on-whales loads on first use, not at launch
-
-                    self._stack_obj = Stack(self.project)
-            return self._stack_obj
+        return self.wiring.stack()  # python-on-whales loads on first use, not at launch
 
     def _failure(self, action: str, services: tuple[str, ...], exc: BaseException, started: float) -> ActionResult:
         text = str(exc) if isinstance(exc, StackError) else f"{type(exc).__name__}: {exc}"
@@ -347,6 +535,7 @@ class LiarApp(App[int]):
             result = getattr(self._stack(), action)(service)
         except Exception as exc:  # noqa: BLE001 - errors are data: shown, never a traceback
             result = self._failure(action, (service,), exc, started)
+        self.wiring.record("action", service, result.summary())
         self.post_message(ActionFinished(result))
 
     def bring_up(self) -> None:
@@ -373,6 +562,7 @@ class LiarApp(App[int]):
             result = self._failure("up", (), exc, started)
         if result is None:
             result = ActionResult("up", (), False, "compose ended without a result", time.monotonic() - started)
+        self.wiring.record("action", "", result.summary())
         self.post_message(ActionFinished(result))
 
     def bring_down(self, volumes: bool = False) -> None:
@@ -391,6 +581,7 @@ class LiarApp(App[int]):
             result = self._stack().down(volumes=volumes)
         except Exception as exc:  # noqa: BLE001
             result = self._failure("down", (), exc, started)
+        self.wiring.record("action", "", result.summary())
         self.post_message(ActionFinished(result))
 
     def inspect_health(self, service: str) -> None:
@@ -400,6 +591,358 @@ class LiarApp(App[int]):
     def _inspect_worker(self, service: str) -> None:
         if self.monitor is not None:
             self.post_message(HealthInspected(self.monitor.refresh(service)))
+
+    # -- deep health (started after the first frame) ------------------------------------------
+    def _start_deep_health(self) -> None:
+        if not self._cleaned:
+            self._deep_health_worker()
+
+    @work(thread=True, exclusive=True, group="deep-health", exit_on_error=False)
+    def _deep_health_worker(self) -> None:
+        """Off the UI thread: the recorder and the healer (reads .env), and the probe module."""
+        self.wiring.start_deep_health()
+        if self.settings.autoheal:
+            self.wiring.record("autoheal", "", f"autoheal on at launch (setting `autoheal`): {self.wiring.healer.describe()}")
+        if self._probe_factory is _DEFAULT:
+            from ..stack import probes  # noqa: F401 - imported here, not on the UI thread
+        self.post_message(DeepHealthStarted())
+
+    def on_deep_health_started(self, message: DeepHealthStarted) -> None:
+        if self._cleaned:
+            return
+        self._render_host_bar()
+        self._start_probes()
+        if self._drift_enabled:
+            self.check_drift()
+            self.set_interval(DRIFT_INTERVAL, self.check_drift)
+
+    def _start_probes(self) -> None:
+        if self._probe_factory is None or self._probe_runner is not None or self.monitor is None:
+            return
+        factory = self._probe_factory
+        if factory is _DEFAULT:
+            from ..stack.probes import ProbeRunner  # the clients load in the runner's threads
+
+            factory = ProbeRunner
+        runner = factory(
+            self.project,
+            interval=PROBE_INTERVAL,
+            states=self.monitor.states,
+            on_result=self._probe_callback,
+            on_change=self._probe_change_callback,
+        )
+        if self._probes_unneeded:
+            runner.pause()
+        self._probe_runner = runner
+        runner.start()
+        self._refresh_health_screen(probes=True)
+
+    def trigger_probes(self, now: bool = False) -> None:
+        """A probe round soon (state changes come in bursts: one round after the burst). While no
+        view shows probes, nothing runs: resuming runs a round."""
+        runner = self._probe_runner
+        if runner is None or self._probes_unneeded:
+            return
+        if now:
+            runner.trigger()
+            return
+        if self._probe_trigger is None:
+            def fire() -> None:
+                self._probe_trigger = None
+                if self._probe_runner is not None and not self._probes_unneeded:
+                    self._probe_runner.trigger()
+
+            self._probe_trigger = self.set_timer(PROBE_TRIGGER_DELAY, fire)
+
+    def hide_panes(self, reason: str, probes: bool = True) -> None:
+        """The panes are off screen (no repaint ticks). With `probes`, nothing on screen shows probe
+        results either (a shell owns the terminal): pause the probes too."""
+        self._hidden.add(reason)
+        if probes:
+            self._probes_unneeded.add(reason)
+            if self._probe_runner is not None:
+                self._probe_runner.pause()
+
+    def show_panes(self, reason: str) -> None:
+        self._hidden.discard(reason)
+        was_paused = bool(self._probes_unneeded)
+        self._probes_unneeded.discard(reason)
+        if was_paused and not self._probes_unneeded and self._probe_runner is not None:
+            self._probe_runner.resume()  # runs a round at once: the markers are fresh again
+        if not self._hidden:
+            self._tick()
+
+    @property
+    def probes_paused(self) -> bool:
+        return bool(self._probes_unneeded)
+
+    def check_drift(self, force: bool = False) -> None:
+        if self._drift_enabled and self.monitor is not None and not self._cleaned:
+            self._drift_worker(force)
+
+    @work(thread=True, exclusive=False, group="drift", exit_on_error=False)
+    def _drift_worker(self, force: bool) -> None:
+        if not self._drift_lock.acquire(blocking=False):
+            self._drift_again = True  # one more run after the one in progress
+            return
+        try:
+            while True:
+                self._drift_again = False
+                states = self.monitor.states() if self.monitor is not None else {}
+                if not self.wiring.drift_due(states, force):
+                    return
+                try:
+                    drift = self.wiring.detect_drift(states)
+                except Exception:  # noqa: BLE001 - detect_drift reports errors as data; anything else: try later
+                    return
+                self._record_drift(drift)
+                self.post_message(DriftChecked(drift))
+                if not self._drift_again:
+                    return
+                force = True
+        finally:
+            self._drift_lock.release()
+
+    def _record_drift(self, drift: dict[str, Any]) -> None:
+        """Activity entries for drift transitions (runs in the drift worker)."""
+        previous = getattr(self, "_drift_recorded", {})
+        current = {}
+        for service, info in drift.items():
+            fix = info.fix if info.drifted else ""
+            current[service] = fix
+            if fix and previous.get(service) != fix:
+                self.wiring.record("drift", service, f"{'; '.join(info.reasons)}: {fix} to apply")
+            elif not fix and previous.get(service) and not info.error:
+                self.wiring.record("drift", service, "matches the compose file and .env again")
+        self._drift_recorded = current
+
+    @work(thread=True, exclusive=True, group="buckets", exit_on_error=False)
+    def _buckets_worker(self) -> None:
+        """After the console's own `up`: create the expected MinIO buckets that are missing."""
+        from ..stack.buckets import ensure_buckets
+
+        def created(name: str) -> None:
+            self.wiring.record("bucket", "minio", f"created bucket {name}")
+            self.post_message(BucketCreated(name))
+
+        report = ensure_buckets(self.project, on_created=created)
+        if not report.ok:
+            self.wiring.record("bucket", "minio", f"could not check the buckets: {report.error}")
+        self.post_message(BucketsEnsured(report))
+
+    # -- autoheal -----------------------------------------------------------------------------
+    def action_toggle_autoheal(self) -> None:
+        """Autoheal on/off (enable()/disable() record a step, which is file I/O: in a worker)."""
+        wanted = not (self._autoheal_wanted if self._autoheal_wanted is not None else self.autoheal_on)
+        self._autoheal_wanted = wanted
+        self._autoheal_worker(wanted)
+
+    @work(thread=True, exclusive=False, group="autoheal", exit_on_error=False)
+    def _autoheal_worker(self, on: bool, note: str = "") -> None:
+        self.wiring.set_autoheal(on)
+        if note:
+            self.wiring.record("autoheal", "", f"{note}: {self.wiring.healer.describe()}")
+
+    # -- the activity view --------------------------------------------------------------------
+    def open_activity(self) -> None:
+        if self.activity_screen is not None:
+            return
+        from .screens.activity import ActivityScreen  # RichLog & co. load on first use
+
+        log = self.wiring.activity
+        path = getattr(log, "path", None)
+        label = self.project.rel(path) if path is not None else "not written to a file"
+        screen = ActivityScreen(self.project.name, label)
+        self.activity_screen = screen
+        self._activity_generation += 1
+        self.hide_panes("activity", probes=False)  # it shows probe alarms as they happen
+        self.push_screen(screen)
+        self._activity_stop = threading.Event()
+        self._activity_unsubscribe = log.subscribe(self._activity_callback)
+        threading.Thread(
+            target=self._activity_feed,
+            args=(self._activity_generation, self._activity_stop),
+            name="activity-feed",
+            daemon=True,
+        ).start()
+
+    def activity_closed(self, screen: Any) -> None:
+        if self.activity_screen is screen:
+            self.activity_screen = None
+            self._stop_activity_feed()
+            self.show_panes("activity")
+
+    def _stop_activity_feed(self) -> None:
+        if self._activity_unsubscribe is not None:
+            self._activity_unsubscribe()
+            self._activity_unsubscribe = None
+        if self._activity_stop is not None:
+            self._activity_stop.set()
+            self._activity_stop = None
+
+    def _activity_feed(self, generation: int, stop: threading.Event) -> None:
+        """History from the file (and from memory: an entry the file could not take), then the
+        entries other processes append to the file, until the view closes. A thread of its own:
+        it lives as long as the view, and must not hold a worker slot."""
+        from ..stack.activity import follow_entries, read_entries
+        from .screens.activity import ACTIVITY_KEEP
+
+        log = self.wiring.activity
+        path = getattr(log, "path", None)
+        size: int | None = None
+        entries: list[Any] = []
+        if path is not None:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = 0
+            entries = read_entries(path, ACTIVITY_KEEP, upto=size)
+        seen = {e.to_line() for e in entries}
+        extra = [e for e in log.entries() if e.to_line() not in seen]
+        merged = sorted(entries + extra, key=lambda e: e.at)[-ACTIVITY_KEEP:]
+        if stop.is_set():
+            return
+        self.post_message(ActivityHistoryLoaded(merged, generation))
+        if path is None:
+            return
+        for entry in follow_entries(path, stop, offset=size):
+            if stop.is_set() or not self._accepting:
+                return
+            self.post_message(ActivityRecorded(entry))
+
+    # -- backups ------------------------------------------------------------------------------
+    @property
+    def backup_services(self) -> tuple[str, ...]:
+        from ..stack.backup import BACKUP_SERVICES
+
+        return BACKUP_SERVICES
+
+    def _backup_manager(self) -> Any:
+        from ..stack.backup import BackupManager
+
+        # No Stack: the manager talks to the Engine API and the services' own protocols.
+        return BackupManager(self.project)
+
+    def start_backup_job(self, kind: str, services: tuple[str, ...], set_id: str = "") -> None:
+        """Back up `services`, or verify / restore set `set_id`, in a worker; a modal shows progress."""
+        from .screens.backups import BackupJob, JobScreen
+
+        if self.backup_job is not None:
+            self.notify(f"a {self.backup_job.kind} is running: one at a time", severity="warning")
+            return
+        job = BackupJob(kind, tuple(services), set_id)
+        self.backup_job = job
+        self.job_screen = JobScreen(job, self.project.name)
+        self.push_screen(self.job_screen)
+        self.main.show_activity(Text(f"⟳ {kind} {', '.join(services)}{' ' + set_id if set_id else ''}…", style="yellow"))
+        self.main.refresh_bindings()
+        self._backup_worker(job)
+
+    @work(thread=True, exclusive=False, group="backup", exit_on_error=False)
+    def _backup_worker(self, job: Any) -> None:
+        from ..stack.backup import BackupCancelled
+
+        started = time.monotonic()
+
+        def progress(p: Any) -> None:
+            self.post_message(BackupProgressed(job.id, p))
+
+        try:
+            mgr = self._backup_manager()
+            if job.kind == "backup":
+                bset = mgr.backup(job.services, progress=progress, cancel=job.cancel)
+                job.set_id = bset.id
+                parts = []
+                for svc in bset.services:
+                    extra = f" ({bset.meta['minio']['objects']} objects)" if svc == "minio" and "minio" in bset.meta else ""
+                    parts.append(f"{svc} {format_bytes(sum(f.size for f in bset.files_of(svc)))}{extra}")
+                job.text = f"backup {bset.id} complete: {', '.join(parts)} in {time.monotonic() - started:.1f}s"
+                job.details = [str(bset.path)]
+                job.ok = True
+            elif job.kind == "verify":
+                report = mgr.verify(job.set_id, progress=progress, cancel=job.cancel)
+                job.details = [f"{'ok  ' if c.ok else 'FAIL'} {c.service}: {c.summary}" for c in report.checks]
+                job.details += [p for p in report.problems if not any(p == f"{c.service}: {c.summary}" for c in report.checks)]
+                job.ok = report.ok
+                job.text = (
+                    f"verify {job.set_id}: OK in {report.seconds:.1f}s" if report.ok
+                    else f"verify {job.set_id}: FAILED ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})"
+                )
+            else:
+                result = mgr.restore(job.set_id, job.services, progress=progress)
+                job.details = [r.summary for r in result.services]
+                job.ok = True
+                job.text = f"restore {job.set_id} ({', '.join(job.services)}) done in {result.seconds:.1f}s"
+        except BackupCancelled as exc:
+            job.cancelled = True
+            job.text = self.redact(str(exc))
+        except StackError as exc:
+            job.text = self.redact(str(exc))
+        except Exception as exc:  # noqa: BLE001 - errors are data: shown, never a traceback
+            job.text = self.redact(f"{job.kind} failed: {type(exc).__name__}: {exc}")
+        if not job.ok and not job.cancelled and not job.text.startswith(job.kind):
+            job.text = f"{job.kind} {', '.join(job.services)} failed: {job.text}"
+        job.done = True
+        service = job.services[0] if len(job.services) == 1 else ""
+        self.wiring.record("action", service, job.text)
+        self.post_message(BackupJobFinished(job))
+
+    def on_backup_progressed(self, message: BackupProgressed) -> None:
+        screen = self.job_screen
+        if screen is not None and screen.job.id == message.job_id and screen.is_mounted:
+            screen.progressed(message.progress)
+
+    def on_backup_job_finished(self, message: BackupJobFinished) -> None:
+        job = message.job
+        if self.backup_job is job:
+            self.backup_job = None
+        screen = self.job_screen
+        if screen is not None and screen.job is job and screen.is_mounted:
+            screen.finished()
+        style = "green" if job.ok else ("yellow" if job.cancelled else "bold red")
+        mark = "✓" if job.ok else ("■" if job.cancelled else "✗")
+        self.main.show_activity(Text(f"{mark} {job.text}", style=style))
+        self.notify(job.text, title=job.kind, severity="information" if job.ok else ("warning" if job.cancelled else "error"),
+                    timeout=8 if job.ok else 12)
+        if self.backups_screen is not None:
+            self.backups_screen.show_result(Text(f"{mark} {job.text}", style=style))
+            self.list_backups(select=job.set_id if job.kind == "backup" and job.ok else "")
+        self.main.refresh_bindings()
+        if job.kind == "restore":
+            self.trigger_probes(now=True)
+
+    def open_backups(self) -> None:
+        from .screens.backups import BackupsScreen
+
+        if self.backups_screen is not None:
+            return
+        self.backups_screen = BackupsScreen(self.project.name)
+        self.hide_panes("backups")
+        self.push_screen(self.backups_screen)
+        self.list_backups()
+
+    def backups_closed(self, screen: Any) -> None:
+        if self.backups_screen is screen:
+            self.backups_screen = None
+            self.show_panes("backups")
+
+    def list_backups(self, select: str = "") -> None:
+        self._list_backups_worker(select)
+
+    @work(thread=True, exclusive=True, group="backup-list", exit_on_error=False)
+    def _list_backups_worker(self, select: str = "") -> None:
+        mgr = None
+        try:
+            mgr = self._backup_manager()
+            sets = mgr.list()
+            self.post_message(BackupSetsListed(sets, str(mgr.backup_dir), select=select))
+        except Exception as exc:  # noqa: BLE001
+            where = str(mgr.backup_dir) if mgr is not None else "?"
+            self.post_message(BackupSetsListed([], where, self.redact(str(exc))))
+
+    def on_backup_sets_listed(self, message: BackupSetsListed) -> None:
+        if self.backups_screen is not None and self.backups_screen.is_mounted:
+            self.backups_screen.show_sets(message.sets, message.backup_dir, message.error, message.select)
 
     # -- logs ---------------------------------------------------------------------------------
     def follow_logs(self) -> None:
@@ -452,6 +995,7 @@ class LiarApp(App[int]):
         label = SHELL_LABELS.get(service, "sh")
         code: int | None = None
         self._suspended = True
+        self.hide_panes("shell")
         try:
             with self.suspend():
                 print(f"liar-tui: {label} in {service} ({self.project.name}); exit it to return to the console", flush=True)
@@ -464,6 +1008,7 @@ class LiarApp(App[int]):
             return
         finally:
             self._suspended = False
+            self.show_panes("shell")
         self.main.show_activity(Text(f"{label} in {service} ended (exit {code})", style="dim"))
         self.refresh(layout=True)
 
@@ -476,6 +1021,9 @@ class LiarApp(App[int]):
         self.cleanup()
         self.exit(0)
 
+    def on_unmount(self) -> None:
+        self.cleanup()  # however the app ends (also under run_test): no thread outlives it
+
     def cleanup(self) -> None:
         """Stop streams and end compose subprocesses this console started (idempotent)."""
         if self._cleaned:
@@ -485,6 +1033,12 @@ class LiarApp(App[int]):
         self._relay.detach()
         if self._follower is not None:
             self._follower.stop(join=0.1)
+        self._stop_activity_feed()
+        if self.backup_job is not None:
+            self.backup_job.cancel.set()  # a backup in progress removes its partial set
+        if self._probe_runner is not None:
+            self._probe_runner.stop(join=0)
+        self.wiring.stop()
         if self.monitor is not None:
             # A stats stream ends at its next frame (<= 1 s): do not make quitting wait for it.
             stopper = threading.Thread(target=self.monitor.stop, name="monitor-stop", daemon=True)

@@ -21,7 +21,7 @@ class ConsoleCommands(Provider):
             return []
         rows = []
         for row in screen.key_rows():
-            if row.section in ("Log view", "Search box", "Services list", "App"):
+            if row.section in ("Log view", "Search box", "Services list", "App", "Health view", "Activity view", "Backups view"):
                 continue
             action = row.action.split("(")[0]
             allowed = screen.check_action(action, ())

@@ -1,4 +1,4 @@
-"""Hands StackMonitor's callbacks to the app once it is mounted (no Textual import here).
+"""Hands stack callbacks to the app once it is mounted (no Textual import here).
 
 The console starts the monitor *before* importing Textual, so the engine's state is already known
 when the first frame is drawn; until the app attaches, callbacks are dropped (the app reads
@@ -14,18 +14,20 @@ Callback = Callable[[Any], None]
 
 
 class MonitorRelay:
-    """on_state / on_engine / on_stats for StackMonitor, forwarded to the attached target."""
+    """on_state / on_engine / on_stats for StackMonitor (and on_step for the AutoHealer),
+    forwarded to the attached target."""
 
     def __init__(self) -> None:
         self._state: Callback | None = None
         self._engine: Callback | None = None
         self._stats: Callback | None = None
+        self._step: Callback | None = None
 
-    def attach(self, on_state: Callback, on_engine: Callback, on_stats: Callback) -> None:
-        self._state, self._engine, self._stats = on_state, on_engine, on_stats
+    def attach(self, on_state: Callback, on_engine: Callback, on_stats: Callback, on_step: Callback | None = None) -> None:
+        self._state, self._engine, self._stats, self._step = on_state, on_engine, on_stats, on_step
 
     def detach(self) -> None:
-        self._state = self._engine = self._stats = None
+        self._state = self._engine = self._stats = self._step = None
 
     def on_state(self, value: Any) -> None:
         cb = self._state
@@ -39,6 +41,11 @@ class MonitorRelay:
 
     def on_stats(self, value: Any) -> None:
         cb = self._stats
+        if cb is not None:
+            cb(value)
+
+    def on_step(self, value: Any) -> None:
+        cb = self._step
         if cb is not None:
             cb(value)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 
-from ..stack.model import SERVICE_KIND, ServiceState, StatsSample, format_duration
+from ..stack.model import SERVICE_KIND, ServiceState, StatsSample, format_bytes, format_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -170,15 +172,22 @@ def render_pane(
     now_wall: datetime,
     now: float,
     connected: bool = True,
+    marker: Text | None = None,
 ) -> list[Text]:
     """The full pane (8 lines): state/health and uptime, image, ports, restarts, then CPU, memory and
-    network with sparklines over the last minutes, and block I/O."""
+    network with sparklines over the last minutes, and block I/O. `marker` (drift) takes the
+    image's line: the image is in the health view, a pending recreate matters more."""
     width = max(10, width)
     lines: list[Text] = []
     up = state.uptime_seconds(now_wall) if connected else None
     right = f"up {format_duration(up)}" if up is not None else ""
     lines.append(_pair(status_text(state, connected), Text(right, style="dim"), width))
-    lines.append(Text(fit(state.image or "-", width), style="dim"))
+    if marker is not None:
+        m = marker.copy()
+        m.truncate(width, overflow="ellipsis")
+        lines.append(m)
+    else:
+        lines.append(Text(fit(state.image or "-", width), style="dim"))
     lines.append(Text(fit(ports_text(state), width)))
     if state.running or state.state == "restarting":
         when = f"started {clock_time(state.started_at)}"
@@ -224,8 +233,10 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("service", "SERVICE", 9, 0),
     Column("status", "STATUS", 15, 0),
+    Column("probe", "PROBE", 6, 1),
     Column("kind", "KIND", 6, 1),
     Column("uptime", "UP", 7, 1, right=True),
+    Column("drift", "DRIFT", 8, 1),
     Column("cpu", "CPU", 6, 2, right=True),
     Column("mem", "MEM", 11, 2, right=True),
     Column("restarts", "RST", 3, 3, right=True),
@@ -279,8 +290,11 @@ def render_row(
     now: float,
     selected: bool = False,
     connected: bool = True,
+    probe: Any = None,
+    drift: Any = None,
 ) -> Text:
-    """One service as one table row, with as many columns as `width` allows."""
+    """One service as one table row, with as many columns as `width` allows. `probe` is a
+    ProbeResult (its level as a marker), `drift` a DriftInfo (the fix it needs)."""
     latest = history[-1] if history and state.running and connected else None
     out = Text("▶ " if selected else "  ", style="bold")
     for col in table_columns(width):
@@ -288,6 +302,10 @@ def render_row(
             value: Text | str = Text(state.service, style=f"bold {SERVICE_COLOURS.get(state.service, '')}")
         elif col.name == "status":
             value = status_text(state, connected)
+        elif col.name == "probe":
+            value = probe_marker(probe, short=True)
+        elif col.name == "drift":
+            value = Text(drift.fix, style="bold yellow") if drift is not None and drift.drifted else Text("-", style="dim")
         elif col.name == "kind":
             value = Text(KIND_SHORT.get(SERVICE_KIND.get(state.service, ""), ""), style="dim")
         elif col.name == "uptime":
@@ -337,7 +355,7 @@ class EngineLine:
     error: str = ""
 
 
-def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int) -> Text:
+def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int, autoheal: bool | None = None) -> Text:
     """'liar-tui │ project │ engine ADDRESS │ docker X │ cpu 3% │ load 0.20 0.15 0.10 │ mem 1.2G/3.8G │
     data 20G free'; on a narrow terminal the least useful parts go first, one at a time."""
     # (drop order: the highest goes first; 0 stays, text). The 1-minute load replaces the three
@@ -350,6 +368,8 @@ def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, w
         parts.append((5, Text(f"docker {engine.version.split('+')[0]}")))
     else:
         parts.append((0, Text("engine unreachable", style="bold red")))
+    if autoheal is not None:
+        parts.append((0, Text("autoheal ON", style="bold green") if autoheal else Text("autoheal off", style="dim")))
     short_load: Text | None = None
     if host is not None:
         parts.append((1, Text(f"cpu {host.cpu_percent:.0f}%")))
@@ -369,3 +389,141 @@ def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, w
             parts = [pt for pt in parts if pt[0] != worst]
     text.truncate(width, overflow="ellipsis")
     return text
+
+
+# -- probes, drift, autoheal, activity ---------------------------------------------------------
+#: A probe level as colour, glyph and word (glyphs differ too: NO_COLOR terminals still tell them apart).
+LEVEL_STYLE: dict[str, tuple[str, str, str]] = {
+    "ok": ("bold green", "✔", "ok"),
+    "warn": ("bold yellow", "▲", "warn"),
+    "fail": ("bold red", "✖", "fail"),
+}
+
+
+def probe_marker(result: Any, short: bool = False) -> Text:
+    """'✔ ok' / '▲ warn' / '✖ fail' (with short=False: '✔ probe ok'); '-' before the first probe."""
+    if result is None:
+        return Text("-" if short else "", style="dim")
+    style, glyph, word = LEVEL_STYLE.get(result.level, ("bold red", "?", result.level))
+    return Text(f"{glyph} {word}" if short else f"{glyph} probe {word}", style=style)
+
+
+def drift_marker(drift: Any, key: str) -> Text | None:
+    """'⚠ drift: recreate to apply (R)' for a drifted service (`key` does the fix), else None."""
+    if drift is None or not drift.drifted:
+        return None
+    return Text(f"⚠ drift: {drift.fix} to apply ({key})", style="bold yellow")
+
+
+def _ms(value: Any) -> str:
+    return f"{float(value):.1f} ms" if isinstance(value, (int, float)) else "-"
+
+
+def probe_figures(result: Any) -> list[tuple[str, str]]:
+    """The figures of a ProbeResult as (label, value) rows, service by service; [] when none."""
+    f = dict(result.figures or {})
+    rows: list[tuple[str, str]] = []
+    if result.service == "postgres" and "version" in f:
+        rows.append(("version", f"PostgreSQL {f['version']}"))
+        rows.append(("connections", f"{f.get('connections', '?')} of max {f.get('max_connections', '?')}"))
+        rows.append(("database", f"{f.get('database', '?')} {format_bytes(f.get('database_bytes') or 0)}"))
+        oldest = f.get("oldest_transaction_seconds")
+        rows.append(("oldest xact", "none open" if oldest is None else f"{oldest:.1f}s open"))
+        if f.get("accepts_writes"):
+            writes = "yes"
+        else:
+            writes = "NO: in recovery" if f.get("in_recovery") else "NO: read-only"
+        rows.append(("accepts writes", writes))
+        rows.append(("connect", _ms(f.get("connect_ms"))))
+    elif result.service == "redis" and "version" in f:
+        rows.append(("version", f"Redis {f['version']}"))
+        rows.append(("PING", _ms(f.get("ping_ms"))))
+        used, top = int(f.get("used_memory") or 0), int(f.get("maxmemory") or 0)
+        policy = f.get("maxmemory_policy") or "-"
+        memory = f"{format_bytes(used)} of {format_bytes(top)} ({used / top:.0%}), {policy}" if top else f"{format_bytes(used)}, no maxmemory ({policy})"
+        rows.append(("memory", memory))
+        rows.append(("clients", str(f.get("connected_clients", "?"))))
+        rows.append(("keys", str(f.get("keys", "?"))))
+        aof = "on" if f.get("aof_enabled") else "OFF"
+        rows.append(("AOF", f"{aof} · last rewrite {f.get('aof_last_bgrewrite_status') or '-'} · last write {f.get('aof_last_write_status') or '-'}"))
+        rows.append(("last bgsave", str(f.get("rdb_last_bgsave_status") or "-")))
+        if f.get("oom_errors"):
+            rows.append(("OOM errors", str(f["oom_errors"])))
+    elif result.service == "minio" and "buckets" in f:
+        rows.append(("credentials", "accepted" if f.get("credentials_accepted") else "rejected"))
+        for b in f.get("buckets") or []:
+            count = f"{b.get('objects', 0)}{'+' if b.get('truncated') else ''}"
+            rows.append((f"bucket", f"{b.get('name')}: {count} objects, {format_bytes(b.get('bytes') or 0)}"))
+        if not f.get("buckets"):
+            rows.append(("buckets", "none"))
+        missing = f.get("missing") or []
+        expected = f.get("expected") or []
+        rows.append(("expected", f"missing {', '.join(missing)}" if missing else f"all {len(expected)} present ({', '.join(expected)})"))
+    elif result.service == "nginx" and "health_status" in f:
+        rows.append(("/health", f"{f['health_status']} in {_ms(f.get('health_ms'))}"))
+        if "api_path" in f:
+            status = f.get("api_status")
+            upstream = f.get("upstream") or "the API upstream"
+            if status is None:
+                api = f"no answer ({upstream})"
+            elif f.get("api_reachable"):
+                api = f"{status} in {_ms(f.get('api_ms'))}: {upstream} reachable"
+            else:
+                api = f"{status}: {upstream} unreachable"
+            rows.append((str(f["api_path"]), api))
+    elif "error_code" in f:
+        rows.append(("error", str(f["error_code"])))
+    return rows
+
+
+def probe_line(service: str, result: Any, width: int, selected: bool = False) -> Text:
+    """'▶ postgres  ✔ ok    PostgreSQL 15.6: 3/100 connections ...' (one line, cut at width)."""
+    out = Text("▶ " if selected else "  ", style="bold")
+    out.append(f"{service:<9}", style=f"bold {SERVICE_COLOURS.get(service, '')}")
+    marker = probe_marker(result, short=True)
+    out.append_text(marker)
+    out.append(" " * max(1, 7 - marker.cell_len))
+    out.append(result.reason if result is not None else "not probed yet", style="" if result is not None else "dim")
+    out.truncate(width, overflow="ellipsis")
+    return out
+
+
+def utc_time(value: datetime | None) -> str:
+    """'12:00:01' in UTC (the console shows UTC throughout)."""
+    if value is None:
+        return "--:--:--"
+    return value.astimezone(timezone.utc).strftime("%H:%M:%S")
+
+
+#: Activity kinds as colours (activity.KINDS).
+KIND_STYLE: dict[str, str] = {
+    "action": "bold cyan",
+    "state": "yellow",
+    "health": "magenta",
+    "probe": "bold red",
+    "drift": "bold yellow",
+    "bucket": "green",
+    "autoheal": "bold magenta",
+}
+
+
+def activity_row(entry: Any) -> Table:
+    """One activity entry as a grid row: time (UTC), kind, service, then the text, wrapped under
+    itself (a hanging indent keeps the columns readable)."""
+    grid = Table.grid(padding=(0, 2), expand=True)
+    grid.add_column(no_wrap=True, style="dim")
+    grid.add_column(no_wrap=True, width=8)
+    grid.add_column(no_wrap=True, width=8)
+    grid.add_column(ratio=1, overflow="fold")
+    text_style = ""
+    if entry.kind == "probe" and "-> ok" in entry.text:
+        text_style = "green"
+    elif " failed" in entry.text or "-> fail" in entry.text or "gave up" in entry.text or "giving up" in entry.text:
+        text_style = "red"
+    grid.add_row(
+        entry.at.astimezone(timezone.utc).strftime("%m-%d %H:%M:%S"),
+        Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")),
+        Text(entry.service or "-", style=SERVICE_COLOURS.get(entry.service, "dim")),
+        Text(entry.text, style=text_style),
+    )
+    return grid

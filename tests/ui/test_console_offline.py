@@ -19,6 +19,8 @@ from liar_tui.stack.monitor import EngineStatus
 from liar_tui.stack.project import Project
 from liar_tui.ui.app import LiarApp
 from liar_tui.ui.messages import ActionFinished, ActionProgressed, EngineStatusChanged, ServiceStateChanged
+from liar_tui.ui.screens.activity import ActivityScreen
+from liar_tui.ui.screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
 from liar_tui.ui.screens.main import MainScreen
 from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen
 from liar_tui.ui.widgets.logview import LogView, SearchBar
@@ -27,7 +29,7 @@ from liar_tui.ui.widgets.panes import ServicesPanel
 
 def all_binding_ids() -> set[str]:
     ids = set()
-    for cls in (MainScreen, ServicesPanel, LogView, SearchBar, LiarApp):
+    for cls in (MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen, JobScreen, RestoreConfirmScreen):
         for b in cls.BINDINGS:
             if isinstance(b, Binding) and b.id:
                 ids.add(b.id)

@@ -14,7 +14,7 @@ import psutil
 import pytest
 import stackkit
 from textual import events
-from uikit import fixed_clock, fixed_host, run_sync, wait_until
+from uikit import MemoryActivity, fixed_clock, fixed_host, run_sync, wait_until
 
 from liar_tui.config import Settings
 from liar_tui.stack.engine import Engine
@@ -164,6 +164,9 @@ def test_console_stays_responsive_and_bounded_during_a_burst(container: Any) -> 
         monitor=OneContainerMonitor(),  # type: ignore[arg-type]
         host_sampler=fixed_host,
         clock=fixed_clock,
+        probe_factory=None,
+        drift_check=False,
+        activity=MemoryActivity(),
     )
 
     async def run() -> None:

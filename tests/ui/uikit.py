@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from liar_tui.config import Settings
+from liar_tui.stack.activity import ActivityEntry
 from liar_tui.stack.engine import EngineInfo
 from liar_tui.stack.logs import LogLine
 from liar_tui.stack.model import (
@@ -199,11 +200,111 @@ def sample_log_lines() -> list[LogLine]:
     return lines
 
 
+class MemoryActivity:
+    """ActivityLog's interface in memory (no file): fixed entries for snapshots, records for asserts."""
+
+    path = None
+
+    def __init__(self, entries: list[ActivityEntry] | None = None) -> None:
+        self._entries = list(entries or [])
+        self._subscribers: list[Callable[[ActivityEntry], None]] = []
+
+    def record(self, kind: str, service: str | None, text: str) -> ActivityEntry:
+        entry = ActivityEntry(datetime.now(timezone.utc), kind, service or "", text)
+        self._entries.append(entry)
+        for cb in list(self._subscribers):
+            cb(entry)
+        return entry
+
+    def entries(self, n: int | None = None) -> list[ActivityEntry]:
+        return self._entries[-n:] if n else list(self._entries)
+
+    def subscribe(self, callback: Callable[[ActivityEntry], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+
+def sample_activity() -> list[ActivityEntry]:
+    """Fixed activity entries covering every kind."""
+    def at(seconds: int) -> datetime:
+        return FIXED_NOW - timedelta(seconds=seconds)
+
+    return [
+        ActivityEntry(at(600), "action", "", "up all services: done in 14.2s"),
+        ActivityEntry(at(590), "bucket", "minio", "created bucket game-logs"),
+        ActivityEntry(at(589), "bucket", "minio", "created bucket user-uploads"),
+        ActivityEntry(at(588), "bucket", "minio", "created bucket replays"),
+        ActivityEntry(at(420), "autoheal", "", "autoheal on: restart a service after 3 failing healthchecks in a row, at most 3 times (backoff 30s doubling, max 600s)"),
+        ActivityEntry(at(300), "health", "redis", "healthy -> unhealthy (3 failing checks; last: NOAUTH Authentication required.)"),
+        ActivityEntry(at(299), "probe", "redis", "ok -> fail: password rejected (WRONGPASS/NOAUTH): the server's password differs from REDIS_PASSWORD in .env (after editing .env, recreate redis)"),
+        ActivityEntry(at(298), "drift", "redis", "secret redis_password (REDIS_PASSWORD in .env) changed: differs in the container: recreate to apply"),
+        ActivityEntry(at(290), "autoheal", "redis", "redis unhealthy for 3 checks in a row (last check: NOAUTH Authentication required.): restarting (attempt 1 of 3)"),
+        ActivityEntry(at(285), "autoheal", "redis", "restarted redis in 1.2s"),
+        ActivityEntry(at(240), "state", "nginx", "running -> exited (137)"),
+        ActivityEntry(at(120), "action", "redis", "recreate redis: done in 3.4s"),
+        ActivityEntry(at(110), "probe", "redis", "fail -> ok: Redis 7.0.15: PING 0.3 ms, 1.1MiB of 256.0MiB (allkeys-lru), 2 clients, 0 keys, AOF on"),
+        ActivityEntry(at(60), "action", "nginx", "start nginx failed: Error response from daemon: driver failed programming external connectivity: port is already allocated"),
+    ]
+
+
+def sample_probes() -> dict[str, Any]:
+    """Fixed probe results: postgres ok, redis fail, nginx warn (API down), minio ok."""
+    from liar_tui.stack.probes import ProbeResult
+
+    at = FIXED_NOW - timedelta(seconds=3)
+    return {
+        "postgres": ProbeResult(
+            "postgres", "ok", "PostgreSQL 15.6: 3/100 connections, liardb 7.4MiB, accepts writes",
+            {"version": "15.6", "connections": 3, "max_connections": 100, "database": "liardb", "database_bytes": 7_759_000,
+             "oldest_transaction_seconds": None, "in_recovery": False, "read_only": False, "accepts_writes": True, "connect_ms": 4.2},
+            0.012, at,
+        ),
+        "redis": ProbeResult(
+            "redis", "fail",
+            "password rejected (WRONGPASS/NOAUTH): the server's password differs from REDIS_PASSWORD in .env (after editing .env, recreate redis)",
+            {}, 0.004, at,
+        ),
+        "nginx": ProbeResult(
+            "nginx", "warn",
+            "/health 200, but /api/health answers 502 Bad Gateway: nothing answers at the API upstream host.docker.internal:3000 (is the API running on the host?)",
+            {"health_status": 200, "health_ms": 1.3, "api_path": "/api/health", "api_status": 502, "api_ms": 2.1,
+             "upstream": "host.docker.internal:3000", "api_reachable": False},
+            0.006, at,
+        ),
+        "minio": ProbeResult(
+            "minio", "ok", "credentials accepted; game-logs 12 obj 48.0KiB, replays 0 obj 0B, user-uploads 3 obj 1.5MiB",
+            {"buckets": [{"name": "game-logs", "objects": 12, "bytes": 49152, "truncated": False},
+                         {"name": "replays", "objects": 0, "bytes": 0, "truncated": False},
+                         {"name": "user-uploads", "objects": 3, "bytes": 1_572_864, "truncated": False}],
+             "expected": ["game-logs", "user-uploads", "replays"], "missing": [], "objects": 15, "bytes": 1_622_016,
+             "credentials_accepted": True},
+            0.021, at,
+        ),
+    }
+
+
+def sample_drift() -> dict[str, Any]:
+    from liar_tui.stack.drift import DriftInfo
+
+    return {
+        "postgres": DriftInfo("postgres", checked=("config-hash", "image")),
+        "redis": DriftInfo(
+            "redis", True, "recreate",
+            ("secret redis_password (REDIS_PASSWORD in .env) changed: differs in the container",),
+            checked=("config-hash", "image", "secret:redis_password", "config:redis_conf"), causes=("secret:redis_password",),
+        ),
+        "nginx": DriftInfo("nginx", checked=("config-hash", "image", "file:nginx.conf")),
+        "minio": DriftInfo("minio", checked=("config-hash", "image")),
+    }
+
+
 def make_snapshot_app(
     states: dict[str, ServiceState] | None = None,
     *,
     engine_status: EngineStatus = CONNECTED,
     settings: Settings | None = None,
+    activity: Any = None,
+    probe_factory: Any = None,
 ) -> tuple[LiarApp, FakeMonitor]:
     monitor = FakeMonitor(states if states is not None else sample_states(), sample_history(), engine_status)
     project = Project(root=Path("/nonexistent/liar-game"), name="liar-game")
@@ -214,6 +315,9 @@ def make_snapshot_app(
         follower_factory=None,
         host_sampler=fixed_host,
         clock=fixed_clock,
+        probe_factory=probe_factory,
+        drift_check=False,
+        activity=activity if activity is not None else MemoryActivity(),
     )
     return app, monitor
 
@@ -249,7 +353,7 @@ class FakeStack:
             return ActionResult(action, services, False, self.fail, 0.1)
         return ActionResult(action, services, True, "", 0.1)
 
-    def restart(self, service: str) -> Any:
+    def restart(self, service: str, **_: Any) -> Any:
         return self._result("restart", (service,))
 
     def recreate(self, service: str) -> Any:
@@ -285,6 +389,8 @@ def offline_app(
     settings: Settings | None = None,
     project: Project | None = None,
     engine_status: EngineStatus = CONNECTED,
+    probe_factory: Any = None,
+    activity: Any = None,
 ) -> tuple[LiarApp, FakeMonitor, FakeStack]:
     """An app over FakeMonitor and FakeStack: every UI path without an engine."""
     monitor = FakeMonitor(states if states is not None else sample_states(), sample_history(), engine_status)
@@ -297,6 +403,9 @@ def offline_app(
         host_sampler=fixed_host,
         clock=fixed_clock,
         stack_factory=lambda _p: fake,
+        probe_factory=probe_factory,
+        drift_check=False,
+        activity=activity if activity is not None else MemoryActivity(),
     )
     return app, monitor, fake
 
@@ -304,3 +413,117 @@ def offline_app(
 def drawn(widget: Any) -> str:
     """What a line-API widget draws right now (its strips' text), line by line."""
     return "\n".join("".join(seg.text for seg in widget.render_line(y)) for y in range(widget.size.height))
+
+
+class FakeProbeRunner:
+    """ProbeRunner's interface without network: records what the app asks of it; `emit` hands a
+    result over as the runner's thread would (on_result, and on_change when the level changed)."""
+
+    instances: list["FakeProbeRunner"] = []
+
+    def __init__(self, project: Project, *, interval: float, states: Callable[[], Any], on_result: Callable[[Any], None],
+                 on_change: Callable[[Any, Any], None], **_: Any) -> None:
+        self.project = project
+        self.interval = interval
+        self.states = states
+        self.on_result = on_result
+        self.on_change = on_change
+        self.calls: list[str] = []
+        self.paused = False
+        self._results: dict[str, Any] = {}
+        FakeProbeRunner.instances.append(self)
+
+    def start(self) -> "FakeProbeRunner":
+        self.calls.append("start")
+        return self
+
+    def stop(self, join: float = 1.0) -> None:
+        self.calls.append("stop")
+
+    def trigger(self) -> None:
+        self.calls.append("trigger")
+
+    def pause(self) -> None:
+        self.paused = True
+        self.calls.append("pause")
+
+    def resume(self) -> None:
+        self.paused = False
+        self.calls.append("resume")
+
+    def results(self) -> dict[str, Any]:
+        return dict(self._results)
+
+    def emit(self, result: Any) -> None:
+        previous = self._results.get(result.service)
+        self._results[result.service] = result
+        self.on_result(result)
+        if previous is None or previous.level != result.level:
+            self.on_change(previous, result)
+
+
+# -- the real stack: the API behind nginx, and the guard that keeps its requests on this host -------
+class HostApi:
+    """The API nginx proxies /api/ to, on the host at the `api_port` fixture (as tests/stack/test_probes.py)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.server: Any = None
+
+    def start(self) -> "HostApi":
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = b'{"status":"ok"}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("0.0.0.0", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+def require_local_host_gateway(project: Project) -> None:
+    """nginx forwards /api/ to host.docker.internal (host-gateway): refuse to send requests there
+    unless that address is on this host (the same guard as tests/stack/test_probes.py)."""
+    import subprocess
+
+    import psutil
+    import stackkit
+
+    st = stackkit.state_of(project, "nginx")
+    out = subprocess.run(
+        ["docker", "exec", st.container_id, "getent", "hosts", "host.docker.internal"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout.split()
+    assert out, "host.docker.internal does not resolve in the nginx container"
+    local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+    assert out[0] in local, f"host-gateway {out[0]} is not an address of this host (is docker0 missing?)"
+
+
+def body_text(screen: Any, selector: str = "#health-body") -> str:
+    """The plain text of a Static's content (the health view's body)."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(screen.query_one(selector, Static).content)
+    return console.export_text()
+
+
+def log_text(richlog: Any) -> str:
+    """What a RichLog holds, line by line (the activity view)."""
+    return "\n".join("".join(seg.text for seg in strip) for strip in richlog.lines)

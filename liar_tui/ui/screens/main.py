@@ -16,10 +16,10 @@ from textual.widgets import Footer, Input
 from ...stack.logs import LogRange
 from ...stack.model import SERVICES, ServiceState
 from ..keys import KeyRow, rows_from
-from ..widgets.bars import Bar
+from ..widgets.bars import TextBar
 from ..widgets.logview import LogPanel, LogView, SearchBar
 from ..widgets.panes import ServicesPanel
-from .modals import ConfirmDownScreen, HealthScreen, HelpScreen, LogRangeScreen, SaveLogScreen
+from .modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 WIDE_MIN_WIDTH = 120
 WIDE_MIN_HEIGHT = 32
 
-SERVICE_ACTIONS = ("restart", "recreate", "toggle_service", "shell", "health")
+SERVICE_ACTIONS = ("restart", "recreate", "toggle_service", "shell")
 
 
 class MainScreen(Screen[None]):
@@ -48,7 +48,7 @@ class MainScreen(Screen[None]):
         Binding("R", "recreate", "Recreate", id="service.recreate", tooltip="Recreate the selected service's container (force)"),
         Binding("s", "toggle_service", "Stop/Start", id="service.toggle", tooltip="Stop the selected service, or start it when stopped"),
         Binding("E", "shell", "Shell", id="service.shell", tooltip="Open a shell in the selected service (psql, redis-cli, sh)"),
-        Binding("H", "health", "Health", id="service.health", show=False, tooltip="Health details: failing streak and last check outputs"),
+        Binding("H", "health", "Health", id="service.health", tooltip="Health view: probes (green/amber/red, why, figures), drift, autoheal, failing streak and last checks"),
         Binding("1", "select('postgres')", "postgres", id="service.select-1", show=False, tooltip="Select postgres"),
         Binding("2", "select('redis')", "redis", id="service.select-2", show=False, tooltip="Select redis"),
         Binding("3", "select('nginx')", "nginx", id="service.select-3", show=False, tooltip="Select nginx"),
@@ -56,6 +56,16 @@ class MainScreen(Screen[None]):
         # the whole stack
         Binding("u", "up", "Up", id="stack.up", tooltip="Bring every service up (compose up -d)"),
         Binding("D", "down", "Down", id="stack.down", tooltip="Down the stack (asks; deleting data needs the project name)"),
+        Binding("ctrl+a", "toggle_autoheal", "Autoheal", id="autoheal.toggle", show=False,
+                tooltip="Autoheal on/off: restart a service that stays unhealthy (with backoff and a cap)"),
+        # backups
+        Binding("B", "backup_service", "Backup", id="backup.service", show=False,
+                tooltip="Back up the selected service (postgres, redis or minio) into a new set"),
+        Binding("ctrl+b", "backup_all", "Backup all", id="backup.all", show=False,
+                tooltip="Back up postgres, redis and minio into a new set (in tmux: press ctrl+b twice)"),
+        # views
+        Binding("A", "activity", "Activity", id="view.activity", tooltip="Activity view: actions, state changes, probe alarms, autoheal steps"),
+        Binding("V", "backups", "Backups", id="view.backups", tooltip="Backups view: the sets, verify, restore"),
         # logs
         Binding("slash", "search", "Search", id="logs.search", tooltip="Search the log (regex)"),
         Binding("n", "next_match", "Next", id="logs.next-match", show=False, tooltip="Next matching line"),
@@ -78,11 +88,11 @@ class MainScreen(Screen[None]):
     def __init__(self, max_lines: int, project_name: str) -> None:
         super().__init__(id="main")
         self.project_name = project_name
-        self.host_bar = Bar(id="host-bar")
-        self.engine_banner = Bar(id="engine-banner")
+        self.host_bar = TextBar(id="host-bar")
+        self.engine_banner = TextBar(id="engine-banner")
         self.services = ServicesPanel(self._history)
         self.logs = LogPanel(max_lines)
-        self.activity = Bar(Text("starting…", style="dim"), id="activity")
+        self.activity = TextBar(Text("starting…", style="dim"), id="activity")
         self._follow_timer = None
 
     @property
@@ -161,8 +171,6 @@ class MainScreen(Screen[None]):
                 return True if state.running else None
             if action == "toggle_service":
                 return True if state.container_id else None
-            if action == "health":
-                return True if state.container_id else None
             return True
         if action == "up":
             return None if (not app.engine_connected or "stack" in app.busy) else True
@@ -170,6 +178,13 @@ class MainScreen(Screen[None]):
             if not app.engine_connected or "stack" in app.busy:
                 return None
             return True if any(app.state_of(s).container_id for s in SERVICES) else None
+        if action in ("backup_service", "backup_all"):
+            if not app.engine_connected or app.backup_job is not None:
+                return None
+            wanted = ("postgres", "redis", "minio") if action == "backup_all" else (self.selected,)
+            if action == "backup_service" and self.selected not in ("postgres", "redis", "minio"):
+                return None  # nginx holds no data
+            return True if all(app.state_of(s).running for s in wanted) else None
         if action in ("next_match", "previous_match"):
             return True if self.log_view.match_count else None
         if action == "only_matching":
@@ -191,9 +206,26 @@ class MainScreen(Screen[None]):
         self.liar.open_shell(self.selected)
 
     def action_health(self) -> None:
-        screen = HealthScreen(self.liar.state_of(self.selected), self.liar.redact)
-        self.app.push_screen(screen)
+        from .health import HealthScreen
+
+        self.app.push_screen(HealthScreen(self.liar.state_of(self.selected)))
         self.liar.inspect_health(self.selected)
+        self.liar.trigger_probes(now=True)  # fresh figures for the view
+
+    def action_activity(self) -> None:
+        self.liar.open_activity()
+
+    def action_backups(self) -> None:
+        self.liar.open_backups()
+
+    def action_backup_service(self) -> None:
+        self.liar.start_backup_job("backup", (self.selected,))
+
+    def action_backup_all(self) -> None:
+        self.liar.start_backup_job("backup", self.liar.backup_services)
+
+    def action_toggle_autoheal(self) -> None:
+        self.liar.action_toggle_autoheal()
 
     def action_select(self, service: str) -> None:
         self.services.select(service)
@@ -304,16 +336,26 @@ class MainScreen(Screen[None]):
         self.liar.action_quit_console()
 
     def key_rows(self) -> list[KeyRow]:
+        # screens (and their widgets: RichLog, DataTable, ProgressBar) load on first use
+        from .activity import ActivityScreen
+        from .backups import BackupsScreen, JobScreen, RestoreConfirmScreen
+        from .health import HealthScreen
+
         keymap = self.liar.keymap
         sections: list[tuple[str, list]] = [
             ("Service", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("service.")]),
-            ("Stack", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("stack.")]),
+            ("Stack", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith(("stack.", "autoheal."))]),
+            ("Backups", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("backup.")]),
+            ("Views", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("view.")]),
             ("Services list", list(ServicesPanel.BINDINGS)),
             ("Logs", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("logs.")]),
             ("Log view", list(LogView.BINDINGS)),
             ("Search box", list(SearchBar.BINDINGS)),
             ("Navigation", [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith(("focus.", "app."))]),
             ("App", list(self.liar.BINDINGS)),
+            ("Health view", list(HealthScreen.BINDINGS)),
+            ("Activity view", [b for b in ActivityScreen.BINDINGS if isinstance(b, Binding) and b.id != "autoheal.toggle"]),
+            ("Backups view", list(BackupsScreen.BINDINGS) + list(JobScreen.BINDINGS) + list(RestoreConfirmScreen.BINDINGS)),
         ]
         rows: list[KeyRow] = []
         for name, bindings in sections:

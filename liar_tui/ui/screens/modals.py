@@ -1,9 +1,7 @@
-"""Small modal screens: help, confirm down, health details, save log, how far back."""
+"""Small modal screens: help, confirm down, save log, how far back (the health view: health.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.table import Table
@@ -16,23 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ...stack.logs import LogRange, parse_range
-from ...stack.model import SERVICE_KIND, ServiceState, format_duration
 from ..keys import KeyRow
-from ..render import ports_text, status_text
-
-def modal_css(name: str) -> str:
-    """The shared modal look; DEFAULT_CSS is scoped to its class, so each modal gets its own copy."""
-    return f"""
-{name} {{ align: center middle; background: $background 60%; }}
-{name} > Vertical {{
-    width: 90%; max-width: 100; height: auto; max-height: 90%;
-    border: round $accent; background: $surface; padding: 0 1;
-}}
-{name} Label.title {{ text-style: bold; width: 100%; content-align: center middle; }}
-{name} Label.hint {{ color: $text-muted; }}
-{name} Label.error {{ color: $error; }}
-{name} Input {{ margin: 1 0 0 0; }}
-"""
+from .style import modal_css
 
 
 class HelpScreen(ModalScreen[None]):
@@ -125,69 +108,6 @@ class ConfirmDownScreen(ModalScreen[str | None]):
             self.query_one("#confirm-error", Label).update("that is not the project name: nothing will be deleted")
 
 
-class HealthScreen(ModalScreen[None]):
-    """Health on demand: failing streak and the last check outputs (redacted), freshly inspected."""
-
-    DEFAULT_CSS = modal_css("HealthScreen") + """
-    HealthScreen VerticalScroll { height: auto; max-height: 100%; }
-    """
-    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close", id="health.close")]
-
-    def __init__(self, state: ServiceState, redact: Callable[[str], str]) -> None:
-        super().__init__()
-        self.state = state
-        self.redact = redact
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(f"{self.state.service} · {SERVICE_KIND.get(self.state.service, '')}", classes="title")
-            with VerticalScroll():
-                yield Static(self._body(), id="health-body")
-            yield Label("inspecting…", id="health-hint", classes="hint")
-
-    def show(self, state: ServiceState) -> None:
-        self.state = state
-        self.query_one("#health-body", Static).update(self._body())
-        now_wall, _ = self._now()
-        self.query_one("#health-hint", Label).update(f"inspected {now_wall.strftime('%H:%M:%S')} UTC · esc closes")
-
-    def _now(self) -> tuple[datetime, float]:
-        clock = getattr(self.app, "clock", None)
-        if clock is not None:
-            return clock()
-        now = datetime.now(timezone.utc)
-        return now, now.timestamp()
-
-    def _body(self) -> Text:
-        st = self.state
-        out = Text()
-        out.append_text(status_text(st))
-        out.append(f"\ncontainer {st.container_name or '-'} ({st.container_id[:12] or '-'})")
-        out.append(f"\nimage {st.image or '-'}")
-        out.append(f"\nports {ports_text(st)}")
-        up = st.uptime_seconds(self._now()[0])
-        out.append(f"\nuptime {format_duration(up)} · restarts {st.restart_count}")
-        if st.state == "exited":
-            out.append(f"\nexit code {st.exit_code}" + (" (OOM killed)" if st.oom_killed else ""))
-        if st.error:
-            out.append(f"\nerror: {self.redact(st.error)}", style="red")
-        h = st.health
-        out.append(f"\n\nhealth {h.status} · failing streak {h.failing_streak}\n", style="bold")
-        if not h.log:
-            out.append("no health checks recorded" if h.status != "none" else "this service has no healthcheck", style="dim")
-        for check in reversed(h.log):
-            when = check.end or check.start
-            stamp = when.astimezone(timezone.utc).strftime("%H:%M:%S") if when else "--:--:--"
-            took = f"{(check.end - check.start).total_seconds():.2f}s" if check.end and check.start else ""
-            ok = check.exit_code == 0
-            out.append(f"\n{stamp} exit {check.exit_code} {took}", style="green" if ok else "bold red")
-            output = self.redact(check.output.strip())
-            if output:
-                for line in output.splitlines()[-6:]:
-                    out.append(f"\n    {line[:300]}", style="dim" if ok else "")
-        return out
-
-
 class SaveLogScreen(ModalScreen[Path | None]):
     """`w`: where to write the visible log."""
 
@@ -243,3 +163,12 @@ class LogRangeScreen(ModalScreen[LogRange | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def __getattr__(name: str) -> object:
+    # HealthScreen lived here; it moved to health.py, which loads only when the view first opens.
+    if name == "HealthScreen":
+        from .health import HealthScreen
+
+        return HealthScreen
+    raise AttributeError(name)

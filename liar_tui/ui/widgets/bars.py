@@ -83,11 +83,11 @@ class LineWidget(Widget):
         return strip
 
 
-class Bar(LineWidget):
+class TextBar(LineWidget):
     """One line of Rich Text; `set_text` refreshes only on change."""
 
     DEFAULT_CSS = """
-    Bar { height: 1; width: 100%; }
+    TextBar { height: 1; width: 100%; }
     """
 
     def __init__(self, text: Text | str = "", *, id: str | None = None, classes: str | None = None) -> None:

@@ -28,7 +28,7 @@ from textual.widgets import Input, Label
 
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
-from .bars import Bar
+from .bars import TextBar
 
 SERVICE_WIDTH = 9  # 'postgres ' etc.
 TS_WIDTH = 19  # '11-26 06:50:00.123 '
@@ -457,7 +457,7 @@ class LogPanel(Vertical):
     def __init__(self, max_lines: int) -> None:
         super().__init__(id="log-panel")
         self.view = LogView(max_lines, id="log-view")
-        self.bar = Bar(id="log-bar")
+        self.bar = TextBar(id="log-bar")
         self.search = SearchBar(id="search-bar")
         self.target = ""
         self.log_range = LogRange()

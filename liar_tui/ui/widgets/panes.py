@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -14,8 +15,8 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, StatsSample
-from ..render import SERVICE_COLOURS, render_pane, render_row, render_table_header
-from .bars import Bar, LineWidget
+from ..render import SERVICE_COLOURS, drift_marker, probe_marker, render_pane, render_row, render_table_header
+from .bars import LineWidget, TextBar
 
 HistorySource = Callable[[str], Sequence[StatsSample]]
 
@@ -29,6 +30,7 @@ class ServicePane(LineWidget):
         height: 10;
         border: round $panel-lighten-2;
         border-title-color: $text;
+        border-subtitle-align: right;
         padding: 0 1;
     }
     ServicePane.-selected { border: round $accent 60%; }
@@ -46,6 +48,10 @@ class ServicePane(LineWidget):
         self.connected: bool = True
         self.compact = False
         self.selected = False
+        self.probe: Any = None  # the last ProbeResult (marker in the border / PROBE column)
+        self.drift: Any = None  # the last DriftInfo (marker in place of the image line)
+        #: which key applies a drift's fix (the keymap may move them)
+        self.fix_keys: dict[str, str] = {"recreate": "R", "restart": "r"}
         self._history = history
         self.border_title = Text.assemble(
             (service, f"bold {SERVICE_COLOURS.get(service, '')}"), (f" · {SERVICE_KIND.get(service, '')}", "dim")
@@ -67,10 +73,26 @@ class ServicePane(LineWidget):
             now_wall, now = clock() if clock is not None else (datetime.now(timezone.utc), time.time())
         history = self._history(self.service) if self.state.running else ()
         if self.compact:
-            lines = [render_row(self.state, history, width, now_wall, now, self.selected, self.connected)]
+            lines = [render_row(self.state, history, width, now_wall, now, self.selected, self.connected, self.probe, self.drift)]
         else:
-            lines = render_pane(self.state, history, width, now_wall, now, self.connected)
+            marker = drift_marker(self.drift, self.fix_keys.get(self.drift.fix, "")) if self.drift is not None else None
+            lines = render_pane(self.state, history, width, now_wall, now, self.connected, marker)
         return self.set_lines(lines)
+
+    def set_probe(self, result: Any) -> None:
+        """Show a probe's level: in the bottom border of a card, in the PROBE column of a row."""
+        level = result.level if result is not None else None
+        changed = level != (self.probe.level if self.probe is not None else None)
+        self.probe = result
+        if changed:
+            self.border_subtitle = probe_marker(result)
+        if self.compact and changed:
+            self.repaint()
+
+    def set_drift(self, drift: Any) -> None:
+        if drift != self.drift:
+            self.drift = drift
+            self.repaint()
 
 
 class ServicesPanel(Vertical, can_focus=True):
@@ -116,7 +138,7 @@ class ServicesPanel(Vertical, can_focus=True):
         self._header_width = -1
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield Bar(id="table-header")
+        yield TextBar(id="table-header")
         with Container(id="panes"):
             yield from self.panes
 
@@ -153,7 +175,7 @@ class ServicesPanel(Vertical, can_focus=True):
         width = self.content_size.width
         if self.has_class("-compact") and width != self._header_width and width > 0:
             self._header_width = width
-            self.query_one("#table-header", Bar).set_text(render_table_header(width))
+            self.query_one("#table-header", TextBar).set_text(render_table_header(width))
 
     def on_resize(self, event: events.Resize) -> None:
         self._repaint_header()

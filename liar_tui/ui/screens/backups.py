@@ -1,0 +1,331 @@
+"""Backups in the console: a job modal with progress bars (backup, verify, restore), the Backups
+view (`V`) listing the sets with verify and restore, and the typed confirmation a restore needs.
+
+The screens render what the app hands them; the work runs in the app's thread workers through
+stack.backup.BackupManager, which reports BackupProgress and takes a cancel Event.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+
+from ...stack.model import format_bytes
+from ..widgets.bars import TextBar
+from .style import modal_css
+
+if TYPE_CHECKING:
+    from ..app import LiarApp
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class BackupJob:
+    """One backup, verify or restore the console runs (at most one at a time)."""
+
+    kind: str  # backup | verify | restore
+    services: tuple[str, ...]
+    set_id: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    id: int = field(default_factory=lambda: next(_ids))
+    done: bool = False
+    ok: bool = False
+    cancelled: bool = False
+    text: str = ""
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def cancellable(self) -> bool:
+        # A restore replaces data step by step: stopping half-way leaves a service half restored.
+        return self.kind != "restore"
+
+    def title(self, project: str) -> str:
+        what = ", ".join(self.services)
+        if self.kind == "backup":
+            return f"Backing up {what} ({project})"
+        if self.kind == "verify":
+            return f"Verifying backup {self.set_id}"
+        return f"Restoring {what} of project {project} from {self.set_id}"
+
+
+class JobScreen(ModalScreen[None]):
+    """Progress of a backup/verify/restore: one bar per service, the current step; esc cancels
+    (backup and verify) while it runs and closes once it is done."""
+
+    DEFAULT_CSS = modal_css("JobScreen") + """
+    JobScreen Label.service { margin: 1 0 0 0; }
+    JobScreen ProgressBar { width: 100%; }
+    JobScreen ProgressBar Bar { width: 1fr; }
+    JobScreen #job-result { margin: 1 0 0 0; height: auto; }
+    """
+    BINDINGS = [
+        Binding("escape,ctrl+c", "cancel_or_close", "Cancel / close", id="job.cancel", tooltip="Cancel the backup or verify (a partial set is removed); close when done"),
+        Binding("enter", "close", "Close", id="job.close", show=False, tooltip="Close once it is done"),
+    ]
+
+    def __init__(self, job: BackupJob, project: str) -> None:
+        super().__init__()
+        self.job = job
+        self.project = project
+        self._bars: dict[str, ProgressBar] = {}
+        self._labels: dict[str, Label] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.job.title(self.project), classes="title")
+            rows = ("set", *self.job.services) if self.job.kind in ("verify", "restore") else self.job.services
+            for service in rows:
+                label = Label(self._label_text(service, "waiting", ""), classes="service")
+                bar = ProgressBar(total=None, show_eta=False, id=f"bar-{service}")
+                self._labels[service], self._bars[service] = label, bar
+                yield label
+                yield bar
+            yield Static("", id="job-result")
+            yield Label(self._hint(), id="job-hint", classes="hint")
+
+    @staticmethod
+    def _label_text(service: str, phase: str, detail: str) -> Text:
+        name = "checksums" if service == "set" else service
+        out = Text(f"{name:<10}", style="bold")
+        out.append(phase, style="cyan")
+        if detail:
+            out.append(f"  {detail}", style="dim")
+        return out
+
+    def _hint(self) -> str:
+        if self.job.done:
+            return "esc/enter closes"
+        if self.job.cancel.is_set():
+            return "cancelling…"
+        if self.job.cancellable:
+            return "esc cancels (nothing partial is kept)"
+        return "a restore cannot be stopped half-way: wait for it"
+
+    def progressed(self, p: Any) -> None:
+        """A BackupProgress of this job (bytes_total None: size unknown, the bar pulses)."""
+        service = p.service if p.service in self._bars else None
+        if service is None:
+            return
+        bar = self._bars[service]
+        if p.phase == "done":
+            total = max(1, p.bytes_total or p.bytes_done or 1)
+            bar.update(total=total, progress=total)
+        elif p.bytes_total:
+            bar.update(total=p.bytes_total, progress=min(p.bytes_done, p.bytes_total))
+        size = format_bytes(p.bytes_done) + (f" of {format_bytes(p.bytes_total)}" if p.bytes_total else "") if p.bytes_done else ""
+        detail = " · ".join(x for x in (size, p.message) if x)
+        self._labels[service].update(self._label_text(service, p.phase, detail))
+
+    def finished(self) -> None:
+        job = self.job
+        if job.ok:  # progress reports are throttled: the last one of a step may not have come
+            for bar in self._bars.values():
+                total = bar.total or 1
+                bar.update(total=total, progress=total)
+        style = "bold green" if job.ok else ("bold yellow" if job.cancelled else "bold red")
+        text = Text(("✓ " if job.ok else ("■ " if job.cancelled else "✗ ")) + job.text, style=style)
+        for line in job.details:
+            text.append(f"\n  {line}", style="")
+        self.query_one("#job-result", Static).update(text)
+        self.query_one("#job-hint", Label).update(self._hint())
+
+    def action_cancel_or_close(self) -> None:
+        if self.job.done:
+            self.dismiss(None)
+        elif self.job.cancellable:
+            self.job.cancel.set()
+            self.query_one("#job-hint", Label).update(self._hint())
+        else:
+            self.notify("a restore cannot be stopped half-way: it ends on its own", severity="warning")
+
+    def action_close(self) -> None:
+        if self.job.done:
+            self.dismiss(None)
+
+
+class RestoreConfirmScreen(ModalScreen["tuple[str, ...] | None"]):
+    """A restore replaces data: the services to restore, and the project name typed in full."""
+
+    DEFAULT_CSS = modal_css("RestoreConfirmScreen") + """
+    RestoreConfirmScreen Label { width: 100%; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="restore.cancel")]
+
+    def __init__(self, bset: Any, project: str) -> None:
+        super().__init__()
+        self.bset = bset
+        self.project = project
+
+    def compose(self) -> ComposeResult:
+        b = self.bset
+        created = b.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if b.created_at else "?"
+        other = f" — made from project {b.project}" if b.project and b.project != self.project else ""
+        with Vertical():
+            yield Label(f"Restore {b.id} into {self.project}?", classes="title")
+            yield Label(f"Backup of {created}, {format_bytes(b.size)}, {b.status}{other}.")
+            yield Label(
+                "This REPLACES ALL DATA of the services below in the running stack with the set's "
+                "(it is verified first; nothing is changed if that fails).",
+                classes="error",
+            )
+            yield Label("Services (space-separated):", classes="hint")
+            yield Input(value=" ".join(b.services), id="restore-services")
+            yield Label(f"Type the project name ({self.project}) and press enter to restore:", classes="hint")
+            yield Input(placeholder=self.project, id="restore-name")
+            yield Label("", id="restore-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#restore-name", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        services = tuple(self.query_one("#restore-services", Input).value.split())
+        name = self.query_one("#restore-name", Input).value.strip()
+        error = self.query_one("#restore-error", Label)
+        unknown = [s for s in services if s not in self.bset.services]
+        if not services or unknown:
+            error.update(f"the set holds {', '.join(self.bset.services)}" + (f", not {', '.join(unknown)}" if unknown else ""))
+            return
+        if name != self.project:
+            error.update("that is not the project name: nothing will be restored")
+            return
+        self.dismiss(tuple(s for s in self.bset.services if s in services))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class BackupsScreen(Screen[None]):
+    """The backup sets of this project, newest last: verify one, restore one, make a new one."""
+
+    DEFAULT_CSS = """
+    BackupsScreen { layout: vertical; }
+    BackupsScreen > #backups-bar { background: $panel; padding: 0 1; }
+    BackupsScreen > DataTable { height: 1fr; }
+    BackupsScreen > #backups-status { padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape,V,q", "back", "Back", id="backups.back", tooltip="Back to the services"),
+        Binding("v", "verify", "Verify", id="backups.verify", tooltip="Verify the selected set: checksums and each artefact read by its tool"),
+        Binding("r", "restore", "Restore…", id="backups.restore", tooltip="Restore the selected set into the running stack (asks for the project name)"),
+        Binding("n", "new", "New backup", id="backups.new", tooltip="Back up postgres, redis and minio now"),
+        Binding("f5", "reload", "Reload", id="backups.reload", show=False, tooltip="Read the backup folder again"),
+    ]
+
+    def __init__(self, project: str) -> None:
+        super().__init__(id="backups-screen")
+        self.project = project
+        self.sets: list[Any] = []
+        self.backup_dir = ""
+        self.bar = TextBar(Text("BACKUPS", style="bold"), id="backups-bar")
+        self.table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="backups-table")
+        self.status = TextBar(Text("reading the backup folder…", style="dim"), id="backups-status")
+
+    @property
+    def liar(self) -> "LiarApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield self.bar
+        yield self.table
+        yield self.status
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        for name in ("SET", "CREATED (UTC)", "SIZE", "SERVICES", "PROJECT", "STATUS"):
+            self.table.add_column(name, key=name)
+        self.table.focus()
+
+    def on_unmount(self) -> None:
+        self.liar.backups_closed(self)
+
+    def show_sets(self, sets: list[Any], backup_dir: str, error: str = "", select: str = "") -> None:
+        """The sets, oldest first; the cursor stays on the set it was on (or goes to `select`)."""
+        selected = select or (self.selected.id if self.selected is not None else None)
+        self.sets = list(sets)
+        self.backup_dir = backup_dir
+        self.table.clear()
+        for s in self.sets:
+            status = s.status if s.complete or s.in_progress else "incomplete (no manifest)"
+            style = {"verified": "green", "verify failed": "bold red", "complete": ""}.get(status, "yellow")
+            self.table.add_row(
+                s.id,
+                s.created_at.strftime("%Y-%m-%d %H:%M:%S") if s.created_at else "-",
+                Text(format_bytes(s.size), justify="right"),
+                ",".join(s.services) or "-",
+                s.project or "-",
+                Text(status, style=style),
+                key=s.id,
+            )
+        if self.sets:
+            ids = [s.id for s in self.sets]
+            self.table.move_cursor(row=ids.index(selected) if selected in ids else len(ids) - 1)
+        bar = Text("BACKUPS", style="bold")
+        bar.append(f"  {self.project}", style="bold cyan")
+        bar.append(f"  {len(self.sets)} set{'s' if len(self.sets) != 1 else ''} in {backup_dir}", style="dim")
+        self.bar.set_text(bar)
+        if error:
+            self.status.set_text(Text(f"✗ {error}", style="red"))
+        elif not self.sets:
+            self.status.set_text(Text("no backup sets yet: n backs up postgres, redis and minio", style="dim"))
+        else:
+            self.status.set_text(Text("v verify · r restore… · n new backup · esc back", style="dim"))
+        self.refresh_bindings()
+
+    def show_result(self, text: Text) -> None:
+        self.status.set_text(text)
+
+    @property
+    def selected(self) -> Any:
+        if not self.sets or self.table.cursor_row is None or not (0 <= self.table.cursor_row < len(self.sets)):
+            return None
+        return self.sets[self.table.cursor_row]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("verify", "restore"):
+            s = self.selected
+            if s is None or not s.complete:
+                return None
+            return None if self.liar.backup_job is not None or not self.liar.engine_connected else True
+        if action == "new":
+            return None if self.liar.backup_job is not None or not self.liar.engine_connected else True
+        return True
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.liar.list_backups()
+
+    def action_verify(self) -> None:
+        s = self.selected
+        if s is not None:
+            self.liar.start_backup_job("verify", tuple(s.services), s.id)
+
+    def action_new(self) -> None:
+        self.liar.start_backup_job("backup", self.liar.backup_services)
+
+    def action_restore(self) -> None:
+        s = self.selected
+        if s is None:
+            return
+
+        def done(services: tuple[str, ...] | None) -> None:
+            if services:
+                self.liar.start_backup_job("restore", services, s.id)
+
+        self.app.push_screen(RestoreConfirmScreen(s, self.project), done)

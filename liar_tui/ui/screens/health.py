@@ -1,0 +1,239 @@
+"""The Health view (`H` / enter): the four probes at a glance, then one service in depth: its probe
+(level, reason, figures), drift, autoheal, and Docker's own health (failing streak, last checks).
+
+It renders what the app has been told (probe results, drift, autoheal status, a fresh inspect);
+it fetches nothing itself. Secrets never reach it unredacted: probe results are redacted in the
+stack layer, check outputs here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, format_duration
+from ..render import LEVEL_STYLE, SERVICE_COLOURS, ports_text, probe_figures, probe_line, status_text, utc_time
+from .style import modal_css
+
+if TYPE_CHECKING:
+    from ..app import LiarApp
+
+
+class HealthScreen(ModalScreen[None]):
+    """Health of one service (1-4 or ←/→ pick another), over the four probes' summary."""
+
+    DEFAULT_CSS = modal_css("HealthScreen") + """
+    HealthScreen > Vertical { max-width: 110; height: 90%; }
+    HealthScreen VerticalScroll { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close", id="health.close", tooltip="Close the health view"),
+        Binding("left,h", "cycle(-1)", "Previous", id="health.previous", show=False, tooltip="Health of the previous service"),
+        Binding("right,l", "cycle(1)", "Next", id="health.next", show=False, tooltip="Health of the next service"),
+        Binding("1", "show('postgres')", "postgres", id="health.select-1", show=False),
+        Binding("2", "show('redis')", "redis", id="health.select-2", show=False),
+        Binding("3", "show('nginx')", "nginx", id="health.select-3", show=False),
+        Binding("4", "show('minio')", "minio", id="health.select-4", show=False),
+        Binding("R", "fix_drift", "Apply drift fix", id="health.fix-drift", tooltip="Recreate (or restart) a drifted service"),
+    ]
+
+    is_health_view = True  # the app finds it by this (no import of this module before it is used)
+
+    def __init__(self, state: ServiceState) -> None:
+        super().__init__()
+        self.state = state
+        self.inspected: datetime | None = None
+
+    @property
+    def liar(self) -> "LiarApp":
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def service(self) -> str:
+        return self.state.service
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title(), id="health-title", classes="title")
+            with VerticalScroll():
+                yield Static(self._body(), id="health-body")
+            yield Label("inspecting…", id="health-hint", classes="hint")
+
+    # -- updates from the app -----------------------------------------------------------------
+    def show(self, state: ServiceState) -> None:
+        """A fresh inspect of this service arrived."""
+        self.state = state
+        self.inspected = self._now()[0]
+        self.redraw()
+
+    def redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#health-title", Label).update(self._title())
+        self.query_one("#health-body", Static).update(self._body())
+        self.query_one("#health-hint", Label).update(self._hint())
+        self.refresh_bindings()
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_show(self, service: str) -> None:
+        if service == self.service:
+            return
+        self.state = self.liar.state_of(service)
+        self.inspected = None
+        self.redraw()
+        self.liar.inspect_health(service)
+
+    def action_cycle(self, step: int) -> None:
+        i = SERVICES.index(self.service) if self.service in SERVICES else 0
+        self.action_show(SERVICES[(i + int(step)) % len(SERVICES)])
+
+    def action_fix_drift(self) -> None:
+        drift = self.liar.drift.get(self.service)
+        if drift is not None and drift.drifted:
+            self.liar.run_service_action(drift.fix, self.service)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fix_drift":
+            drift = self.liar.drift.get(self.service)
+            if drift is None or not drift.drifted:
+                return False
+            return None if (self.service in self.liar.busy or not self.liar.engine_connected) else True
+        return True
+
+    # -- rendering ----------------------------------------------------------------------------
+    def _now(self) -> tuple[datetime, float]:
+        clock = getattr(self.app, "clock", None)
+        if clock is not None:
+            return clock()
+        now = datetime.now(timezone.utc)
+        return now, now.timestamp()
+
+    def _title(self) -> Text:
+        return Text.assemble(
+            ("Health · ", "bold"),
+            (self.service, f"bold {SERVICE_COLOURS.get(self.service, '')}"),
+            (f" · {SERVICE_KIND.get(self.service, '')}", "bold"),
+        )
+
+    def _hint(self) -> str:
+        when = f"inspected {utc_time(self.inspected)} UTC" if self.inspected else "inspecting…"
+        keys = "1-4 ←→ service"
+        drift = self.liar.drift.get(self.service)
+        if drift is not None and drift.drifted:
+            keys += f" · R {drift.fix}"
+        return f"{when} · {keys} · esc close"
+
+    def _body(self) -> RenderableType:
+        app = self.liar
+        width = max(40, (self.size.width or 96) - 2)
+        parts: list[RenderableType] = []
+        head = Text("PROBES", style="bold")
+        if app.probes_running:
+            head.append("  from this host, every 10 s", style="dim")
+        else:
+            head.append("  not started yet", style="dim")
+        parts.append(head)
+        for service in SERVICES:
+            line = probe_line(service, app.probes.get(service), width, selected=service == self.service)
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            parts.append(line)
+        parts.append(Text())
+        parts.extend(self._probe_detail(app.probes.get(self.service)))
+        parts.append(self._drift_text())
+        parts.append(self._autoheal_text())
+        parts.append(Text())
+        parts.append(self._docker_text())
+        return Group(*parts)
+
+    def _probe_detail(self, result: Any) -> list[RenderableType]:
+        if result is None:
+            return [Text("probe: no result yet", style="dim")]
+        style, glyph, word = LEVEL_STYLE.get(result.level, ("bold red", "?", result.level))
+        head = Text()
+        head.append("probe ", style="bold")
+        head.append(f"{glyph} {word}", style=style)
+        head.append(f" · probed {utc_time(result.at)} UTC in {result.seconds * 1000:.0f} ms", style="dim")
+        out: list[RenderableType] = [head, Text(result.reason, style="" if result.level == "ok" else style.replace("bold ", ""))]
+        rows = probe_figures(result)
+        if rows:
+            table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
+            table.add_column("what", style="dim", no_wrap=True, min_width=14)
+            table.add_column("value", overflow="fold")
+            for label, value in rows:
+                table.add_row(label, value)
+            out.append(table)
+        return out
+
+    def _drift_text(self) -> Text:
+        drift = self.liar.drift.get(self.service)
+        out = Text()
+        out.append("drift ", style="bold")
+        if drift is None:
+            out.append("not checked yet", style="dim")
+        elif drift.error:
+            out.append(drift.summary(), style="dim")
+        elif drift.drifted:
+            out.append(f"⚠ {'; '.join(drift.reasons)}: {drift.fix} to apply (press R)", style="bold yellow")
+        else:
+            out.append(drift.summary(), style="green")
+        return out
+
+    def _autoheal_text(self) -> Text:
+        app = self.liar
+        out = Text()
+        out.append("autoheal ", style="bold")
+        if not app.autoheal_on:
+            out.append("off", style="dim")
+            out.append(f" ({app.key_for('autoheal.toggle')} turns it on)", style="dim")
+        else:
+            out.append("on", style="bold green")
+        st = app.autoheal_status(self.service)
+        if st is not None and (st.attempts or st.gave_up):
+            out.append(f" · {st.attempts} of {app.autoheal_policy.max_attempts} restarts")
+            if st.gave_up:
+                out.append(" · gave up", style="bold red")
+            elif st.next_allowed_in > 0:
+                out.append(f" · next allowed in {st.next_allowed_in:.0f}s")
+            if st.waiting_for_recovery:
+                out.append(" · waiting for recovery", style="yellow")
+        return out
+
+    def _docker_text(self) -> Text:
+        st = self.state
+        redact = self.liar.redact
+        out = Text()
+        out.append("docker ", style="bold")
+        out.append_text(status_text(st))
+        out.append(f"\ncontainer {st.container_name or '-'} ({st.container_id[:12] or '-'})")
+        out.append(f"\nimage {st.image or '-'}")
+        out.append(f"\nports {ports_text(st)}")
+        up = st.uptime_seconds(self._now()[0])
+        out.append(f"\nuptime {format_duration(up)} · restarts {st.restart_count}")
+        if st.state == "exited":
+            out.append(f"\nexit code {st.exit_code}" + (" (OOM killed)" if st.oom_killed else ""))
+        if st.error:
+            out.append(f"\nerror: {redact(st.error)}", style="red")
+        h = st.health
+        out.append(f"\n\nhealth {h.status} · failing streak {h.failing_streak}\n", style="bold")
+        if not h.log:
+            out.append("no health checks recorded" if h.status != "none" else "this service has no healthcheck", style="dim")
+        for check in reversed(h.log):
+            when = check.end or check.start
+            took = f"{(check.end - check.start).total_seconds():.2f}s" if check.end and check.start else ""
+            ok = check.exit_code == 0
+            out.append(f"\n{utc_time(when)} exit {check.exit_code} {took}", style="green" if ok else "bold red")
+            output = redact(check.output.strip())
+            if output:
+                for line in output.splitlines()[-6:]:
+                    out.append(f"\n    {line[:300]}", style="dim" if ok else "")
+        return out

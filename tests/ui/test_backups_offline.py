@@ -1,0 +1,190 @@
+"""Backups in the console without an engine: the job modal (progress, result, cancel), the Backups
+view (list, verify, restore behind the typed project name), and which keys apply when.
+
+FakeManager stands in for stack.backup.BackupManager: same calls, progress and cancel semantics.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input
+from uikit import MemoryActivity, drawn, offline_app, run_sync, wait_until
+
+from liar_tui.stack.backup import BackupProgress, RestoreReport, ServiceCheck, ServiceRestore, VerifyReport
+from liar_tui.stack.backupset import BackupCancelled, BackupFile, BackupSet
+from liar_tui.ui.messages import BackupJobFinished, BackupProgressed
+from liar_tui.ui.screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
+from liar_tui.ui.screens.main import MainScreen
+
+
+def make_set(set_id: str, services: tuple[str, ...] = ("postgres", "redis", "minio"), complete: bool = True) -> BackupSet:
+    files = tuple(BackupFile(f"{s}/data", 1000 * (i + 1), "0" * 64, s, "dump") for i, s in enumerate(services))
+    return BackupSet(
+        set_id, Path("/backups") / set_id, complete, datetime(2024, 6, 1, 11, 0, tzinfo=timezone.utc), "liar-game",
+        services, files, sum(f.size for f in files), {"minio": {"objects": 2}},
+    )
+
+
+class FakeManager:
+    """BackupManager's interface: `block` makes backup() wait until cancelled (or released)."""
+
+    def __init__(self, sets: list[BackupSet] | None = None, block: bool = False) -> None:
+        self.sets = list(sets or [])
+        self.block = block
+        self.release = threading.Event()
+        self.calls: list[tuple[Any, ...]] = []
+        self.backup_dir = Path("/backups")
+
+    def list(self) -> list[BackupSet]:
+        return list(self.sets)
+
+    def backup(self, services: Any, progress: Any = None, cancel: threading.Event | None = None) -> BackupSet:
+        services = tuple(services)
+        self.calls.append(("backup", services))
+        deadline = time.monotonic() + 20  # a broken test must not leave this thread behind
+        for svc in services:
+            progress(BackupProgress(svc, "dump", 500, 1000, ""))
+            if self.block:
+                while not self.release.is_set() and time.monotonic() < deadline:
+                    if cancel is not None and cancel.is_set():
+                        raise BackupCancelled("backup cancelled: nothing was kept")
+                    time.sleep(0.01)
+            progress(BackupProgress(svc, "done", 1000, 1000, f"{svc}: 0.0 MiB in 0.1s"))
+        bset = make_set("20240601T120000Z", services)
+        self.sets.append(bset)
+        return bset
+
+    def verify(self, name: str, progress: Any = None, cancel: Any = None, **_: Any) -> VerifyReport:
+        self.calls.append(("verify", name))
+        bset = next(s for s in self.sets if s.id == name)
+        checks = tuple(ServiceCheck(s, True, f"{s} looks fine") for s in bset.services)
+        return VerifyReport(bset, True, (), checks, 0.2, bset.services)
+
+    def restore(self, name: str, services: Any, progress: Any = None, **_: Any) -> RestoreReport:
+        self.calls.append(("restore", name, tuple(services)))
+        deadline = time.monotonic() + 20  # a broken test must not leave this thread behind
+        for svc in services:
+            progress(BackupProgress(svc, "restore", 10, 100, "streaming"))
+            while self.block and not self.release.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return RestoreReport(name, tuple(ServiceRestore(s, f"{s}: restored", 0.1) for s in services), 0.5)
+
+
+def job_result(app: Any) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(app.screen.query_one("#job-result").content)
+    return console.export_text()
+
+
+def test_B_backs_up_the_selected_service_with_progress_and_a_result(messages: list[Any]) -> None:
+    activity = MemoryActivity()
+    fake = FakeManager()
+
+    async def run() -> None:
+        app, _, _ = offline_app(activity=activity)
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            width = app.main.host_bar.size.width
+            await pilot.press("2", "B")
+            await wait_until(pilot, lambda: any(isinstance(m, BackupJobFinished) for m in messages), 5, what="the backup")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen)
+            assert fake.calls == [("backup", ("redis",))]
+            assert any(isinstance(m, BackupProgressed) and m.progress.phase == "dump" for m in messages)
+            assert "backup 20240601T120000Z complete: redis 1000B" in job_result(app)
+            assert app.screen.query_one("#bar-redis").percentage == 1.0
+            await pilot.press("escape")
+            assert isinstance(app.screen, MainScreen)
+            assert "✓ backup 20240601T120000Z complete" in app.main.activity.text.plain
+            assert [e.text.split(":")[0] for e in activity.entries() if e.kind == "action"] == ["backup 20240601T120000Z complete"]
+            # ProgressBar's own inner widget is called Bar: ours must not share its CSS (width 32),
+            # which applies to widgets mounted once a ProgressBar has been shown
+            assert app.main.host_bar.size.width == width
+            await pilot.press("A")
+            await wait_until(pilot, lambda: app.activity_screen is not None and app.activity_screen.loaded, 5, what="activity view")
+            assert app.activity_screen.bar.size.width == width
+            assert "autoheal off" in drawn(app.activity_screen.bar)
+            await pilot.press("escape")
+            # nginx holds no data: B does not apply to it; ctrl+b backs up all three
+            await pilot.press("3")
+            assert app.main.check_action("backup_service", ()) is None
+            await pilot.press("ctrl+b")
+            await wait_until(pilot, lambda: len(fake.calls) == 2 and app.backup_job is None, 5, what="backup all")
+            assert fake.calls[-1] == ("backup", ("postgres", "redis", "minio"))
+
+    run_sync(run())
+
+
+def test_esc_cancels_a_running_backup_and_nothing_is_kept(messages: list[Any]) -> None:
+    fake = FakeManager(block=True)
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await pilot.press("ctrl+b")
+            await wait_until(pilot, lambda: any(isinstance(m, BackupProgressed) for m in messages), 5, what="progress")
+            assert app.main.check_action("backup_all", ()) is None  # one job at a time
+            await pilot.press("escape")  # cancel, not close
+            await wait_until(pilot, lambda: any(isinstance(m, BackupJobFinished) for m in messages), 5, what="the cancel")
+            job = [m for m in messages if isinstance(m, BackupJobFinished)][0].job
+            assert job.cancelled and not job.ok and "nothing was kept" in job.text
+            assert fake.sets == []
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen) and "nothing was kept" in job_result(app)
+            await pilot.press("escape")
+            assert isinstance(app.screen, MainScreen)
+
+    run_sync(run())
+
+
+def test_backups_view_verifies_and_restores_only_after_the_project_name(messages: list[Any]) -> None:
+    fake = FakeManager([make_set("20240531T100000Z", ("redis",)), make_set("20240601T110000Z")], block=True)
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await pilot.press("V")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5, what="sets")
+            assert screen.selected.id == "20240601T110000Z"  # the newest
+            assert app.probes_paused  # nothing here shows probes
+            await pilot.press("v")
+            await wait_until(pilot, lambda: ("verify", "20240601T110000Z") in fake.calls and app.backup_job is None, 5, what="verify")
+            await pilot.pause(0.1)
+            assert "verify 20240601T110000Z: OK" in job_result(app) and "ok   minio: minio looks fine" in job_result(app)
+            await pilot.press("escape")
+            # restore: a wrong name restores nothing
+            await pilot.press("r")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, RestoreConfirmScreen)
+            await pilot.press(*"liar", "enter")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, RestoreConfirmScreen) and not any(c[0] == "restore" for c in fake.calls)
+            assert "not the project name" in str(app.screen.query_one("#restore-error").render())
+            # only redis, the right name
+            app.screen.query_one("#restore-services", Input).value = "redis"
+            app.screen.query_one("#restore-name", Input).value = "liar-game"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any(c[0] == "restore" for c in fake.calls), 5, what="restore")
+            assert fake.calls[-1] == ("restore", "20240601T110000Z", ("redis",))
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen)
+            await pilot.press("escape")  # a restore cannot be stopped half-way
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen) and not app.backup_job.cancel.is_set()
+            fake.release.set()
+            await wait_until(pilot, lambda: app.backup_job is None, 5, what="restore done")
+            await pilot.pause(0.1)
+            assert "restore 20240601T110000Z (redis) done" in job_result(app)
+            await pilot.press("escape", "escape")
+            assert isinstance(app.screen, MainScreen) and not app.probes_paused
+
+    run_sync(run())

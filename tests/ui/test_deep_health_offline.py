@@ -1,0 +1,309 @@
+"""Deep health in the console without an engine: probe markers and the health view, drift markers,
+the autoheal toggle, the activity view, the bucket bootstrap after `up`, help and palette.
+
+FakeMonitor/FakeStack supply fixed state, FakeProbeRunner stands in for ProbeRunner (the app asks
+it to start/pause/resume/trigger; the test hands results over as its thread would), and
+MemoryActivity for the activity log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+from textual.command import CommandPalette
+from textual.widgets import OptionList, Static
+from uikit import (
+    FakeProbeRunner,
+    MemoryActivity,
+    offline_app,
+    run_sync,
+    sample_activity,
+    sample_drift,
+    sample_probes,
+    wait_until,
+)
+
+from liar_tui.config import Settings, load_settings
+from liar_tui.cli import build_parser
+from liar_tui.stack.buckets import BucketReport
+from liar_tui.stack.probes import ProbeResult
+from liar_tui.ui.messages import DriftChecked, ServiceStateChanged
+from liar_tui.ui.screens.activity import ACTIVITY_KEEP, ActivityScreen
+from liar_tui.ui.screens.health import HealthScreen
+from liar_tui.ui.screens.main import MainScreen
+
+
+def plain(renderable: Any, width: int = 200) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def health_text(app: Any) -> str:
+    return plain(app.screen.query_one("#health-body", Static).content)
+
+
+async def started_runner(pilot: Any, app: Any) -> FakeProbeRunner:
+    return await wait_until(pilot, lambda: app._probe_runner, 5, what="the probe runner (after the first frame)")
+
+
+def test_probe_levels_show_in_the_panes_and_the_health_view() -> None:
+    activity = MemoryActivity()
+
+    async def run() -> None:
+        app, _, _ = offline_app(probe_factory=FakeProbeRunner, activity=activity)
+        async with app.run_test(size=(160, 48)) as pilot:
+            runner = await started_runner(pilot, app)
+            assert runner.calls[:1] == ["start"] and runner.interval == 10.0
+            for result in sample_probes().values():
+                runner.emit(result)
+            await pilot.pause(0.1)
+            subtitle = {s: Text.from_markup(str(app.main.services.pane(s).border_subtitle)).plain for s in ("postgres", "redis", "nginx", "minio")}
+            assert subtitle == {"postgres": "✔ probe ok", "redis": "✖ probe fail", "nginx": "▲ probe warn", "minio": "✔ probe ok"}
+            # the health view: the four at a glance, then the selected one's reason and figures
+            await pilot.press("1", "H")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, HealthScreen)
+            assert "trigger" in runner.calls  # opening it asks for fresh figures
+            text = health_text(app)
+            for line in ("postgres ✔ ok", "redis    ✖ fail", "nginx    ▲ warn", "minio    ✔ ok"):
+                assert line in text, text
+            assert "3 of max 100" in text and "accepts writes  yes" in text and "liardb 7.4MiB" in text
+            await pilot.press("3")  # nginx in the same view
+            await pilot.pause(0.1)
+            text = health_text(app)
+            assert "/api/health" in text and "502: host.docker.internal:3000 unreachable" in text
+            await pilot.press("right")  # -> minio
+            await pilot.pause(0.1)
+            assert app.screen.service == "minio" and "user-uploads: 3 objects" in health_text(app)
+            await pilot.press("escape")
+            # the compact table has a PROBE column
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.3)
+            row = app.main.services.pane("redis").lines[0].plain
+            assert "● unhealthy ×3  ✖ fail" in row, row
+        # probe alarms reach the activity log (a first result that is ok is not an alarm)
+        alarms = [(e.service, e.text.split(":")[0]) for e in activity.entries() if e.kind == "probe"]
+        assert alarms == [("redis", "new -> fail"), ("nginx", "new -> warn")]
+
+    run_sync(run())
+
+
+def test_probes_run_only_while_something_shows_them() -> None:
+    async def run() -> None:
+        app, monitor, _ = offline_app(probe_factory=FakeProbeRunner)
+        async with app.run_test(size=(120, 40)) as pilot:
+            runner = await started_runner(pilot, app)
+            runner.calls.clear()
+            # a burst of state changes asks for one round, once the burst is over
+            for _ in range(5):
+                app.post_message(ServiceStateChanged(monitor.state("redis")))
+            await pilot.pause(0.3)
+            assert runner.calls == []
+            await wait_until(pilot, lambda: runner.calls == ["trigger"], 3, what="one trigger after the burst")
+            # a shell owns the terminal: no rounds; back: a round at once
+            app.hide_panes("shell")
+            assert runner.paused and runner.calls[-1] == "pause"
+            app.post_message(ServiceStateChanged(monitor.state("redis")))
+            await pilot.pause(1.3)
+            assert runner.calls[-1] == "pause"  # no trigger while nothing shows probes
+            app.show_panes("shell")
+            assert not runner.paused and runner.calls[-1] == "resume"
+            # the activity view shows probe alarms as they happen: probes keep running
+            await pilot.press("A")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, ActivityScreen) and not runner.paused
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+        assert runner.calls[-1] == "stop"
+
+    run_sync(run())
+
+
+def test_drift_marks_the_pane_notifies_and_R_applies_it(monkeypatch: Any) -> None:
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.post_message(DriftChecked(sample_drift()))
+            await pilot.pause(0.2)
+            pane = app.main.services.pane("redis")
+            assert pane.lines[1].plain.startswith("⚠ drift: recreate to apply (R)"), pane.lines[1].plain
+            assert not app.main.services.pane("postgres").lines[1].plain.startswith("⚠")
+            note = [str(n.message) for n in app._notifications if "drift" in str(n.title)]
+            assert note and "Recreate to apply: select redis and press R" in note[0], note
+            assert "REDIS_PASSWORD in .env" in note[0]
+            # the same drift again is not announced twice
+            app.post_message(DriftChecked(sample_drift()))
+            await pilot.pause(0.1)
+            assert len([n for n in app._notifications if "drift" in str(n.title)]) == 1
+            # the health view says what and how; R there recreates
+            await pilot.press("2", "H")
+            await pilot.pause(0.2)
+            assert "recreate to apply" in health_text(app)
+            await pilot.press("R")
+            await wait_until(pilot, lambda: stack.calls, 5, what="recreate from the health view")
+            assert stack.calls == [("recreate", ("redis",))]
+            await pilot.press("escape")
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.3)
+            assert "recreate" in pane.lines[0].plain  # DRIFT column of the compact table
+
+    run_sync(run())
+
+
+def test_autoheal_toggle_and_setting() -> None:
+    activity = MemoryActivity()
+
+    async def run() -> None:
+        app, _, _ = offline_app(activity=activity)
+        async with app.run_test(size=(160, 48)) as pilot:
+            assert "autoheal off" in app.main.host_bar.text.plain
+            assert not app.autoheal_on
+            await pilot.press("ctrl+a")
+            await wait_until(pilot, lambda: "autoheal ON" in app.main.host_bar.text.plain, 5, what="autoheal on in the header")
+            assert app.autoheal_on
+            assert any(e.kind == "autoheal" and e.text.startswith("autoheal on:") for e in activity.entries())
+            assert any("autoheal on" in str(n.message) for n in app._notifications)
+            await pilot.press("ctrl+a")
+            await wait_until(pilot, lambda: "autoheal off" in app.main.host_bar.text.plain, 5, what="autoheal off again")
+            assert not app.autoheal_on
+            assert activity.entries()[-1].text.startswith("autoheal off")
+
+        app, _, _ = offline_app(settings=Settings(up=False, autoheal=True))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.autoheal_on, 5, what="autoheal on at launch")
+            await wait_until(pilot, lambda: "autoheal ON" in app.main.host_bar.text.plain, 5, what="header")
+
+    run_sync(run())
+    args = build_parser().parse_args(["--autoheal"])
+    assert load_settings({"autoheal": args.autoheal}, {}, Path("/nonexistent")).autoheal is True
+    assert load_settings({}, {"LIAR_TUI_AUTOHEAL": "1"}, Path("/nonexistent")).autoheal is True
+    assert load_settings({"autoheal": build_parser().parse_args([]).autoheal}, {}, Path("/nonexistent")).autoheal is False
+
+
+def test_activity_view_shows_history_then_live_entries_bounded() -> None:
+    activity = MemoryActivity(sample_activity())
+
+    async def run() -> None:
+        app, _, stack = offline_app(activity=activity)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("2", "r")  # an action: recorded by the worker that ran it
+            await wait_until(pilot, lambda: stack.calls and "redis" not in app.busy, 5, what="restart")
+            await pilot.press("A")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loaded and app.screen, 5, what="history")
+            texts = [ln.text for ln in screen.log_view.lines]
+            shown = "\n".join("".join(seg.text for seg in strip) for strip in screen.log_view.lines)
+            assert screen.count == len(sample_activity()) + 1
+            assert "restart redis: done" in shown and "created bucket replays" in shown, texts
+            assert shown.index("created bucket game-logs") < shown.index("restart redis: done")  # newest last
+            app.wiring.record("state", "nginx", "exited (0) -> running")  # live, while the view is open
+            await wait_until(pilot, lambda: screen.count == len(sample_activity()) + 2, 5, what="a live entry")
+            assert "exited (0) -> running" in "".join(seg.text for seg in screen.log_view.lines[-1])
+            for i in range(ACTIVITY_KEEP + 50):
+                app.wiring.record("note", "", f"entry {i}")
+            await wait_until(pilot, lambda: "entry 1049" in "".join(seg.text for seg in screen.log_view.lines[-1]), 10, what="the last of the flood")
+            assert screen.count == ACTIVITY_KEEP and len(screen.log_view.lines) <= ACTIVITY_KEEP
+            assert len(screen._seen) <= 2 * ACTIVITY_KEEP
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, MainScreen) and app.activity_screen is None
+            assert activity._subscribers == []  # the view stopped listening
+
+    run_sync(run())
+
+
+def test_buckets_are_bootstrapped_after_the_consoles_own_up(monkeypatch: Any) -> None:
+    activity = MemoryActivity()
+    calls: list[str] = []
+
+    def fake_ensure(project: Any, *, on_created: Any = None, **_: Any) -> BucketReport:
+        calls.append(project.name)
+        on_created("replays")
+        return BucketReport(created=("replays",), present=("game-logs", "user-uploads"))
+
+    monkeypatch.setattr("liar_tui.stack.buckets.ensure_buckets", fake_ensure)
+
+    async def run() -> None:
+        app, _, stack = offline_app(activity=activity)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("u")
+            await wait_until(pilot, lambda: calls, 5, what="ensure_buckets after up")
+            await wait_until(pilot, lambda: "created bucket replays" in app.main.activity.text.plain, 5, what="the activity line")
+            assert any("created bucket replays" in str(n.message) for n in app._notifications)
+            assert [(e.kind, e.text) for e in activity.entries() if e.kind in ("bucket", "action")] == [
+                ("action", "up all services: done in 0.2s"), ("bucket", "created bucket replays")
+            ]
+
+    run_sync(run())
+
+
+def test_a_failed_up_does_not_bootstrap_buckets(monkeypatch: Any) -> None:
+    from uikit import FakeStack
+
+    calls: list[str] = []
+    monkeypatch.setattr("liar_tui.stack.buckets.ensure_buckets", lambda *a, **k: calls.append("x"))
+
+    class FailingUp(FakeStack):
+        def up_events(self, services: Any = None, **_: Any) -> Any:
+            from liar_tui.stack.model import ActionResult
+
+            yield ActionResult("up", (), False, "port is already allocated", 0.1)
+
+    async def run() -> None:
+        app, _, _ = offline_app(stack=FailingUp())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("u")
+            await wait_until(pilot, lambda: "stack" not in app.busy, 5, what="up finished")
+            await pilot.pause(0.3)
+            assert calls == []
+
+    run_sync(run())
+
+
+@pytest.mark.parametrize("query,expected", [("activity", "Activity view"), ("autoheal on", "Autoheal on/off")])
+def test_command_palette_lists_the_new_actions(query: str, expected: str) -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press(*query)
+            await pilot.pause(0.5)
+            options = app.screen.query_one(OptionList)
+            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            assert any(expected in t for t in texts), texts
+            await pilot.press("enter")
+            if query == "activity":  # enter runs the best hit
+                await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen), 5, what="the activity view from the palette")
+            else:
+                await wait_until(pilot, lambda: app.autoheal_on, 5, what="autoheal on from the palette")
+
+    run_sync(run())
+
+
+def test_probe_results_are_redacted_before_they_reach_the_view(tmp_path: Path) -> None:
+    """The stack layer redacts (probes._redacted); the view shows what it is given: check both ends."""
+    from liar_tui.stack.probes import _redacted
+    from liar_tui.stack.project import Project
+
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / ".env").write_text("REDIS_PASSWORD=SuperSecretRedisPw1\n")
+    project = Project(root=tmp_path, name="liar-game")
+    leaky = ProbeResult("redis", "fail", "AUTH SuperSecretRedisPw1 rejected", {"error_code": "SuperSecretRedisPw1"})
+
+    async def run() -> None:
+        app, _, _ = offline_app(project=project, probe_factory=FakeProbeRunner)
+        async with app.run_test(size=(120, 40)) as pilot:
+            runner = await started_runner(pilot, app)
+            runner.emit(_redacted(leaky, project.redactor()))
+            await pilot.press("2", "H")
+            await pilot.pause(0.2)
+            text = health_text(app)
+            assert "AUTH ****** rejected" in text and "SuperSecretRedisPw1" not in text
+
+    run_sync(run())
