@@ -377,6 +377,8 @@ class LiarApp(App[int]):
         self.trigger_probes(now=True)
         # A recreate applies drift; an up may too: look again once the containers have settled.
         self.set_timer(1.5, lambda: self.check_drift(force=True))
+        if result.ok and result.action == "up":
+            self._buckets_worker()
 
     def on_health_inspected(self, message: HealthInspected) -> None:
         screen = self.health_view
@@ -615,6 +617,8 @@ class LiarApp(App[int]):
         if self._drift_enabled:
             self.check_drift()
             self.set_interval(DRIFT_INTERVAL, self.check_drift)
+        # Start-up and the probe clients' imports leave freed heap behind: hand it back (glibc).
+        self.set_timer(5.0, release_free_memory)
 
     def _start_probes(self) -> None:
         if self._probe_factory is None or self._probe_runner is not None or self.monitor is None:
@@ -735,13 +739,14 @@ class LiarApp(App[int]):
         """Autoheal on/off (enable()/disable() record a step, which is file I/O: in a worker)."""
         wanted = not (self._autoheal_wanted if self._autoheal_wanted is not None else self.autoheal_on)
         self._autoheal_wanted = wanted
-        self._autoheal_worker(wanted)
+        self._autoheal_worker()
 
     @work(thread=True, exclusive=False, group="autoheal", exit_on_error=False)
-    def _autoheal_worker(self, on: bool, note: str = "") -> None:
-        self.wiring.set_autoheal(on)
-        if note:
-            self.wiring.record("autoheal", "", f"{note}: {self.wiring.healer.describe()}")
+    def _autoheal_worker(self) -> None:
+        # Applies the latest wish, not its own: rapid toggles settle on the last key press.
+        wanted = self._autoheal_wanted
+        if wanted is not None:
+            self.wiring.set_autoheal(wanted)
 
     # -- the activity view --------------------------------------------------------------------
     def open_activity(self) -> None:
@@ -1045,6 +1050,16 @@ class LiarApp(App[int]):
             stopper.start()
             stopper.join(0.1)
         terminate_children()
+
+
+def release_free_memory() -> None:
+    """Return freed heap pages to the OS (glibc malloc_trim; a no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def terminate_children(timeout: float = 2.0) -> None:

@@ -112,6 +112,7 @@ class ConsoleWiring:
         self._stack_lock = threading.Lock()
         self._lock = threading.Lock()
         self._deep_lock = threading.Lock()
+        self._feed_lock = threading.Lock()
         self._activity: Any = activity
         self._policy: Any = policy
         self.recorder: Any = None  # activity.ActivityRecorder, after start_deep_health()
@@ -132,11 +133,14 @@ class ConsoleWiring:
 
     def _on_state(self, state: ServiceState) -> None:
         self.relay.on_state(state)
-        for listener in self._listeners:
-            try:
-                listener(state)
-            except Exception:  # noqa: BLE001 - one listener must not starve the others
-                pass
+        # The lock orders this against start_deep_health's hand-over of the current states: a
+        # listener never gets an older state after a newer one.
+        with self._feed_lock:
+            for listener in self._listeners:
+                try:
+                    listener(state)
+                except Exception:  # noqa: BLE001 - one listener must not starve the others
+                    pass
 
     def make_monitor(self) -> Any:
         if self.monitor is None:
@@ -195,11 +199,12 @@ class ConsoleWiring:
             enabled=self.settings.autoheal,
             redact=self.project.redactor(),
         )
-        self._listeners = (self.recorder.on_state, self.healer.on_state)
-        if self.monitor is not None:
-            for state in self.monitor.states().values():
-                self.recorder.on_state(state)  # the baseline: transitions from here on are recorded
-                self.healer.on_state(state)
+        with self._feed_lock:
+            if self.monitor is not None:
+                for state in self.monitor.states().values():
+                    self.recorder.on_state(state)  # the baseline: transitions from here on are recorded
+                    self.healer.on_state(state)
+            self._listeners = (self.recorder.on_state, self.healer.on_state)
         self.healer.start()
 
     @property
@@ -235,10 +240,11 @@ class ConsoleWiring:
     # -- autoheal -----------------------------------------------------------------------------
     def set_autoheal(self, on: bool) -> None:
         self.start_deep_health()
-        if on:
-            self.healer.enable()
-        else:
-            self.healer.disable()
+        with self._deep_lock:  # one toggle at a time (enable/disable record a step each)
+            if on:
+                self.healer.enable()
+            else:
+                self.healer.disable()
 
     # -- drift --------------------------------------------------------------------------------
     def drift_due(self, states: dict[str, ServiceState], force: bool = False) -> bool:
