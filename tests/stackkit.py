@@ -238,4 +238,54 @@ def s3_client(project: Project, secret: str | None = None) -> Any:
     )
 
 
-__all__ = ["parse_inspect"]
+
+# -- the API nginx proxies to, and the guard that keeps its requests on this host --------------------
+class HostApi:
+    """A stand-in for the API nginx proxies /api/ to, on the host at the `api_port` fixture."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.server: Any = None
+
+    def start(self) -> "HostApi":
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = b'{"status":"ok"}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("0.0.0.0", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+def require_local_host_gateway(project: Project) -> None:
+    """nginx forwards /api/ to host.docker.internal (host-gateway, docker0's address). If that
+    address is not on this host a request would leave the machine: refuse to send it."""
+    import psutil
+
+    st = state_of(project, "nginx")
+    out = subprocess.run(
+        ["docker", "exec", st.container_id, "getent", "hosts", "host.docker.internal"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout.split()
+    assert out, "host.docker.internal does not resolve in the nginx container"
+    local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+    assert out[0] in local, f"host-gateway {out[0]} is not an address of this host (is docker0 missing?)"
+
+
+__all__ = ["HostApi", "parse_inspect", "require_local_host_gateway"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,19 +51,7 @@ def host_api(api_port: int) -> Iterator[list[tuple[str, str]]]:
         server.server_close()
 
 
-def _assert_host_gateway_is_local(project: Project) -> None:
-    """nginx reaches the host API through host-gateway (docker0's address). If that address is not
-    on this host, a request would leave the machine: refuse to send it."""
-    import psutil
-
-    st = stackkit.state_of(project, "nginx")
-    out = subprocess.run(
-        ["docker", "exec", st.container_id, "getent", "hosts", "host.docker.internal"],
-        capture_output=True, text=True, timeout=30,
-    ).stdout.split()
-    assert out, "host.docker.internal does not resolve in the nginx container"
-    local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-    assert out[0] in local, f"host-gateway {out[0]} is not an address of this host (is docker0 missing?)"
+_assert_host_gateway_is_local = stackkit.require_local_host_gateway
 
 
 def _get(project: Project, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:

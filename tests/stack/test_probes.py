@@ -13,10 +13,8 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stackkit
@@ -26,23 +24,9 @@ from liar_tui.stack.model import SERVICES
 from liar_tui.stack.probes import FAIL, LEVELS, OK, WARN, ProbeResult, ProbeThresholds, probe_service, targets
 from liar_tui.stack.project import Project
 
+from stackkit import HostApi, require_local_host_gateway  # noqa: E402
+
 pytestmark = pytest.mark.engine
-
-
-def require_local_host_gateway(project: Project) -> None:
-    """The nginx probe requests /api/, which nginx forwards to host.docker.internal (host-gateway,
-    docker0's address). If that address is not on this host the request would leave the machine:
-    refuse to send it (same guard as test_nginx.py)."""
-    import psutil
-
-    st = stackkit.state_of(project, "nginx")
-    out = subprocess.run(
-        ["docker", "exec", st.container_id, "getent", "hosts", "host.docker.internal"],
-        capture_output=True, text=True, timeout=30,
-    ).stdout.split()
-    assert out, "host.docker.internal does not resolve in the nginx container"
-    local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-    assert out[0] in local, f"host-gateway {out[0]} is not an address of this host (is docker0 missing?)"
 
 
 def probe(project: Project, service: str, **kwargs: object) -> ProbeResult:
@@ -54,36 +38,6 @@ def wait_level(project: Project, service: str, level: str, timeout: float = 20, 
         lambda: (r if (r := probe(project, service, **kwargs)).level == level else None),
         timeout, interval=0.3, what=f"{service} probe {level}",
     )
-
-
-class _Api(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = b'{"status":"ok"}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class HostApi:
-    """The API nginx proxies to, on the host at the api_port fixture (see test_nginx.py)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        self.server = ThreadingHTTPServer(("0.0.0.0", self.port), _Api)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
 
 @pytest.fixture
