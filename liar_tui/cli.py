@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import __version__, cli_backup, cli_health
-from .stack.engine import iter_lines
 from .stack.errors import StackError
 from .stack.model import SERVICES, ActionResult, ProgressEvent, ServiceState, format_duration
 from .stack.project import Project, discover
@@ -232,9 +231,17 @@ def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
     redact = stack.project.redactor()
     stream = stack.engine.logs(state.container_id, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
     try:
-        for line in iter_lines(stream):
-            sys.stdout.write(redact(line) + "\n")
-            sys.stdout.flush()
+        from .stack.logs import LogDecoder
+
+        decoder = LogDecoder(redact)
+        for chunk in stream.chunks():
+            lines = decoder.feed(chunk)
+            if lines:
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
+        lines = decoder.finish()
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:

@@ -53,13 +53,6 @@ class ExecOutcome:
         return lines[-1] if lines else f"exit code {self.exit_code}"
 
 
-def _raw_socket(sock: Any) -> socket.socket:
-    # docker-py returns a SocketIO around the hijacked connection for unix sockets and the
-    # socket itself for some transports; both expose the real socket one way or the other.
-    raw = getattr(sock, "_sock", sock)
-    return raw  # type: ignore[no-any-return]
-
-
 def run_exec(
     api: Any,
     container: str,
@@ -79,7 +72,7 @@ def run_exec(
     Raises ExecCancelled when `cancel` is set (the connection is closed, which ends the command
     with EPIPE/EOF), ExecFailed when the engine refuses the exec.
     """
-    from docker.errors import APIError, NotFound
+    from .engineapi import APIError
 
     try:
         created = api.exec_create(
@@ -94,10 +87,9 @@ def run_exec(
             workdir=workdir,
         )
         exec_id = created["Id"]
-        sock = api.exec_start(exec_id, socket=True)
-    except (APIError, NotFound) as exc:
+        raw = api.exec_start(exec_id)
+    except APIError as exc:
         raise ExecFailed(f"the engine refused to run {cmd[0]} in {container}: {exc.explanation or exc}") from None
-    raw = _raw_socket(sock)
     raw.settimeout(0.5)  # wake up regularly to look at `cancel`
 
     writer_error: list[BaseException] = []
@@ -186,10 +178,6 @@ def run_exec(
         try:
             raw.close()
         except OSError:
-            pass
-        try:
-            sock.close()
-        except Exception:  # noqa: BLE001
             pass
         if writer is not None:
             writer.join(timeout=5)

@@ -146,7 +146,7 @@ def _container_file_sha(engine: Any, container_id: str, path: str) -> str | None
         if key in _CONTENT_CACHE:
             _CONTENT_CACHE.move_to_end(key)
             return _CONTENT_CACHE[key]
-    from docker.errors import NotFound
+    from .engineapi import NotFound
 
     try:
         stream, _stat = engine.api.get_archive(container_id, path)

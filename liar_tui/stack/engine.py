@@ -1,7 +1,7 @@
 """The Docker Engine API over its socket: fast inspect/list and the streams (events, stats, logs).
 
 python-on-whales shells out to the docker CLI for every call (~13-75 ms) and cannot stream stats
-or events; the `docker` SDK talks to the socket directly (~1 ms per inspect) and streams.
+or events; engineapi.EngineAPI talks to the socket directly (~1 ms per inspect) and streams.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import docker
-import requests
-from docker.errors import DockerException, NotFound
-
+from .engineapi import APIError, EngineAPI, NotFound
 from .errors import EngineMissing, EngineUnreachable
 from .model import LABEL_PROJECT, LABEL_SERVICE, SERVICES, ServiceState, StatsSample, parse_inspect, stats_from_frame
 
@@ -83,18 +80,16 @@ class Engine:
 
     def __init__(self, timeout: float = 10.0) -> None:
         try:
-            self.api = docker.APIClient(
-                base_url=engine_address(), version="1.41", timeout=timeout
-            )
-        except DockerException as exc:  # pragma: no cover - malformed DOCKER_HOST
-            raise EngineUnreachable(explain_connection_error(exc)) from None
+            self.api = EngineAPI(engine_address(), timeout=timeout)
+        except ValueError as exc:  # a malformed DOCKER_HOST
+            raise EngineUnreachable(f"{exc}: fix DOCKER_HOST") from None
 
     # -- connection -------------------------------------------------------------------------
     def ping(self) -> None:
         """Raise EngineUnreachable/EngineMissing (one line) unless the engine answers."""
         try:
             self.api.ping()
-        except (DockerException, requests.exceptions.RequestException, OSError) as exc:
+        except (APIError, OSError) as exc:  # ProtocolError is an OSError too
             message = explain_connection_error(exc)
             cls = EngineMissing if message.startswith("Docker is not installed") else EngineUnreachable
             raise cls(message) from None
@@ -146,12 +141,11 @@ class Engine:
                 "label": f"{LABEL_PROJECT}={project}",
                 "event": list(STATE_EVENTS),
             },
-            decode=True,
         )
 
     def stats(self, container: str) -> Any:
         """Blocking iterator of stats frames, one per second (close() to stop)."""
-        return self.api.stats(container, stream=True, decode=True)
+        return self.api.stats(container)
 
     def logs(
         self,
@@ -162,15 +156,8 @@ class Engine:
         since: int | float | None = None,
         timestamps: bool = True,
     ) -> Any:
-        """Blocking iterator of raw log chunks (bytes; stdout and stderr merged)."""
-        return self.api.logs(
-            container,
-            stream=True,
-            follow=follow,
-            tail=tail,
-            since=since,
-            timestamps=timestamps,
-        )
+        """The raw log stream (multiplexed stdout/stderr; read with chunks(), close() to stop)."""
+        return self.api.logs(container, follow=follow, tail=tail, since=since, timestamps=timestamps)
 
 
 class StreamHandle:
@@ -241,31 +228,3 @@ def follow_stats(
             return
 
     return StreamHandle(f"stats-{service}", run).start()
-
-
-def iter_lines(chunks: Iterator[bytes], max_line: int = 64 * 1024) -> Iterator[str]:
-    """Split a byte stream into text lines. A line longer than max_line is cut there (ending in '…')
-    and the rest of it is dropped, so one huge line costs bounded memory."""
-    buf = b""
-    skipping = False
-    for chunk in chunks:
-        buf += chunk
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                if len(buf) > max_line:
-                    if not skipping:
-                        yield buf[:max_line].decode("utf-8", "replace") + "…"
-                    skipping = True
-                    buf = b""
-                break
-            line, buf = buf[:nl], buf[nl + 1 :]
-            if skipping:
-                skipping = False
-                continue
-            if len(line) > max_line:
-                yield line[:max_line].decode("utf-8", "replace") + "…"
-            else:
-                yield line.decode("utf-8", "replace").rstrip("\r")
-    if buf and not skipping:
-        yield buf[:max_line].decode("utf-8", "replace")

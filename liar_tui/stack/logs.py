@@ -16,18 +16,19 @@ No Textual here: `on_batch` runs on the flusher thread and must hand the batch o
 
 from __future__ import annotations
 
+import codecs
 import re
-import socket
 import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from .engine import Engine, StreamHandle, iter_lines
+from .engine import Engine, StreamHandle
+from .engineapi import APIError, Stream
 from .model import ServiceState, parse_docker_time
 
 #: Longest line kept (longer ones are cut, ending in '…'); one huge line costs bounded memory.
@@ -35,11 +36,15 @@ MAX_LINE = 16 * 1024
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Anything clean_line would change (escapes, tabs, control characters); '\n' separates lines.
+_DIRTY = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One log line of one service; `ts` is Docker's RFC 3339 timestamp with fixed nanoseconds."""
+class LogLine(NamedTuple):
+    """One log line of one service; `ts` is Docker's RFC 3339 timestamp with fixed nanoseconds.
+
+    A tuple: made ~4x faster than a frozen dataclass (a 100k-line burst makes 100k of them) and,
+    holding only strings, left alone by the cyclic garbage collector."""
 
     service: str
     ts: str
@@ -117,62 +122,128 @@ def ts_to_epoch(ts: str) -> float | None:
     return parsed.timestamp() if parsed else None
 
 
-class _Stream:
-    """A log HTTP response that another thread can close, ending a blocked read at once."""
+class LogDecoder:
+    """Docker's log stream, a chunk at a time, into complete lines: cleaned, redacted, cut.
 
-    def __init__(self, response: Any) -> None:
-        self.response = response
+    The per-line work of a 100k-line burst is what competes with the UI for the interpreter, so
+    everything that can be done on a whole chunk is: frame headers are walked once, the payload is
+    decoded once (an incremental decoder: a character split between chunks survives), redaction
+    runs once over the block of complete lines, and cleaning is skipped when the block has no
+    escape or control character at all. A line longer than `max_line` is cut there (ending in
+    '…') and the rest of it dropped, so one huge line costs bounded memory. A TTY container's
+    stream (not multiplexed) passes through as is.
+    """
 
-    def chunks(self) -> Iterator[bytes]:
-        raw = self.response.raw
-        try:
-            if getattr(raw, "chunked", False):
-                yield from raw.read_chunked(decode_content=False)
-            else:
-                yield from raw.stream(64 * 1024, decode_content=False)
-        except Exception:  # noqa: BLE001 - closed from another thread or the engine went away
-            return
+    def __init__(self, redact: Callable[[str], str] | None = None, max_line: int = MAX_LINE) -> None:
+        self._redact = redact
+        self._max = max_line
+        self._frames = bytearray()
+        self._remaining = 0  # payload bytes left in the current frame
+        self._multiplexed: bool | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._text = ""  # an incomplete last line
+        self._skipping = False  # inside a line already cut at max_line
 
-    def close(self) -> None:
-        try:
-            fp = self.response.raw._fp.fp  # the socket under http.client, as the docker SDK finds it
-            sock = getattr(fp, "raw", fp)
-            sock = getattr(sock, "_sock", sock)
-            if isinstance(sock, socket.socket):
-                sock.shutdown(socket.SHUT_RDWR)
-        except Exception:  # noqa: BLE001 - already closed
-            pass
-        try:
-            self.response.close()
-        except Exception:  # noqa: BLE001
-            pass
+    def feed(self, chunk: bytes) -> list[str]:
+        """The complete lines this chunk finishes (with Docker's timestamp prefix, if any)."""
+        return self._split(self._decoder.decode(self._demux(chunk)))
 
+    def finish(self) -> list[str]:
+        """The last line when the stream ended without a newline."""
+        text = self._text + self._decoder.decode(b"", final=True)
+        self._text = ""
+        if not text or self._skipping:
+            return []
+        return self._finish_block([text[: self._max]])
 
-def demux(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Payloads of Docker's multiplexed stream (8-byte headers); a TTY container's raw bytes pass."""
-    buf = bytearray()
-    multiplexed: bool | None = None
-    for chunk in chunks:
-        if multiplexed is False:
-            yield bytes(chunk)
-            continue
+    def _demux(self, chunk: bytes) -> bytes:
+        if self._multiplexed is False:
+            return chunk
+        buf = self._frames
         buf += chunk
-        if multiplexed is None:
+        if self._multiplexed is None:
             if len(buf) < 8:
-                continue
-            multiplexed = buf[0] in (0, 1, 2) and buf[1:4] == b"\0\0\0"
-            if not multiplexed:
-                yield bytes(buf)
+                return b""
+            self._multiplexed = buf[0] in (0, 1, 2) and buf[1:4] == b"\0\0\0"
+            if not self._multiplexed:
+                data = bytes(buf)
                 buf.clear()
+                return data
+        out: list[bytes] = []
+        pos, end, remaining = 0, len(buf), self._remaining
+        unpack = struct.unpack_from
+        while pos < end:
+            if remaining == 0:
+                if end - pos < 8:
+                    break
+                remaining = unpack(">L", buf, pos + 4)[0]
+                pos += 8
                 continue
-        while len(buf) >= 8:
-            size = struct.unpack_from(">L", buf, 4)[0]
-            if len(buf) < 8 + size:
-                break
-            yield bytes(buf[8 : 8 + size])
-            del buf[: 8 + size]
-    if buf and multiplexed is False:
-        yield bytes(buf)
+            take = remaining if remaining <= end - pos else end - pos
+            out.append(buf[pos : pos + take])
+            pos += take
+            remaining -= take
+        self._remaining = remaining
+        del buf[:pos]
+        return b"".join(out)
+
+    def _split(self, text: str) -> list[str]:
+        if not text:
+            return []
+        text = self._text + text
+        nl = text.rfind("\n")
+        if nl < 0:
+            if len(text) > self._max:
+                # a line longer than max_line with no end in sight: show its start, drop the rest
+                self._text = ""
+                if self._skipping:
+                    return []
+                self._skipping = True
+                return self._finish_block([text[: self._max] + "…"])
+            self._text = text
+            return []
+        block, self._text = text[:nl], text[nl + 1 :]
+        lines = block.split("\n")
+        if self._skipping:
+            self._skipping = False
+            del lines[0]  # the end of a line already shown cut
+        if len(self._text) > self._max:
+            lines.append(self._text[: self._max] + "…")
+            self._text = ""
+            self._skipping = True
+        return self._finish_block(lines)
+
+    def _finish_block(self, lines: list[str]) -> list[str]:
+        if not lines:
+            return lines
+        joined = "\n".join(lines)
+        if "\r" in joined:
+            lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]  # CRLF line ends
+            joined = "\n".join(lines)
+        limit = self._max
+        if max(map(len, lines)) > limit:
+            lines = [ln if len(ln) <= limit else ln[:limit] + "…" for ln in lines]
+            joined = "\n".join(lines)
+        redact = self._redact
+        if _DIRTY.search(joined):
+            # escapes first (a secret drawn in colour is still a secret), then secrets, line by line
+            lines = [clean_line(ln) for ln in lines]
+            return [redact(ln) for ln in lines] if redact is not None else lines
+        if redact is not None:
+            redacted = redact(joined)  # secrets hold no newline: one pass over the block
+            if redacted != joined:
+                lines = redacted.split("\n")
+        return lines
+
+
+def to_log_lines(service: str, raw: list[str]) -> list[LogLine]:
+    """Lines with Docker's timestamp prefix -> LogLines (lines without one keep ts '')."""
+    make = LogLine._make
+    # Docker's prefix is RFC 3339 with fixed nanoseconds (30 characters) and a space: the fast path.
+    return [
+        make((service, line[:30], line[31:])) if line[30:31] == " " and line[10:11] == "T" else make((service, *split_timestamp(line)))
+        for line in raw
+    ]
 
 
 class LogFollower:
@@ -269,30 +340,22 @@ class LogFollower:
             self._engine = self._engine_factory()
         return self._engine.api
 
-    def _open(self, container_id: str, *, follow: bool, tail: int | None, since: float | None) -> _Stream:
-        api = self._api()
-        params: dict[str, Any] = {
-            "stdout": 1,
-            "stderr": 1,
-            "timestamps": 1,
-            "follow": int(follow),
-            "tail": "all" if tail is None else str(tail),
-        }
-        if since is not None and since > 0:
-            params["since"] = f"{since:.6f}"
-        url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
-        response = api.get(url, params=params, stream=True, timeout=(5, None))
-        if response.status_code >= 400:
-            text = response.text[:200]
-            response.close()
-            raise ConnectionError(f"logs of {container_id[:12]}: HTTP {response.status_code} {text}")
-        return _Stream(response)
+    def _open(self, container_id: str, *, follow: bool, tail: int | None, since: float | None) -> Stream:
+        try:
+            return self._api().logs(container_id, follow=follow, tail=tail, since=since, timestamps=True)
+        except APIError as exc:
+            raise ConnectionError(f"logs of {container_id[:12]}: {exc}") from None
 
-    def _lines(self, service: str, stream: _Stream) -> Iterator[LogLine]:
-        redact = self._redact
-        for raw in iter_lines(demux(stream.chunks()), max_line=MAX_LINE):
-            ts, text = split_timestamp(raw)
-            yield LogLine(service, ts, redact(clean_line(text)))
+    def _batches(self, service: str, stream: Stream) -> Iterator[list[LogLine]]:
+        """The stream's lines, a chunk (up to 64 KiB, ~1000 short lines) at a time."""
+        decoder = LogDecoder(self._redact, MAX_LINE)
+        for chunk in stream.chunks():
+            raw = decoder.feed(chunk)
+            if raw:
+                yield to_log_lines(service, raw)
+        raw = decoder.finish()
+        if raw:
+            yield to_log_lines(service, raw)
 
     def _reader(self, service: str) -> Callable[[StreamHandle], None]:
         def run(handle: StreamHandle) -> None:
@@ -313,14 +376,16 @@ class LogFollower:
                         since, last_ts = self._backlog_into(service, container_id, handle)
                         first = False
                     stream = handle.attach(self._open(container_id, follow=True, tail=None, since=since))
-                    for line in self._lines(service, stream):
+                    for lines in self._batches(service, stream):
                         if handle.stopped:
                             return
-                        if line.ts and line.ts <= last_ts:
-                            continue  # already shown before the stream was reopened
-                        if line.ts:
-                            last_ts = line.ts
-                        self._push(line)
+                        if last_ts and lines[0].ts <= last_ts:
+                            # already shown before the stream was reopened
+                            lines = [ln for ln in lines if not (ln.ts and ln.ts <= last_ts)]
+                            if not lines:
+                                continue
+                        last_ts = next((ln.ts for ln in reversed(lines) if ln.ts), last_ts)
+                        self._push(lines)
                     errors = 0
                 except Exception:  # noqa: BLE001 - engine gone or container removed: wait for news
                     errors += 1
@@ -348,10 +413,10 @@ class LogFollower:
         if rng.tail != 0 or since is not None:
             stream = handle.attach(self._open(container_id, follow=False, tail=rng.tail, since=since))
             try:
-                for line in self._lines(service, stream):
+                for batch in self._batches(service, stream):
                     if handle.stopped:
                         break
-                    lines.append(line)
+                    lines.extend(batch)
             finally:
                 stream.close()
         last = next((ln.ts for ln in reversed(lines) if ln.ts), "")
@@ -374,9 +439,14 @@ class LogFollower:
             self._dropped += 1
         self._pending.append(line)
 
-    def _push(self, line: LogLine) -> None:
+    def _push(self, lines: list[LogLine]) -> None:
+        """A batch of lines in: one lock and one wake-up, not one per line."""
         with self._lock:
-            self._append(line)
+            pending = self._pending
+            overflow = len(pending) + len(lines) - (pending.maxlen or 0)
+            if pending.maxlen is not None and overflow > 0:
+                self._dropped += overflow
+            pending.extend(lines)
         self._data.set()
 
     # -- flusher ------------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""LogDecoder: Docker's multiplexed log stream into clean, redacted, bounded lines, chunk by chunk.
+
+Pure: the bytes are built here as the Engine API sends them (8-byte frame headers + payload)."""
+
+from __future__ import annotations
+
+import struct
+
+from liar_tui.stack.envfile import Redactor
+from liar_tui.stack.logs import LogDecoder, LogLine, to_log_lines
+
+TS = "2026-11-26T09:58:04.117860320Z"
+
+
+def frame(text: str | bytes, stream: int = 1) -> bytes:
+    payload = text.encode() if isinstance(text, str) else text
+    return bytes([stream, 0, 0, 0]) + struct.pack(">L", len(payload)) + payload
+
+
+def decode(data: bytes, cuts: list[int] | None = None, **kw: object) -> list[str]:
+    """Feed `data` cut at the given offsets (every chunk boundary is a chance to break)."""
+    dec = LogDecoder(**kw)  # type: ignore[arg-type]
+    out: list[str] = []
+    prev = 0
+    for cut in [*(cuts or []), len(data)]:
+        out += dec.feed(data[prev:cut])
+        prev = cut
+    return out + dec.finish()
+
+
+def test_frames_cut_anywhere_give_the_same_lines() -> None:
+    lines = [f"{TS} line {i} é✓" for i in range(5)]
+    data = b"".join(frame(ln + "\n", stream=1 + i % 2) for i, ln in enumerate(lines))
+    assert decode(data) == lines
+    for cut in range(1, len(data)):  # headers, payloads and multi-byte characters split
+        assert decode(data, [cut]) == lines, cut
+
+
+def test_a_line_spread_over_frames_and_a_last_line_without_newline() -> None:
+    data = frame("hel") + frame("lo\r\nwor") + frame("ld")
+    assert decode(data) == ["hello", "world"]
+
+
+def test_long_lines_are_cut_and_their_rest_dropped() -> None:
+    big = "x" * 100
+    data = frame("a\n" + big + "\nb\n")
+    assert decode(data, max_line=10) == ["a", "x" * 10 + "…", "b"]
+    # a long line with no newline in sight: its start is shown once, the rest skipped
+    chunks = frame("y" * 30) + frame("y" * 30) + frame("y\nc\n")
+    assert decode(chunks, [38, 76], max_line=10) == ["y" * 10 + "…", "c"]
+
+
+def test_secrets_are_redacted_in_clean_and_dirty_blocks() -> None:
+    redact = Redactor(["s3cretpass"])
+    # a clean block (redacted in one pass) ...
+    assert decode(frame("a\nuser=app password=s3cretpass\nb\n"), redact=redact) == ["a", "user=app password=******", "b"]
+    # ... and a block with escapes (cleaned first, then redacted line by line)
+    data = frame("user=app password=s3cretpass\n") + frame("\x1b[31ms3cret\x1b[0mpass\tok\n")
+    out = decode(data, redact=redact)
+    assert out == ["user=app password=******", "******  ok"]  # the tab expanded before redaction
+    assert all("s3cret" not in ln for ln in out)
+
+
+def test_control_characters_are_replaced_and_tty_streams_pass() -> None:
+    assert decode(frame("a\x07b\n")) == ["a\ufffdb"]
+    assert decode(b"plain tty output\nsecond\n") == ["plain tty output", "second"]
+
+
+def test_to_log_lines_splits_docker_timestamps() -> None:
+    assert to_log_lines("nginx", [f"{TS} hello world", "no ts"]) == [
+        LogLine("nginx", TS, "hello world"),
+        LogLine("nginx", "", "no ts"),
+    ]
