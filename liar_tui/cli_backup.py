@@ -22,12 +22,14 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .stack.backup import BACKUP_SERVICES, BackupManager, BackupProgress, VerifyReport
-from .stack.backupset import BACKUP_DIR_ENV, BackupError, resolve_backup_dir
-from .stack.model import SERVICES, format_bytes
+from .stack.model import BACKUP_DIR_ENV, BACKUP_SERVICES, SERVICES, format_bytes
 
 if TYPE_CHECKING:
+    from .stack.backup import BackupManager, BackupProgress, VerifyReport
     from .stack.compose import Stack
+
+# The backup machinery (stack.backup, ~100 ms of imports) loads only when a backup command runs:
+# `liar-tui` and its console must not wait for it.
 
 COMMANDS = ("backup", "verify", "restore", "shell")
 BACKUP_ACTIONS = ("list", "verify", "prune")
@@ -74,6 +76,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _manager(stack: "Stack", args: argparse.Namespace) -> BackupManager:
+    from .stack.backup import BackupManager
+    from .stack.backupset import resolve_backup_dir
+
     return BackupManager(stack.project, stack, resolve_backup_dir(stack.project.root, getattr(args, "backup_dir", None)))
 
 
@@ -239,6 +244,8 @@ def cmd_prune(stack: "Stack", args: argparse.Namespace) -> int:
 
 
 def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
+    from .stack.backupset import BackupError
+
     unknown = [s for s in args.services if s not in BACKUP_SERVICES]
     if unknown:
         return _fail(f"cannot restore {', '.join(unknown)}: choose from {', '.join(BACKUP_SERVICES)}")

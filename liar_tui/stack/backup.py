@@ -69,14 +69,12 @@ from .backupset import (
 from .containerio import CHUNK, ExecCancelled, ExecOutcome, exec_capture, run_exec
 from .engine import Engine
 from .errors import EnvFileMissing, StackError
-from .model import LABEL_PROJECT, LABEL_SERVICE, ServiceState, parse_inspect
+from .model import BACKUP_SERVICES, LABEL_PROJECT, LABEL_SERVICE, ServiceState, parse_inspect
 from .project import Project
 
 if TYPE_CHECKING:
     from .compose import Stack
 
-#: Services that hold data, in backup/restore order (roles and tables first, objects last).
-BACKUP_SERVICES: tuple[str, ...] = ("postgres", "redis", "minio")
 
 #: Object headers kept besides x-amz-meta-*: what S3 stores and returns for an object.
 KEPT_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import StackError
+from .model import BACKUP_DIR_ENV
 
 FORMAT = "liar-tui-backup/1"
 MANIFEST = "manifest.json"
@@ -37,7 +38,6 @@ LOCK_FILE = ".lock"
 PARTIAL_SUFFIX = ".partial"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-BACKUP_DIR_ENV = "LIAR_TUI_BACKUP_DIR"
 
 _ID_RE = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?$")
 

@@ -26,6 +26,11 @@ SERVICE_KIND: dict[str, str] = {
     "minio": "object store",
 }
 
+#: Services that hold data, in backup/restore order (roles and tables first, objects last).
+BACKUP_SERVICES: tuple[str, ...] = ("postgres", "redis", "minio")
+#: Where backup sets go when neither a flag nor the config says (else <project>/backups).
+BACKUP_DIR_ENV = "LIAR_TUI_BACKUP_DIR"
+
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 

@@ -71,6 +71,10 @@ PROBE_INTERVAL = 10.0
 DRIFT_INTERVAL = 30.0
 #: After launch, deep health waits this long: the first frame and the engine's state come first.
 DEEP_HEALTH_DELAY = 0.5
+#: A log batch this large means a burst; HEAP_SETTLE_AFTER seconds after the last one, freed
+#: heap goes back to the OS.
+HEAP_SETTLE_BATCH = 1000
+HEAP_SETTLE_AFTER = 3.0
 #: State changes come in bursts (die, start, health_status): one probe round after the burst.
 PROBE_TRIGGER_DELAY = 1.0
 #: Autoheal steps that deserve a notification (the others go to the activity line and view).
@@ -203,6 +207,7 @@ class LiarApp(App[int]):
         self.log_range = LogRange(tail=self.settings.log_tail)
         self._follower: Any = None
         self._log_generation = 0
+        self._heap_timer: Any = None
         self._accepting = False
         self._suspended = False
         self._up_pending = self.settings.up
@@ -473,6 +478,11 @@ class LiarApp(App[int]):
         if batch.backlog:
             view.backlog_loading = False
         view.add_lines(batch.lines, batch.dropped)
+        if len(batch.lines) >= HEAP_SETTLE_BATCH:
+            # A burst churns through many lines: once it is over, give the freed heap back.
+            if self._heap_timer is not None:
+                self._heap_timer.stop()
+            self._heap_timer = self.set_timer(HEAP_SETTLE_AFTER, release_free_memory)
         if batch.backlog:
             self.main.logs.update_bar()
         if self._follower is not None:
@@ -617,8 +627,9 @@ class LiarApp(App[int]):
         if self._drift_enabled:
             self.check_drift()
             self.set_interval(DRIFT_INTERVAL, self.check_drift)
-        # Start-up and the probe clients' imports leave freed heap behind: hand it back (glibc).
-        self.set_timer(5.0, release_free_memory)
+        # Start-up and the probe clients' imports leave freed heap behind: hand it back (glibc);
+        # what start-up built stays for good: the collector stops scanning it (gc.freeze).
+        self.set_timer(5.0, settle_heap)
 
     def _start_probes(self) -> None:
         if self._probe_factory is None or self._probe_runner is not None or self.monitor is None:
@@ -1050,6 +1061,17 @@ class LiarApp(App[int]):
             stopper.start()
             stopper.join(0.1)
         terminate_children()
+
+
+def settle_heap() -> None:
+    """After start-up: collect, then exclude every surviving object (Textual's tree, modules,
+    the probe clients) from later collections, so a full collection during a log burst scans
+    only what is new; then return freed heap to the OS."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    release_free_memory()
 
 
 def release_free_memory() -> None:

