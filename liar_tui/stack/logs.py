@@ -31,6 +31,9 @@ from .engine import Engine, StreamHandle
 from .engineapi import APIError, Stream
 from .model import ServiceState, parse_docker_time
 
+#: A batch this large means a burst: batches then go out at most BURST_RATE times a second.
+BURST_BATCH = 500
+BURST_RATE = 10.0
 #: Longest line kept (longer ones are cut, ending in '…'); one huge line costs bounded memory.
 MAX_LINE = 16 * 1024
 
@@ -171,18 +174,22 @@ class LogDecoder:
                 return data
         out: list[bytes] = []
         pos, end, remaining = 0, len(buf), self._remaining
+        if remaining:  # the rest of a frame begun in an earlier chunk
+            take = min(remaining, end)
+            out.append(buf[:take])
+            pos, remaining = take, remaining - take
         unpack = struct.unpack_from
-        while pos < end:
-            if remaining == 0:
-                if end - pos < 8:
-                    break
-                remaining = unpack(">L", buf, pos + 4)[0]
-                pos += 8
-                continue
-            take = remaining if remaining <= end - pos else end - pos
-            out.append(buf[pos : pos + take])
-            pos += take
-            remaining -= take
+        # one turn per frame (a frame is a log line, mostly): header and payload together
+        while end - pos >= 8:
+            start = pos + 8
+            stop = start + unpack(">L", buf, pos + 4)[0]
+            if stop > end:
+                out.append(buf[start:end])
+                remaining = stop - end
+                pos = end
+                break
+            out.append(buf[start:stop])
+            pos = stop
         self._remaining = remaining
         del buf[:pos]
         return b"".join(out)
@@ -238,10 +245,10 @@ class LogDecoder:
 
 def to_log_lines(service: str, raw: list[str]) -> list[LogLine]:
     """Lines with Docker's timestamp prefix -> LogLines (lines without one keep ts '')."""
-    make = LogLine._make
+    new, cls = tuple.__new__, LogLine  # LogLine(...) without its Python-level __new__
     # Docker's prefix is RFC 3339 with fixed nanoseconds (30 characters) and a space: the fast path.
     return [
-        make((service, line[:30], line[31:])) if line[30:31] == " " and line[10:11] == "T" else make((service, *split_timestamp(line)))
+        new(cls, (service, line[:30], line[31:])) if line[30:31] == " " and line[10:11] == "T" else new(cls, (service, *split_timestamp(line)))
         for line in raw
     ]
 
@@ -455,6 +462,7 @@ class LogFollower:
         started = time.monotonic()
         first = True
         last_flush = 0.0
+        last_size = 0
         while not stop.is_set():
             self._data.wait()
             if stop.is_set():
@@ -467,7 +475,10 @@ class LogFollower:
                     self._data.clear()
                     self._data.wait(0.05)
                     continue
-            delay = last_flush + self._min_interval - time.monotonic()
+            # A burst (big batches) is drawn at most BURST_RATE times a second: each repaint costs
+            # the UI the same whatever the batch size, and the interpreter is shared with readers.
+            interval = max(self._min_interval, 1.0 / BURST_RATE) if last_size >= BURST_BATCH else self._min_interval
+            delay = last_flush + interval - time.monotonic()
             if delay > 0 and stop.wait(delay):
                 return
             while not self._acked.wait(5.0):
@@ -496,6 +507,7 @@ class LogFollower:
                 continue
             self._acked.clear()
             last_flush = time.monotonic()
+            last_size = len(lines)
             try:
                 self._on_batch(LogBatch(self.generation, lines, dropped, backlog))
             except Exception:  # noqa: BLE001 - the consumer went away

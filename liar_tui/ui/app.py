@@ -485,8 +485,11 @@ class LiarApp(App[int]):
             self._heap_timer = self.set_timer(HEAP_SETTLE_AFTER, release_free_memory)
         if batch.backlog:
             self.main.logs.update_bar()
-        if self._follower is not None:
-            self._follower.ack()
+        follower = self._follower
+        if follower is not None:
+            # The next batch may come once this one is on screen: a burst cannot queue repaints
+            # ahead of a key press.
+            self.call_after_refresh(follower.ack)
 
     def on_log_saved(self, message: LogSaved) -> None:
         if message.error:
@@ -627,9 +630,13 @@ class LiarApp(App[int]):
         if self._drift_enabled:
             self.check_drift()
             self.set_interval(DRIFT_INTERVAL, self.check_drift)
-        # Start-up and the probe clients' imports leave freed heap behind: hand it back (glibc);
-        # what start-up built stays for good: the collector stops scanning it (gc.freeze).
-        self.set_timer(5.0, settle_heap)
+        # What start-up built (Textual's tree, the modules, the probe clients) stays for good:
+        # the collector stops scanning it, so a full collection during a log burst takes a few
+        # ms instead of 50-100. Then start-up's freed heap goes back to the OS (glibc).
+        import gc
+
+        gc.freeze()
+        self.set_timer(5.0, release_free_memory)
 
     def _start_probes(self) -> None:
         if self._probe_factory is None or self._probe_runner is not None or self.monitor is None:
@@ -1061,17 +1068,6 @@ class LiarApp(App[int]):
             stopper.start()
             stopper.join(0.1)
         terminate_children()
-
-
-def settle_heap() -> None:
-    """After start-up: collect, then exclude every surviving object (Textual's tree, modules,
-    the probe clients) from later collections, so a full collection during a log burst scans
-    only what is new; then return freed heap to the OS."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    release_free_memory()
 
 
 def release_free_memory() -> None:

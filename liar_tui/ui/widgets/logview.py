@@ -199,7 +199,19 @@ class LogView(ScrollView, can_focus=True):
         return (TS_WIDTH if self.show_ts else 0) + (SERVICE_WIDTH if self.show_service else 0)
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self.prefix_width + self._text_width, self.row_count)
+        size = Size(self.prefix_width + self._text_width, self.row_count)
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not self.container_size:
+            self.virtual_size = size
+            return
+        # `virtual_size` is a layout reactive: setting it re-lays out and re-renders the whole
+        # screen (~20-40 ms while a log burst shares the interpreter), though this view's own size
+        # does not depend on it. Only the scrollbars do: update them here; when one appears or
+        # disappears, its own (layout) reactive asks for the layout that is then really needed.
+        self.set_reactive(LogView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def _changed(self, keep_position: bool = True) -> None:
         self._cache.clear()
