@@ -19,6 +19,13 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
 
+# The PostgreSQL probe runs psycopg on the system's libpq (lighter than the bundled one).
+if ! ldconfig -p 2>/dev/null | grep -q 'libpq\.so\.5'; then
+  say "installing libpq5 (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq5 >/dev/null || say "libpq5 not installed: the probe uses psycopg's bundled libpq"
+fi
+
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv

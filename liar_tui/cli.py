@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--refresh", type=float, metavar="SECONDS", default=None,
                          help="seconds between pane repaints (default 1; state changes show at once)")
     console.add_argument("--log-lines", dest="log_lines", type=int, metavar="N", default=None,
-                         help="lines kept in the log buffer (default 10000)")
+                         help="lines kept in the log buffer (default 5000)")
     console.add_argument("--theme", metavar="NAME", default=None, help="Textual theme (default textual-dark)")
     console.add_argument("--autoheal", dest="autoheal", action="store_const", const=True, default=None,
                          help="start with autoheal on (restart a service that stays unhealthy; ctrl+a toggles it)")

@@ -3,7 +3,7 @@
 The config file is TOML at $XDG_CONFIG_HOME/liar-tui/config.toml (~/.config/liar-tui/config.toml):
 
     refresh = 1.0            # seconds between pane/header repaints (state changes render at once)
-    log_lines = 10000        # lines kept in the log ring buffer
+    log_lines = 5000         # lines kept in the log ring buffer (as k9s keeps by default)
     log_tail = 200           # lines of backlog fetched when a log view opens
     theme = "textual-dark"
     mouse = true
@@ -44,7 +44,7 @@ class Settings:
     """What the console needs to know before it starts."""
 
     refresh: float = 1.0
-    log_lines: int = 10_000
+    log_lines: int = 5_000
     log_tail: int = 200
     theme: str = "textual-dark"
     mouse: bool = True

@@ -263,7 +263,7 @@ class LogFollower:
         *,
         containers: Mapping[str, ServiceState] | None = None,
         log_range: LogRange = LogRange(),
-        max_lines: int = 10_000,
+        max_lines: int = 5_000,
         redact: Callable[[str], str] | None = None,
         min_interval: float = 0.05,
         generation: int = 0,

@@ -236,10 +236,39 @@ select current_setting('server_version'),
 """
 
 
+def import_psycopg() -> Any:
+    """psycopg, on the system's libpq when there is one (Debian's libpq5).
+
+    psycopg[binary] brings its own libpq with its own copies of OpenSSL and Kerberos: ~3.5 MB
+    more resident than the system's libpq, whose libcrypto Python's ssl module has loaded already.
+    Where there is no system libpq (or it is refused), the binary package is the fallback.
+    """
+    import sys
+
+    if "psycopg" in sys.modules:
+        return sys.modules["psycopg"]
+    if "PSYCOPG_IMPL" not in os.environ:
+        from ctypes.util import find_library
+
+        if find_library("pq"):
+            os.environ["PSYCOPG_IMPL"] = "python"
+            try:
+                import psycopg
+
+                return psycopg
+            except ImportError:
+                del os.environ["PSYCOPG_IMPL"]
+                for name in [m for m in sys.modules if m == "psycopg" or m.startswith("psycopg.")]:
+                    del sys.modules[name]
+    import psycopg
+
+    return psycopg
+
+
 def probe_postgres(t: ProbeTarget) -> ProbeResult:
     """Version, connections against max_connections, database size, oldest open transaction, and
     whether the server accepts writes (recovery / read-only settings; nothing is written)."""
-    import psycopg
+    psycopg = import_psycopg()
 
     started = time.monotonic()
     user = t.env.get("POSTGRES_USER") or "liaruser"

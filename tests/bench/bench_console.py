@@ -717,6 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     tmux = TmuxServer()
     bench: Bench | None = None
     results: dict[str, ToolResult] = {}
+    floor_ms: float | None = None
     interrupted = False
     try:
         log(f"stack {project.name} in {workdir}: bringing it up")
@@ -727,6 +728,13 @@ def main(argv: list[str] | None = None) -> int:
         stackkit.wait_all_healthy(project)
         tmux.start()
         bench = Bench(args, tmux, target, project)
+        if "liar-tui" in args.tools and "launch" in args.phases:
+            # the reference for launch: Textual alone, in the same run, the same way
+            floor = toolkit.textual_floor(sys.executable)
+            floor_result = ToolResult(floor.name, notes=floor.notes)
+            bench.launch(floor, floor_result)
+            if floor_result.launch_ms:
+                floor_ms = statistics.median(floor_result.launch_ms)
         for name in args.tools:
             results[name] = bench.run_tool(makers[name](executables[name]))
     except KeyboardInterrupt:
@@ -760,6 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         "launch_runs": args.launch_runs,
         "burst_lines": BURST_LINES,
         "burst_command": burst_command(1),
+        "textual_floor_launch_ms_median": floor_ms,
     }
     print()
     print(table(results))
@@ -767,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"size {args.size}; {os.cpu_count()} CPUs; capture round trip (poll overhead) median "
           f"{context['poll_overhead_ms_median']:.2f} ms, p95 {context['poll_overhead_ms_p95']:.2f} ms, plus 2 ms sleep "
           f"between polls; {args.runs} kills, {args.launch_runs} launches (after a warm-up), idle window {args.seconds:.0f} s")
+    if floor_ms is not None:
+        print(f"launch floor: a bare Textual app (one Static), same run, same way: median {floor_ms:.0f} ms")
     for r in results.values():
         print(f"{r.name}: key {r.key}; {r.notes}; load avg {r.load_before} -> {r.load_after}"
               + (f"; quit left processes" if r.quit_clean is False else ""))

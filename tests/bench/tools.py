@@ -114,6 +114,37 @@ def liar_tui(executable: str) -> Tool:
     )
 
 
+# -- the floor: a bare Textual app ------------------------------------------------------------------
+class FloorTool(Tool):
+    """Launch only: its first frame is its one line of text."""
+
+    def first_frame(self, screen: str, target: Target) -> bool:
+        return FLOOR_READY in screen
+
+
+FLOOR_READY = "textual floor: first frame"
+
+
+def textual_floor(python: str) -> Tool:
+    app = str(HERE / "floor_app.py")
+    return FloorTool(
+        name="textual-floor",
+        command=lambda t: [python, app],
+        cwd=lambda t: t.root,
+        status=lambda screen, t, svc: None,
+        is_exited=lambda s: False,
+        is_up=lambda s: False,
+        health_shown=False,
+        key="",
+        key_back="",
+        key_state=lambda s: None,
+        key_text="",
+        show_burst_log=lambda tmux, session, t: None,
+        open_burst_view=lambda tmux, session, t: None,
+        notes="a bare Textual app (one Static), launched the same way: what Textual alone costs here",
+    )
+
+
 # -- lazydocker ------------------------------------------------------------------------------------
 _LAZY_ROW = re.compile(r"^([a-z]+(?:\s+\([^)]*\))?)\s+(\S+)")
 

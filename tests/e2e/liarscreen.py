@@ -65,7 +65,7 @@ def selected_service(screen: str) -> str | None:
 
 
 def log_bar(screen: str) -> str:
-    """The log view's title line: 'LOGS nginx  tail 200  ts  ● follow  50/10,000 lines'."""
+    """The log view's title line: 'LOGS nginx  tail 200  ts  ● follow  50/5,000 lines'."""
     for line in screen.splitlines():
         if line.lstrip().startswith("LOGS "):
             return line.strip()

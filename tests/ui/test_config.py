@@ -30,7 +30,7 @@ def write(tmp_path: Path, text: str = FILE) -> Path:
 def test_defaults_without_any_source(tmp_path: Path) -> None:
     s = load_settings({}, {}, tmp_path / "missing.toml")
     assert s == Settings()
-    assert s.refresh == 1.0 and s.log_lines == 10_000 and s.up and s.mouse and s.keys == {}
+    assert s.refresh == 1.0 and s.log_lines == 5_000 and s.up and s.mouse and s.keys == {}
     assert set(s.sources.values()) == {"default"}
 
 

@@ -78,14 +78,16 @@ class LogView(ScrollView, can_focus=True):
     class StatusChanged(Message):
         """Line counts, follow or search state changed: the bar above redraws."""
 
-    def __init__(self, max_lines: int = 10_000, *, id: str | None = None) -> None:
+    def __init__(self, max_lines: int = 5_000, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.max_lines = max_lines
         self._lines: deque[LogLine] = deque(maxlen=max_lines)
         self._next_seq = 0
         self._matches: list[int] = []  # seqs of lines matching the search, oldest first
         self._text_width = 0
-        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
+        # A few screens' worth of rendered rows (a burst renders every new row once: a bigger
+        # cache only holds rows that have scrolled away).
+        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(256)
         self.follow = True
         self.show_ts = False
         self.show_service = False
