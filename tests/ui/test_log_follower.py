@@ -189,7 +189,8 @@ def test_console_stays_responsive_and_bounded_during_a_burst(container: Any) -> 
                 pilot, lambda: any(ln.text == "done-marker" for ln in view.visible_lines()), 60, what="end of burst", step=0.05
             )
             assert view.line_count <= 5000
-            assert app._follower._acked.is_set()  # the app acknowledged the last batch it took
+            # the app acknowledges the last batch it took once that batch is on screen
+            await wait_until(pilot, lambda: app._follower._acked.is_set(), 5, what="the ack after the repaint", step=0.02)
             # generous bounds: the box running the tests is shared (the benchmark measures 50 ms)
             median = sorted(latencies)[len(latencies) // 2]
             assert median < 0.1 and slowest < 1.0, f"keys during the burst took {[round(x, 3) for x in latencies]} s"
