@@ -151,6 +151,31 @@ def test_state_change_renders_at_once_without_waiting_for_the_tick() -> None:
     run_sync(run())
 
 
+def test_footer_follows_the_selected_services_state() -> None:
+    """Restart is offered for a running service only: the footer changes when the state does
+    (and only a change that matters rebuilds it)."""
+    from textual.widgets._footer import FooterKey
+
+    def restart_disabled(app: LiarApp) -> bool | None:
+        keys = [k for k in app.main.query(FooterKey) if k.action == "restart"]
+        return keys[0].has_class("-disabled") if keys else None
+
+    async def run() -> None:
+        app, monitor, _ = offline_app()
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_until(pilot, lambda: restart_disabled(app) is False, 5, what="restart offered")
+            running = sample_states()["postgres"]
+            dead = running.__class__(**{**running.__dict__, "state": "exited", "exit_code": 137})
+            monitor.set_state(dead)
+            app.post_message(ServiceStateChanged(dead))
+            await wait_until(pilot, lambda: restart_disabled(app) is True, 5, what="restart greyed out")
+            monitor.set_state(running)
+            app.post_message(ServiceStateChanged(running))
+            await wait_until(pilot, lambda: restart_disabled(app) is False, 5, what="restart offered again")
+
+    run_sync(run())
+
+
 def test_save_writes_the_visible_lines(tmp_path: Path) -> None:
     async def run() -> None:
         app, _, _ = offline_app()

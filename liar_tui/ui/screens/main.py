@@ -31,6 +31,28 @@ WIDE_MIN_HEIGHT = 32
 SERVICE_ACTIONS = ("restart", "recreate", "toggle_service", "shell")
 
 
+class CalmFooter(Footer):
+    """Textual's Footer, recomposed once per frame however often the bindings change in it.
+
+    Each bindings change makes the stock footer rebuild all its keys (~15 widgets) after the next
+    refresh; start-up alone changes them five times within ~100 ms (focus, screen stack, the first
+    selection, the engine, the first state)."""
+
+    _recompose_pending = False
+
+    def bindings_changed(self, screen: Screen) -> None:  # type: ignore[override]
+        self._bindings_ready = True
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+            return
+        if not self._recompose_pending:
+            self._recompose_pending = True
+            self.call_after_refresh(self._recompose_now)
+
+    async def _recompose_now(self) -> None:
+        self._recompose_pending = False
+        await self.recompose()
+
+
 class MainScreen(Screen[None]):
     """Owns the widgets; I/O goes through the app's workers, results come back as messages."""
 
@@ -94,6 +116,7 @@ class MainScreen(Screen[None]):
         self.logs = LogPanel(max_lines)
         self.activity = TextBar(Text("starting…", style="dim"), id="activity")
         self._follow_timer = None
+        self._state_bindings: tuple[str, bool, bool] | None = None
 
     @property
     def liar(self) -> "LiarApp":
@@ -108,7 +131,7 @@ class MainScreen(Screen[None]):
         yield self.services
         yield self.logs
         yield self.activity
-        yield Footer(compact=True)
+        yield CalmFooter(compact=True)
 
     def on_mount(self) -> None:
         self.services.focus()
@@ -132,7 +155,12 @@ class MainScreen(Screen[None]):
     def show_state(self, state: ServiceState) -> None:
         self.services.update_state(state)
         if state.service == self.selected:
-            self.refresh_bindings()
+            # Only what check_action reads of a state; a health change alone leaves the keys as
+            # they are (each refresh recomposes the footer: ~15 widgets).
+            key = (state.service, state.running, bool(state.container_id))
+            if key != self._state_bindings:
+                self._state_bindings = key
+                self.refresh_bindings()
 
     def show_engine(self, connected: bool | None, error: str = "") -> None:
         self.set_class(connected is False, "-disconnected")
