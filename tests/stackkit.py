@@ -12,6 +12,7 @@ import shutil
 import socket
 import string
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,10 +43,30 @@ _HEALTH = """\
 T = TypeVar("T")
 
 
+#: Ports handed out in this process: each test stack gets its own, even while another stack's
+#: containers are stopped (their ports then look free, and come back when they start again).
+_HANDED_OUT: set[int] = set()
+_PORT_LOCK = threading.Lock()
+#: Below Linux's ephemeral range (32768-60999), where outgoing connections take their source
+#: ports: a port picked there can be taken by a client between the pick and the publish.
+PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on 127.0.0.1 now, not handed out before in this run, outside the ephemeral range."""
+    with _PORT_LOCK:
+        for _ in range(500):
+            port = secrets.randbelow(PORT_RANGE[1] - PORT_RANGE[0]) + PORT_RANGE[0]
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]} on 127.0.0.1")
 
 
 def password(n: int = 24) -> str:
