@@ -127,6 +127,10 @@ class _Connection:
                     return
                 yield data
 
+    def read_body(self, status: int, headers: dict[str, str]) -> bytes:
+        """The whole body (none for 1xx, 204 and 304)."""
+        return b"".join(self.body(headers)) if _has_body(status, headers) else b""
+
     def _chunked(self) -> Iterator[bytes]:
         """A chunked body, as much as has arrived at a time: the engine sends a log stream one
         line per chunk, and a 100k-line burst must not cost 100k trips through the caller."""
@@ -331,7 +335,7 @@ class EngineAPI:
             try:
                 conn.send(method, url, headers, body)
                 status, head = conn.read_head()
-                data = b"".join(conn.body(head)) if _has_body(status, head) else b""
+                data = conn.read_body(status, head)
             except (ProtocolError, BrokenPipeError, ConnectionResetError):
                 conn.close()
                 if reused and attempt == 0:
@@ -371,7 +375,7 @@ class EngineAPI:
             conn.send(method, self._path(path, params), self._headers(None), None, version="1.0")
             status, head = conn.read_head()
             if status >= 400:
-                data = b"".join(conn.body(head)) if _has_body(status, head) else b""
+                data = conn.read_body(status, head)
                 _raise_for(status, data)
             conn.sock.settimeout(None)
         except BaseException:

@@ -79,6 +79,10 @@ def engine(tmp_path: Path) -> Iterator[Callable[[Reply], tuple[ScriptedEngine, E
         server.close()
 
 
+def answer(conn: socket.socket, body: bytes, status: str = "200 OK") -> None:
+    conn.sendall(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s" % (status.encode(), len(body), body))
+
+
 def send_slowly(conn: socket.socket, data: bytes, piece: int = 1) -> None:
     for i in range(0, len(data), piece):
         conn.sendall(data[i : i + piece])
@@ -87,8 +91,7 @@ def send_slowly(conn: socket.socket, data: bytes, piece: int = 1) -> None:
 
 def test_sized_bodies_reuse_one_connection(engine) -> None:  # type: ignore[no-untyped-def]
     def reply(line: str, conn: socket.socket) -> bool:
-        body = b'[{"Id": "abc"}]'
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        answer(conn, b'[{"Id": "abc"}]')
         return True
 
     server, api = engine(reply)
@@ -103,7 +106,7 @@ def test_chunked_body_cut_anywhere_then_the_connection_is_clean(engine) -> None:
         if "/json" in line and "containers/x" in line:
             send_slowly(conn, b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n3;ext=1\r\n 12\r\n1\r\n}\r\n0\r\n\r\n')
         else:
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+            answer(conn, b"OK")
         return True
 
     server, api = engine(reply)
@@ -114,8 +117,7 @@ def test_chunked_body_cut_anywhere_then_the_connection_is_clean(engine) -> None:
 
 def test_error_status_carries_the_engine_message(engine) -> None:  # type: ignore[no-untyped-def]
     def reply(line: str, conn: socket.socket) -> bool:
-        body = b'{"message":"No such container: nope"}'
-        conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        answer(conn, b'{"message":"No such container: nope"}', "404 Not Found")
         return True
 
     _server, api = engine(reply)
@@ -126,7 +128,7 @@ def test_error_status_carries_the_engine_message(engine) -> None:  # type: ignor
 
 def test_a_dropped_keep_alive_connection_is_retried_once_on_a_fresh_one(engine) -> None:  # type: ignore[no-untyped-def]
     def reply(line: str, conn: socket.socket) -> bool:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        answer(conn, b"OK")
         return False  # the engine closes the connection after answering (as after an idle timeout)
 
     server, api = engine(reply)
@@ -137,7 +139,7 @@ def test_a_dropped_keep_alive_connection_is_retried_once_on_a_fresh_one(engine) 
 def test_streams_ask_for_http_1_0_and_read_the_raw_body_until_close(engine) -> None:  # type: ignore[no-untyped-def]
     def reply(line: str, conn: socket.socket) -> bool:
         if not line.endswith("HTTP/1.0"):  # would come back chunked, one chunk per line
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            answer(conn, b"", "400 Bad Request")
             return True
         conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
         send_slowly(conn, b'{"status":"start","id":"1"}\n{"status":"die",', 7)
