@@ -38,6 +38,8 @@ from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
 from .commands import ConsoleCommands
+from .heap import BurstHeap, release_free_memory
+from .heap import freeze as freeze_heap
 from .keys import effective_keys
 from .messages import (
     ActionFinished,
@@ -71,8 +73,8 @@ PROBE_INTERVAL = 10.0
 DRIFT_INTERVAL = 30.0
 #: After launch, deep health waits this long: the first frame and the engine's state come first.
 DEEP_HEALTH_DELAY = 0.5
-#: A log batch this large means a burst; HEAP_SETTLE_AFTER seconds after the last one, freed
-#: heap goes back to the OS.
+#: A log batch this large means a burst: the cyclic collector pauses (ui/heap.py) until
+#: HEAP_SETTLE_AFTER seconds after the last one; then freed heap goes back to the OS.
 HEAP_SETTLE_BATCH = 1000
 HEAP_SETTLE_AFTER = 3.0
 #: State changes come in bursts (die, start, health_status): one probe round after the burst.
@@ -208,6 +210,7 @@ class LiarApp(App[int]):
         self._follower: Any = None
         self._log_generation = 0
         self._heap_timer: Any = None
+        self._heap = BurstHeap()
         self._accepting = False
         self._suspended = False
         self._up_pending = self.settings.up
@@ -251,6 +254,9 @@ class LiarApp(App[int]):
         self.set_interval(self.settings.refresh, self._tick)
         # Probes (psycopg, redis, minio: ~0.5 s of imports), drift and autoheal after the first frame.
         self.set_timer(DEEP_HEALTH_DELAY, self._start_deep_health)
+        # The first frame's objects (Textual's tree, styles, modules) live as long as the app: out
+        # of the collector's sight from here on (again once deep health has loaded its modules).
+        self.call_after_refresh(freeze_heap)
 
     # -- thread callbacks: hand over and return -----------------------------------------------
     def _state_callback(self, state: ServiceState) -> None:
@@ -479,10 +485,12 @@ class LiarApp(App[int]):
             view.backlog_loading = False
         view.add_lines(batch.lines, batch.dropped)
         if len(batch.lines) >= HEAP_SETTLE_BATCH:
-            # A burst churns through many lines: once it is over, give the freed heap back.
+            # A burst: no full collection in the way of a key press until it is over; then the
+            # collector runs again and the freed heap goes back to the OS.
+            self._heap.burst()
             if self._heap_timer is not None:
                 self._heap_timer.stop()
-            self._heap_timer = self.set_timer(HEAP_SETTLE_AFTER, release_free_memory)
+            self._heap_timer = self.set_timer(HEAP_SETTLE_AFTER, self._heap.settle)
         if batch.backlog:
             self.main.logs.update_bar()
         follower = self._follower
@@ -501,6 +509,7 @@ class LiarApp(App[int]):
 
     # -- periodic repaint (coalesced) ---------------------------------------------------------
     def _tick(self) -> None:
+        self._heap.tick()
         if self._hidden:
             return  # the panes are not on screen (activity view, a shell): nothing to repaint
         now_wall, now = self.clock()
@@ -619,7 +628,10 @@ class LiarApp(App[int]):
         if self.settings.autoheal:
             self.wiring.record("autoheal", "", f"autoheal on at launch (setting `autoheal`): {self.wiring.healer.describe()}")
         if self._probe_factory is _DEFAULT:
-            from ..stack import probes  # noqa: F401 - imported here, not on the UI thread
+            # imported here, not on the UI thread, and before the freeze below covers them
+            from ..stack.probes import preload_clients
+
+            preload_clients()
         self.post_message(DeepHealthStarted())
 
     def on_deep_health_started(self, message: DeepHealthStarted) -> None:
@@ -630,12 +642,10 @@ class LiarApp(App[int]):
         if self._drift_enabled:
             self.check_drift()
             self.set_interval(DRIFT_INTERVAL, self.check_drift)
-        # What start-up built (Textual's tree, the modules, the probe clients) stays for good:
-        # the collector stops scanning it, so a full collection during a log burst takes a few
-        # ms instead of 50-100. Then start-up's freed heap goes back to the OS (glibc).
-        import gc
-
-        gc.freeze()
+        # What start-up built (Textual's tree, the modules, the probe clients' libraries) stays
+        # for good: the collector stops scanning it, so a full collection during a log burst
+        # takes a few ms instead of 30-100. Then start-up's freed heap goes back to the OS (glibc).
+        freeze_heap()
         self.set_timer(5.0, release_free_memory)
 
     def _start_probes(self) -> None:
@@ -1053,6 +1063,7 @@ class LiarApp(App[int]):
             return
         self._cleaned = True
         self._accepting = False
+        self._heap.settle()  # a burst may have paused the collector
         self._relay.detach()
         if self._follower is not None:
             self._follower.stop(join=0.1)
@@ -1068,16 +1079,6 @@ class LiarApp(App[int]):
             stopper.start()
             stopper.join(0.1)
         terminate_children()
-
-
-def release_free_memory() -> None:
-    """Return freed heap pages to the OS (glibc malloc_trim; a no-op elsewhere)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def terminate_children(timeout: float = 2.0) -> None:
