@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..stack.model import SERVICE_KIND, ServiceState, StatsSample, format_bytes, format_duration
+from .statusword import status_word
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -85,38 +86,10 @@ def bucket(
     return [sums[i] / counts[i] if counts[i] else None for i in range(width)]
 
 
-def status_style(state: ServiceState) -> str:
-    if state.state == "missing":
-        return "dim"
-    if state.running:
-        return {"healthy": "bold green", "starting": "bold yellow", "unhealthy": "bold red"}.get(
-            state.health.status, "green"
-        )
-    if state.state in ("restarting", "paused", "created", "removing"):
-        return "bold yellow"
-    return "bold red"
-
-
 def status_text(state: ServiceState, connected: bool = True) -> Text:
-    """'● running · healthy', '● exited (137)', '● unhealthy ×3', '○ no container'."""
-    if not connected:
-        return Text("? unknown", style="dim")
-    style = status_style(state)
-    if state.state == "missing":
-        return Text("○ no container", style=style)
-    if state.running:
-        health = state.health.status
-        if health == "none":
-            word = "running"
-        elif health == "unhealthy" and state.health.failing_streak:
-            word = f"unhealthy ×{state.health.failing_streak}"
-        else:
-            word = health
-    elif state.state == "exited":
-        word = f"exited ({state.exit_code})" + (" OOM" if state.oom_killed else "")
-    else:
-        word = state.state
-    return Text(f"● {word}", style=style)
+    """'● healthy', '● exited (137)', '● unhealthy ×3', '○ no container' (see statusword.py)."""
+    word, style = status_word(state, connected)
+    return Text(word, style=style)
 
 
 def ports_text(state: ServiceState) -> str:
