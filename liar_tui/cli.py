@@ -314,14 +314,25 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
     from .ui.wiring import ConsoleWiring
 
     wiring = ConsoleWiring(project, settings)
-    wiring.make_monitor().start()
+    monitor = wiring.make_monitor().start()
+    # The engine answers long before Textual has loaded: draw that answer at once (ui/prepaint.py).
+    from .ui.prepaint import PrePaint
+
+    prepaint = PrePaint.for_terminal(monitor, project.name)
+    if prepaint is not None:
+        prepaint.start()
     from .ui.app import LiarApp
 
-    app = LiarApp(project, settings, wiring=wiring)
+    painted = prepaint is not None and prepaint.handover()
     try:
-        app.run(mouse=settings.mouse)
+        app = LiarApp(project, settings, wiring=wiring, driver_class=prepaint.driver_class() if painted else None)
+        try:
+            app.run(mouse=settings.mouse)
+        finally:
+            app.cleanup()
     finally:
-        app.cleanup()
+        if prepaint is not None:
+            prepaint.restore()
     return app.return_code or 0
 
 

@@ -59,6 +59,8 @@ class StackMonitor:
         self._stats_streams: dict[str, tuple[str, StreamHandle]] = {}
         self._engine: Engine | None = None
         self.engine_status = EngineStatus(connected=False)
+        #: Set once every service has been inspected after the first connection.
+        self.initial = threading.Event()
         self._handle = StreamHandle("events", self._run)
 
     # -- public -----------------------------------------------------------------------------
@@ -120,6 +122,7 @@ class StackMonitor:
                 backoff = 0.5
                 for service in self.services:
                     self._update_service(engine, service)
+                self.initial.set()
                 for event in events:
                     if handle.stopped:
                         return

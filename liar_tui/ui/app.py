@@ -160,8 +160,9 @@ class LiarApp(App[int]):
         probe_factory: Any = _DEFAULT,
         drift_check: bool = True,
         activity: Any = None,
+        driver_class: type | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.project = project
         self.settings = settings or Settings()
         self.keymap: dict[str, str] = dict(self.settings.keys)

@@ -67,6 +67,9 @@ class Tool:
     quit_keys: list[str] = field(default_factory=lambda: ["q"])
     env: dict[str, str] = field(default_factory=dict)
     notes: str = ""
+    #: The console itself is up (keys work), when that comes after the first live frame: liar-tui
+    #: draws the engine's answer before Textual has loaded (its pre-paint). None: the first frame.
+    console_ready: Callable[[str], bool] | None = None
 
     def first_frame(self, screen: str, target: Target) -> bool:
         for service in SERVICES:
@@ -111,6 +114,8 @@ def liar_tui(executable: str) -> Tool:
         # No user config file may change what is measured.
         env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"},
         notes="--no-up; 3 selects nginx (its log followed); stats 1 Hz",
+        # Textual's frame: the log bar is there (the pre-paint has none) and all four healthy.
+        console_ready=lambda s: bool(liarscreen.log_bar(s)) and liarscreen.all_healthy(s),
     )
 
 

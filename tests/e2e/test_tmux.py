@@ -6,6 +6,7 @@ with the engine (docker inspect) where the screen makes a claim about the contai
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -186,3 +187,38 @@ def test_large_terminal_cards_help_and_quit_at_200x50(running_stack: Project, tm
                   what="help closed")
     time.sleep(0.2)  # an Escape followed at once by a key reads as alt+key
     quit_and_check_gone(tmux, "liar", pid, project)
+
+
+def test_live_states_drawn_before_the_console_and_the_shell_screen_back_after_quit(running_stack: Project, tmux: TmuxServer) -> None:
+    """The engine's answer is on screen before Textual has loaded (ui/prepaint.py): each service's
+    live status, as the engine has it. The console then paints over it; after `q` the terminal is
+    out of the alternate screen with the shell's screen as it was."""
+    project = running_stack
+    exe = liar_tui_executable()
+    status_file = exit_status_file(project, "pre")
+    status_file.unlink(missing_ok=True)
+    command = (
+        "printf 'shell line before liar-tui\\n'; read _; "
+        f"{shlex.join([exe, '--project-dir', str(project.root), '--project-name', project.name, '--no-up'])}; "
+        f"echo $? > {shlex.quote(str(status_file))}; sleep 60"
+    )
+    tmux.new_session("pre", command, 100, 30, env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"}, cwd=project.root)
+    tmux.wait_for("pre", lambda s: "shell line before liar-tui" in s, timeout=10, what="the shell's line")
+    t0 = time.monotonic()
+    tmux.send_keys("pre", "Enter")
+    first = tmux.wait_for("pre", lambda s: "starting the console…" in s and liarscreen.all_healthy(s), timeout=30,
+                          since=t0, what="the pre-painted frame with all four healthy")
+    assert not liarscreen.log_bar(first.screen)  # not yet the console
+    for service in liarscreen.SERVICES:  # what it claims is what the engine says
+        assert stackkit.state_of(project, service).health.status == "healthy"
+    console = tmux.wait_for("pre", lambda s: bool(liarscreen.log_bar(s)) and liarscreen.all_healthy(s), timeout=30,
+                            since=t0, what="the console's own frame")
+    assert console.seconds > first.seconds
+    assert "starting the console…" not in console.screen  # every cell painted over
+    tmux.send_keys("pre", "q")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not status_file.exists():
+        time.sleep(0.05)
+    assert status_file.exists() and status_file.read_text().strip() == "0", tmux.capture("pre")
+    assert tmux.run("display-message", "-p", "-t", "pre", "#{alternate_on}").strip() == "0"
+    assert "shell line before liar-tui" in tmux.capture("pre")

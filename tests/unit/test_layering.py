@@ -33,3 +33,10 @@ def test_importing_the_stack_does_not_load_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_pre_paint_loads_neither_textual_nor_rich() -> None:
+    """ui/prepaint.py draws while Textual is being imported: importing it must not wait for that."""
+    code = "import sys, liar_tui.ui.prepaint\nprint(sorted(m for m in ('textual', 'rich') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
