@@ -305,6 +305,10 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
     # shutil.get_terminal_size), drawing a 200x50 screen into an 80x24 terminal.
     os.environ.pop("COLUMNS", None)
     os.environ.pop("LINES", None)
+    # Textual paints a requested refresh at its next frame tick: at 60 per second a key's effect
+    # waits up to 17 ms for it, at 120 up to 8 (measured during log bursts: key median 40 -> 32 ms).
+    # Frames are only drawn when something changed, so idle costs the same.
+    os.environ.setdefault("TEXTUAL_FPS", "120")
 
     settings = load_settings(
         {name: getattr(args, name, None) for name in ("up", "mouse", "refresh", "log_lines", "theme", "autoheal")}

@@ -60,7 +60,6 @@ from .messages import (
     LogSaved,
     ServiceProbed,
     ServiceStateChanged,
-    StatsSampled,
 )
 from .relay import MonitorRelay
 from .render import EngineLine, HostSample, render_host_bar
@@ -269,9 +268,9 @@ class LiarApp(App[int]):
             self.post_message(EngineStatusChanged(status))
 
     def _stats_callback(self, sample: StatsSample) -> None:
-        # The monitor keeps the history; while a shell owns the terminal nothing needs drawing.
-        if self._accepting and not self._suspended:
-            self.post_message(StatsSampled(sample))
+        # Nothing to hand over: the monitor keeps the history and the panes read it on the refresh
+        # tick. (A message per sample woke the event loop four times a second for nothing.)
+        pass
 
     def _log_batch_callback(self, batch: LogBatch) -> None:
         self.post_message(LogLinesArrived(batch))
@@ -337,9 +336,6 @@ class LiarApp(App[int]):
             screen.state = message.state
             screen.redraw()
         self.trigger_probes()
-
-    def on_stats_sampled(self, message: StatsSampled) -> None:
-        pass  # the monitor keeps the history; panes repaint on the refresh tick (coalesced)
 
     def on_engine_status_changed(self, message: EngineStatusChanged) -> None:
         self._apply_engine(message.status, first=self.engine_status is None)

@@ -11,7 +11,7 @@ from typing import Any
 from textual.message import Message
 
 from ..stack.logs import LogBatch
-from ..stack.model import ActionResult, ProgressEvent, ServiceState, StatsSample
+from ..stack.model import ActionResult, ProgressEvent, ServiceState
 from ..stack.monitor import EngineStatus
 
 
@@ -21,17 +21,6 @@ class ServiceStateChanged(Message):
     def __init__(self, state: ServiceState) -> None:
         super().__init__()
         self.state = state
-
-
-class StatsSampled(Message):
-    """A new stats frame of a service; queued duplicates of one service collapse into the newest."""
-
-    def __init__(self, sample: StatsSample) -> None:
-        super().__init__()
-        self.sample = sample
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, StatsSampled) and message.sample.service == self.sample.service
 
 
 class EngineStatusChanged(Message):
