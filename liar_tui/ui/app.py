@@ -72,7 +72,7 @@ PROBE_INTERVAL = 10.0
 DRIFT_INTERVAL = 30.0
 #: After launch, deep health waits this long: the first frame and the engine's state come first.
 DEEP_HEALTH_DELAY = 0.5
-#: A log batch this large means a burst: the cyclic collector pauses (ui/heap.py) until
+#: A log batch this large means a burst: full collections are held back (ui/heap.py) until
 #: HEAP_SETTLE_AFTER seconds after the last one; then freed heap goes back to the OS.
 HEAP_SETTLE_BATCH = 1000
 HEAP_SETTLE_AFTER = 3.0
@@ -483,7 +483,7 @@ class LiarApp(App[int]):
         view.add_lines(batch.lines, batch.dropped)
         if len(batch.lines) >= HEAP_SETTLE_BATCH:
             # A burst: no full collection in the way of a key press until it is over; then the
-            # collector runs again and the freed heap goes back to the OS.
+            # full collections run again and the freed heap goes back to the OS.
             self._heap.burst()
             if self._heap_timer is not None:
                 self._heap_timer.stop()
@@ -1060,7 +1060,7 @@ class LiarApp(App[int]):
             return
         self._cleaned = True
         self._accepting = False
-        self._heap.settle()  # a burst may have paused the collector
+        self._heap.settle()  # a burst may have held back full collections
         self._relay.detach()
         if self._follower is not None:
             self._follower.stop(join=0.1)
