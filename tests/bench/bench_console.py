@@ -719,6 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"images missing: {', '.join(missing)}: run `bash compose/images/build.sh` (or `liar-tui setup`)")
     executables = {"liar-tui": args.liar_exe or liar_executable()}
+    # As installed (install.sh byte-compiles): with PYTHONDONTWRITEBYTECODE set, a module edited
+    # since would be compiled from source at every launch (~40 ms for the console's own modules).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "liar_tui")], check=True)
     if {"lazydocker", "dtop"} & set(args.tools):
         executables.update(ensure_peers(Path(args.peers_venv)))
     makers = {"liar-tui": toolkit.liar_tui, "lazydocker": toolkit.lazydocker, "dtop": toolkit.dtop}

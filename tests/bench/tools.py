@@ -114,8 +114,7 @@ def liar_tui(executable: str) -> Tool:
         # No user config file may change what is measured.
         env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"},
         notes="--no-up; 3 selects nginx (its log followed); stats 1 Hz",
-        # Textual's frame: the log bar is there (the pre-paint has none) and all four healthy.
-        console_ready=lambda s: bool(liarscreen.log_bar(s)) and liarscreen.all_healthy(s),
+        console_ready=liarscreen.console_ready,
     )
 
 

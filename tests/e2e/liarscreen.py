@@ -55,6 +55,12 @@ def all_healthy(screen: str) -> bool:
     return all(v == "healthy" for v in statuses(screen).values())
 
 
+def console_ready(screen: str) -> bool:
+    """The console itself is on screen (its log bar is drawn) with every service healthy. The
+    pre-paint (ui/prepaint.py) shows the statuses earlier, without a log bar."""
+    return bool(log_bar(screen)) and all_healthy(screen)
+
+
 def selected_service(screen: str) -> str | None:
     """The selected service in the table layout (the `▶` row)."""
     for line in screen.splitlines():

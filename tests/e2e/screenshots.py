@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"},
                 cwd=project.root,
             )
-            tmux.wait_for(SESSION, liarscreen.all_healthy, timeout=60, interval=0.1, what="all services healthy")
+            tmux.wait_for(SESSION, liarscreen.console_ready, timeout=60, interval=0.1, what="the console, all services healthy")
             time.sleep(8)  # a few seconds of stats for the sparklines
 
             # main view

@@ -66,7 +66,7 @@ def launch(tmux: TmuxServer, project: Project, width: int, height: int, session:
         status_file=exit_status_file(project, session),
     )
     assert tmux.size(session) == (width, height)
-    tmux.wait_for(session, liarscreen.all_healthy, timeout=30, interval=0.05, what="all four services healthy")
+    tmux.wait_for(session, liarscreen.console_ready, timeout=30, interval=0.05, what="the console, all four services healthy")
     return pid
 
 
@@ -211,8 +211,7 @@ def test_live_states_drawn_before_the_console_and_the_shell_screen_back_after_qu
     assert not liarscreen.log_bar(first.screen)  # not yet the console
     for service in liarscreen.SERVICES:  # what it claims is what the engine says
         assert stackkit.state_of(project, service).health.status == "healthy"
-    console = tmux.wait_for("pre", lambda s: bool(liarscreen.log_bar(s)) and liarscreen.all_healthy(s), timeout=30,
-                            since=t0, what="the console's own frame")
+    console = tmux.wait_for("pre", liarscreen.console_ready, timeout=30, since=t0, what="the console's own frame")
     assert console.seconds > first.seconds
     assert "starting the console…" not in console.screen  # every cell painted over
     tmux.send_keys("pre", "q")
