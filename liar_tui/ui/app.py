@@ -234,7 +234,9 @@ class LiarApp(App[int]):
             pane.fix_keys = fix_keys
         # Callbacks may post from here on; anything earlier is covered by reading states() below.
         self._accepting = True
-        self._relay.attach(self._state_callback, self._engine_callback, self._stats_callback, self._step_callback)
+        # No stats callback: the monitor keeps the history and the panes read it on the refresh
+        # tick (a message per sample woke the event loop four times a second for nothing).
+        self._relay.attach(self._state_callback, self._engine_callback, None, self._step_callback)
         if self.monitor is None:
             self.monitor = self.wiring.make_monitor()
             self.monitor.start()
@@ -266,11 +268,6 @@ class LiarApp(App[int]):
     def _engine_callback(self, status: EngineStatus) -> None:
         if self._accepting:
             self.post_message(EngineStatusChanged(status))
-
-    def _stats_callback(self, sample: StatsSample) -> None:
-        # Nothing to hand over: the monitor keeps the history and the panes read it on the refresh
-        # tick. (A message per sample woke the event loop four times a second for nothing.)
-        pass
 
     def _log_batch_callback(self, batch: LogBatch) -> None:
         self.post_message(LogLinesArrived(batch))

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..stack.model import SERVICES, ServiceState, format_duration
-from .statusword import status_word
+from .statusword import SERVICE_COLOURS, status_word
 
 ALT_SCREEN_ON = "\x1b[?1049h"
 ALT_SCREEN_OFF = "\x1b[?1049l"
@@ -38,7 +38,7 @@ SHOW_CURSOR = "\x1b[?25h"
 WAIT_FOR_STATE = 1.0
 
 _SGR = {"bold green": "1;32", "green": "32", "bold yellow": "1;33", "bold red": "1;31", "dim": "2"}
-_SERVICE_SGR = {"postgres": "1;94", "redis": "1;91", "nginx": "1;92", "minio": "1;95"}  # render.SERVICE_COLOURS
+_BRIGHT_SGR = {"bright_blue": "1;94", "bright_red": "1;91", "bright_green": "1;92", "bright_magenta": "1;95"}
 
 
 def _paint(text: str, sgr: str, colour: bool) -> str:
@@ -70,7 +70,7 @@ def render_frame(
         uptime = f"up {format_duration(up)}" if up is not None else ""
         plain = f"  {service:<9} {word:<16} {uptime}".rstrip()
         painted = (
-            f"  {_paint(service, _SERVICE_SGR.get(service, ''), colour)}{' ' * (9 - len(service))} "
+            f"  {_paint(service, _BRIGHT_SGR.get(SERVICE_COLOURS.get(service, ''), ''), colour)}{' ' * (9 - len(service))} "
             f"{_paint(word, _SGR.get(style, ''), colour)}{' ' * (16 - len(word))} {uptime}"
         ).rstrip()
         lines.append(cut(plain, painted))

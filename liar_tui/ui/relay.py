@@ -23,7 +23,7 @@ class MonitorRelay:
         self._stats: Callback | None = None
         self._step: Callback | None = None
 
-    def attach(self, on_state: Callback, on_engine: Callback, on_stats: Callback, on_step: Callback | None = None) -> None:
+    def attach(self, on_state: Callback, on_engine: Callback, on_stats: Callback | None, on_step: Callback | None = None) -> None:
         self._state, self._engine, self._stats, self._step = on_state, on_engine, on_stats, on_step
 
     def detach(self) -> None:

@@ -16,20 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ..stack.model import SERVICE_KIND, ServiceState, StatsSample, format_bytes, format_duration
-from .statusword import status_word
+from .statusword import SERVICE_COLOURS, status_word  # noqa: F401 - SERVICE_COLOURS: the widgets import it from here
 
 SPARK = "▁▂▃▄▅▆▇█"
 
 #: How far back the sparklines reach.
 HISTORY_SECONDS = 180
 
-#: One colour per service, used for log prefixes and pane titles.
-SERVICE_COLOURS: dict[str, str] = {
-    "postgres": "bright_blue",
-    "redis": "bright_red",
-    "nginx": "bright_green",
-    "minio": "bright_magenta",
-}
 
 KIND_SHORT: dict[str, str] = {"database": "db", "cache": "cache", "proxy": "proxy", "object store": "s3"}
 

@@ -1,10 +1,19 @@
-"""A service's status as one word with its marker and style: shared by the panes (render.py, Rich)
-and the pre-paint (prepaint.py, plain ANSI before Rich or Textual are loaded). No imports beyond
-the model."""
+"""A service's status as one word with its marker and style, and each service's colour: shared by
+the panes (render.py, Rich) and the pre-paint (prepaint.py, plain ANSI before Rich or Textual are
+loaded). No imports beyond the model."""
 
 from __future__ import annotations
 
 from ..stack.model import ServiceState
+
+#: One colour per service (Rich's names for the 16 ANSI colours), used for log prefixes, pane
+#: titles and the pre-paint's rows.
+SERVICE_COLOURS: dict[str, str] = {
+    "postgres": "bright_blue",
+    "redis": "bright_red",
+    "nginx": "bright_green",
+    "minio": "bright_magenta",
+}
 
 
 def status_style(state: ServiceState) -> str:
