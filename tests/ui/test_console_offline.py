@@ -13,7 +13,7 @@ from textual.widgets import Input, OptionList, Static
 from uikit import CONNECTED, FakeStack, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
 
 from liar_tui.config import Settings
-from liar_tui.stack.logs import LogRange
+from liar_tui.stack.logs import LogLine, LogRange
 from liar_tui.stack.model import HealthCheckResult, HealthInfo
 from liar_tui.stack.monitor import EngineStatus
 from liar_tui.stack.project import Project
@@ -320,5 +320,31 @@ def test_keyboard_focus_moves_between_services_logs_and_search() -> None:
             # a hidden action is not offered: n/N without a search that matches
             main.log_view.set_search("")
             assert main.check_action("next_match", ()) is None
+
+    run_sync(run())
+
+
+def test_long_lines_scroll_sideways_by_keys_and_the_bar_shows_the_column() -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.add_lines([LogLine("nginx", "2024-06-01T12:00:00.000000000Z", "head " + "x" * 200 + " TAIL-MARK")])
+            await pilot.pause(0.1)
+            rows_before = view.size.height
+            await pilot.press("l")  # focus the log
+            assert app.focused is view
+            assert "TAIL-MARK" not in drawn(view) and "← col" not in main.logs.bar.text.plain
+            await pilot.press("ctrl+pagedown", "ctrl+pagedown", "ctrl+pagedown")
+            await pilot.pause(0.1)
+            assert "TAIL-MARK" in drawn(view)
+            assert f"← col {round(view.scroll_x) + 1}" in main.logs.bar.text.plain
+            # no horizontal scrollbar: the log keeps every row of its height for lines
+            assert view.size.height == rows_before and view.scrollable_content_region.height == rows_before
+            await pilot.press("home")
+            await pilot.press("ctrl+pageup", "ctrl+pageup", "ctrl+pageup", "ctrl+pageup")
+            await pilot.pause(0.1)
+            assert view.scroll_x == 0 and "← col" not in main.logs.bar.text.plain
 
     run_sync(run())

@@ -20,7 +20,7 @@ from textual import events, on
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Size
+from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -60,7 +60,10 @@ class LogView(ScrollView, can_focus=True):
         color: $text;
         overflow: auto auto;
         scrollbar-size-vertical: 1;
-        scrollbar-size-horizontal: 1;
+        /* No horizontal bar (as in less or lnav): it costs a row at 80x24, and redrawing it was a
+           third of the frame a width change (timestamps on/off) waits for. The log bar shows the
+           column instead. */
+        scrollbar-size-horizontal: 0;
     }
     LogView:focus { background-tint: $foreground 3%; }
     LogView > .logview--timestamp { color: $text-muted; }
@@ -100,6 +103,7 @@ class LogView(ScrollView, can_focus=True):
         self.current_match: int | None = None
         self.dropped = 0
         self.backlog_loading = False
+        self._frame: tuple[Offset, int, Style] | None = None  # set while a frame renders
 
     # -- data ---------------------------------------------------------------------------------
     @property
@@ -182,6 +186,11 @@ class LogView(ScrollView, can_focus=True):
     def _scroll_to_end(self) -> None:
         # After the new virtual size is laid out, else the end is the old end.
         self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.StatusChanged())  # the bar shows the column
 
     def on_resize(self, event: events.Resize) -> None:
         self._cache.clear()
@@ -333,11 +342,22 @@ class LogView(ScrollView, can_focus=True):
         super().notify_style_update()
         self._cache.clear()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every row needs, looked up once a frame: `rich_style` walks the ancestors and
+        # `scrollable_content_region` builds regions, and per row they were most of a burst
+        # frame's cost (which a key press waits behind).
+        self._frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
+        frame = self._frame
+        if frame is None:
+            frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+        (scroll_x, scroll_y), width, base = frame
         row = scroll_y + y
-        base = self.rich_style
         if row >= self.row_count or row < 0:
             return Strip.blank(width, base)
         seq = self.seq_at(row)
@@ -385,6 +405,8 @@ class LogView(ScrollView, can_focus=True):
             parts.append("loading… ", style="yellow")
         parts.append("● follow" if self.follow else "‖ paused", style="green" if self.follow else "yellow")
         parts.append(f"  {self.line_count:,}/{self.max_lines:,} lines", style="dim")
+        if round(self.scroll_x) > 0:
+            parts.append(f"  ← col {round(self.scroll_x) + 1}", style="bold")
         if self.dropped:
             parts.append(f"  {self.dropped:,} dropped", style="yellow")
         if self.search_error:
