@@ -31,7 +31,8 @@ recreated, so every console starts on a fresh nginx log. For each console:
    the container; the count reaching `docker logs` is checked): from the moment the burst starts
    the console's key is pressed again and again, each time timing until the screen shows its
    effect, until the console shows `burst line 100000` (at least --min-presses presses). RSS is
-   sampled during the burst (peak) and 3 s after it (after burst 1, after burst 2).
+   sampled during the burst (peak) and 3 s after it (after burst 1, after burst 2), and the CPU
+   the console's process tree used from the burst's start to then.
 5. quit with its quit key; the process tree must be gone within 5 s.
 
 Captures go through one tmux control-mode client (no fork per poll); the poll loop sleeps 2 ms
@@ -413,6 +414,7 @@ class Bench:
             since = time.time() - 0.5
             presses: list[dict[str, Any]] = []
             peak = rss_mb(pid)
+            cpu_before = cpu_seconds(pid)
             t_start = time.monotonic()
             proc = subprocess.Popen(["docker", "exec", container, "sh", "-c", burst_command(b)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -470,6 +472,8 @@ class Bench:
                 peak = max(peak, rss_mb(pid))
                 time.sleep(1.0)
             after = rss_mb(pid)
+            cpu_after = cpu_seconds(pid)
+            cpu_used = sum(v - cpu_before.get(k, 0.0) for k, v in cpu_after.items())
             # the lines really reached the engine's log
             logs = subprocess.run(["docker", "logs", "--since", f"{since:.3f}", container],
                                   capture_output=True, text=True, timeout=120)
@@ -484,6 +488,7 @@ class Bench:
                 "last_line_shown_s": seen_last,
                 "rss_peak_mb": peak,
                 "rss_after_mb": after,
+                "cpu_s": cpu_used,
                 "lines_in_docker_logs": reached,
             }
             if reached < BURST_LINES:
@@ -491,7 +496,7 @@ class Bench:
             result.bursts.append(entry)
             log(f"{tool.name}: burst {b}: {len(presses)} presses ({entry['presses_during']} before the last line showed), "
                 f"key median {entry['key_ms_median']:.1f} ms max {entry['key_ms_max']:.1f} ms; last line shown after "
-                f"{(seen_last or float('nan')):.2f} s; RSS peak {peak:.0f} MB, after {after:.0f} MB; "
+                f"{(seen_last or float('nan')):.2f} s; CPU {cpu_used:.2f} s; RSS peak {peak:.0f} MB, after {after:.0f} MB; "
                 f"{reached} lines in docker logs")
 
     def run_tool(self, tool: toolkit.Tool) -> ToolResult:
@@ -571,6 +576,7 @@ def summary(r: ToolResult) -> dict[str, float]:
         "key_max_ms": nan_max(keys),
         "key_max_during_ms": nan_max(keys_during) if keys_during else float("nan"),
         "burst_last_line_s": nan_median([b["last_line_shown_s"] or float("nan") for b in r.bursts]),
+        "burst_cpu_s": nan_median([b.get("cpu_s", float("nan")) for b in r.bursts]),
         "rss_after_burst1_mb": rss_after[0] if len(rss_after) > 0 else float("nan"),
         "rss_after_burst2_mb": rss_after[1] if len(rss_after) > 1 else float("nan"),
         "rss_peak_mb": max([b["rss_peak_mb"] for b in r.bursts], default=float("nan")),
@@ -593,6 +599,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("key_median_ms", "key during 100k burst, median ms", "{:.1f}", "-"),
     ("key_max_ms", "key during 100k burst, max ms", "{:.1f}", "<= 50"),
     ("burst_last_line_s", "burst -> last line on screen, s", "{:.2f}", "-"),
+    ("burst_cpu_s", "CPU per burst (with its key presses), s", "{:.2f}", "-"),
     ("rss_peak_mb", "RSS peak during bursts, MB", "{:.1f}", "<= 80"),
     ("rss_after_burst1_mb", "RSS after 1 burst, MB", "{:.1f}", "<= 80"),
     ("rss_after_burst2_mb", "RSS after 2 bursts, MB", "{:.1f}", "<= 80"),
