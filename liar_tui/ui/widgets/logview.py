@@ -352,11 +352,46 @@ class LogView(ScrollView, can_focus=True):
         # What every row needs, looked up once a frame: `rich_style` walks the ancestors and
         # `scrollable_content_region` builds regions, and per row they were most of a burst
         # frame's cost (which a key press waits behind).
-        self._frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+        if not self._plain_box():
+            self._frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+            try:
+                return super().render_lines(crop)
+            finally:
+                self._frame = None
+        # No border, padding, outline, tint or opacity (the CSS above): Textual's generic per-line
+        # styling would only copy each row once more. Rows are drawn the full width (the
+        # scrollbar is drawn over the last column) and the app's line filters (ANSI colours,
+        # NO_COLOR) still apply.
+        width = self.size.width
+        self._frame = (self.scroll_offset, width, self.rich_style)
         try:
-            return super().render_lines(crop)
+            filters = self.get_line_filters()
+            background = self.background_colors[1]
+            render_line = self.render_line
+            strips = []
+            for y in crop.line_range:
+                strip = render_line(y)
+                for line_filter in filters:
+                    strip = strip.apply_filter(line_filter, background)
+                strips.append(strip)
         finally:
             self._frame = None
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _plain_box(self) -> bool:
+        styles = self.styles
+        return (
+            not any(styles.gutter)
+            and not any(edge for edge, _colour in styles.outline)
+            and not styles.tint.a
+            and self.opacity == 1.0
+            and styles.text_opacity == 1.0
+            and self._border_title is None
+            and self._border_subtitle is None
+        )
 
     def render_line(self, y: int) -> Strip:
         frame = self._frame
