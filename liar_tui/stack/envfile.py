@@ -88,4 +88,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text
-        return self._pattern.sub("******", text)
+        # Almost no text holds a secret: a substring test per secret is ~3x faster than the
+        # alternation (a log burst passes every line through here).
+        for secret in self._secrets:
+            if secret in text:
+                return self._pattern.sub("******", text)
+        return text
