@@ -82,6 +82,11 @@ RESULTS = HERE / "results"
 BURST_LINES = 100_000
 
 
+#: How long the floor's key is pressed during a burst (about as long as a console following the
+#: log takes to show a burst's last line here).
+FLOOR_BURST_SECONDS = 1.5
+
+
 def burst_command(n: int) -> str:
     """Burst n writes 'burstN line 1' .. 'burstN line 100000' to the container's stdout."""
     return f"seq 1 {BURST_LINES} | sed 's/^/burst{n} line /' > /proc/1/fd/1"
@@ -420,6 +425,8 @@ class Bench:
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
             def shows_last(screen: str, b: int = b) -> bool:
+                if not tool.follows_logs:  # the floor: presses for as long as liar-tui's bursts last
+                    return time.monotonic() - t_start > FLOOR_BURST_SECONDS
                 return last_line(b) in screen
 
             seen_last: float | None = None
@@ -499,6 +506,30 @@ class Bench:
                 f"{(seen_last or float('nan')):.2f} s; CPU {cpu_used:.2f} s; RSS peak {peak:.0f} MB, after {after:.0f} MB; "
                 f"{reached} lines in docker logs")
 
+    def burst_floor(self, floor: toolkit.Tool) -> dict[str, float]:
+        """The bare Textual app's key during two bursts (not following the log): this machine's
+        floor for a key press under that load."""
+        result = ToolResult(floor.name, notes=floor.notes, key=floor.key_text)
+        session = "floor-bursts"
+        pid = self.start(floor, session)
+        # The engine's side of following a log (reading the log file, sending every line) is a
+        # load any console that follows the log puts on the machine: `docker logs -f` into
+        # /dev/null puts it there for the floor, which draws nothing of it.
+        follower = subprocess.Popen(["docker", "logs", "-f", "--tail", "0", self.target.container(toolkit.BURST_SERVICE)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.tmux.wait_for(session, lambda s: floor.key_state(s) is not None, timeout=60, what="the floor app")
+            self.bursts(floor, session, pid, result)
+        finally:
+            follower.kill()
+            follower.wait()
+            self.stop(session, pid)
+        keys = sorted(p["ms"] for b in result.bursts for p in b["presses"] if p["ms"] == p["ms"])
+        if not keys:
+            return {}
+        return {"key_ms_median": statistics.median(keys), "key_ms_p90": keys[int(len(keys) * 0.9)],
+                "key_ms_max": keys[-1], "presses": float(len(keys))}
+
     def run_tool(self, tool: toolkit.Tool) -> ToolResult:
         result = ToolResult(tool.name, notes=tool.notes, key=tool.key_text)
         log(f"== {tool.name}: fresh nginx (recreated) so its log holds no earlier burst")
@@ -573,6 +604,7 @@ def summary(r: ToolResult) -> dict[str, float]:
         "launch_cpu_ms": nan_median(r.launch_cpu_ms),
         "launch_console_median_ms": nan_median(r.launch_console_ms),
         "key_median_ms": nan_median(keys),
+        "key_p90_ms": sorted(keys)[int(len(keys) * 0.9)] if keys else float("nan"),
         "key_max_ms": nan_max(keys),
         "key_max_during_ms": nan_max(keys_during) if keys_during else float("nan"),
         "burst_last_line_s": nan_median([b["last_line_shown_s"] or float("nan") for b in r.bursts]),
@@ -597,6 +629,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("launch_cpu_ms", "CPU used until that frame, median ms", "{:.0f}", "-"),
     ("launch_console_median_ms", "launch -> console ready (keys work), median ms", "{:.0f}", "-"),
     ("key_median_ms", "key during 100k burst, median ms", "{:.1f}", "-"),
+    ("key_p90_ms", "key during 100k burst, p90 ms", "{:.1f}", "-"),
     ("key_max_ms", "key during 100k burst, max ms", "{:.1f}", "<= 50"),
     ("burst_last_line_s", "burst -> last line on screen, s", "{:.2f}", "-"),
     ("burst_cpu_s", "CPU per burst (with its key presses), s", "{:.2f}", "-"),
@@ -741,6 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     bench: Bench | None = None
     results: dict[str, ToolResult] = {}
     floor_ms: float | None = None
+    floor_keys: dict[str, float] = {}
     interrupted = False
     try:
         log(f"stack {project.name} in {workdir}: bringing it up")
@@ -758,6 +792,10 @@ def main(argv: list[str] | None = None) -> int:
             bench.launch(floor, floor_result)
             if floor_result.launch_ms:
                 floor_ms = statistics.median(floor_result.launch_ms)
+        if "liar-tui" in args.tools and "bursts" in args.phases:
+            # the reference for keys during a burst: Textual alone, not following the log
+            floor = toolkit.textual_floor(sys.executable)
+            floor_keys = bench.burst_floor(floor)
         for name in args.tools:
             results[name] = bench.run_tool(makers[name](executables[name]))
     except KeyboardInterrupt:
@@ -792,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         "burst_lines": BURST_LINES,
         "burst_command": burst_command(1),
         "textual_floor_launch_ms_median": floor_ms,
+        **{f"textual_floor_{k}": v for k, v in floor_keys.items()},
     }
     print()
     print(table(results))
@@ -799,6 +838,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"size {args.size}; {os.cpu_count()} CPUs; capture round trip (poll overhead) median "
           f"{context['poll_overhead_ms_median']:.2f} ms, p95 {context['poll_overhead_ms_p95']:.2f} ms, plus 2 ms sleep "
           f"between polls; {args.runs} kills, {args.launch_runs} launches (after a warm-up), idle window {args.seconds:.0f} s")
+    if floor_keys:
+        print(f"key floor: the bare Textual app's key during the same bursts (it follows no log): median "
+              f"{floor_keys['key_ms_median']:.1f} ms, p90 {floor_keys['key_ms_p90']:.1f} ms, max {floor_keys['key_ms_max']:.1f} ms "
+              f"({floor_keys['presses']:.0f} presses)")
     if floor_ms is not None:
         print(f"launch floor: a bare Textual app (one Static), same run, same way: median {floor_ms:.0f} ms")
     for r in results.values():

@@ -70,6 +70,8 @@ class Tool:
     #: The console itself is up (keys work), when that comes after the first live frame: liar-tui
     #: draws the engine's answer before Textual has loaded (its pre-paint). None: the first frame.
     console_ready: Callable[[str], bool] | None = None
+    #: False for the floor: it shows no log, so a burst's end is when its writer has finished.
+    follows_logs: bool = True
 
     def first_frame(self, screen: str, target: Target) -> bool:
         for service in SERVICES:
@@ -139,13 +141,14 @@ def textual_floor(python: str) -> Tool:
         is_exited=lambda s: False,
         is_up=lambda s: False,
         health_shown=False,
-        key="",
-        key_back="",
-        key_state=lambda s: None,
-        key_text="",
+        key="t",
+        key_back="t",
+        key_state=lambda s: True if "floor key: on" in s else False if "floor key: off" in s else None,
+        key_text="t (flips 'floor key: on/off')",
         show_burst_log=lambda tmux, session, t: None,
         open_burst_view=lambda tmux, session, t: None,
-        notes="a bare Textual app (one Static), launched the same way: what Textual alone costs here",
+        notes="a bare Textual app (one Static and a toggle), launched the same way: what Textual alone costs here",
+        follows_logs=False,
     )
 
 
