@@ -246,13 +246,6 @@ class LogDecoder:
         return lines
 
 
-def raw_ts(line: str) -> str:
-    """The timestamp of one of Docker's raw lines ('' when it has none)."""
-    if line[30:31] == " " and line[10:11] == "T":
-        return line[:30]
-    return split_timestamp(line)[0]
-
-
 def to_log_lines(service: str, raw: list[str]) -> list[LogLine]:
     """Lines with Docker's timestamp prefix -> LogLines (lines without one keep ts '')."""
     new, cls = tuple.__new__, LogLine  # LogLine(...) without its Python-level __new__
@@ -288,12 +281,7 @@ class LogFollower:
         self._engine_factory = engine_factory or (lambda: Engine(timeout=10))
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        self.max_lines = max(1, max_lines)
-        # Lines waiting for the next batch, as the chunks they came in: (service, Docker's raw
-        # lines) or (None, LogLines). Raw lines become LogLines only when they go out, so the
-        # lines a burst pushes past `max_lines` before a batch is taken are never built.
-        self._pending: deque[tuple[str | None, list[Any]]] = deque()
-        self._pending_count = 0
+        self._pending: deque[LogLine] = deque(maxlen=max_lines)
         self._dropped = 0
         self._data = threading.Event()
         self._acked = threading.Event()
@@ -368,25 +356,15 @@ class LogFollower:
         except APIError as exc:
             raise ConnectionError(f"logs of {container_id[:12]}: {exc}") from None
 
-    @property
-    def pending_count(self) -> int:
-        with self._lock:
-            return self._pending_count
-
-    def _raw_batches(self, stream: Stream) -> Iterator[list[str]]:
-        """The stream's complete lines (timestamp prefix and all), a chunk (up to 64 KiB, ~1000
-        short lines) at a time."""
+    def _batches(self, service: str, stream: Stream) -> Iterator[list[LogLine]]:
+        """The stream's lines, a chunk (up to 64 KiB, ~1000 short lines) at a time."""
         decoder = LogDecoder(self._redact, MAX_LINE)
         for chunk in stream.chunks():
             raw = decoder.feed(chunk)
             if raw:
-                yield raw
+                yield to_log_lines(service, raw)
         raw = decoder.finish()
         if raw:
-            yield raw
-
-    def _batches(self, service: str, stream: Stream) -> Iterator[list[LogLine]]:
-        for raw in self._raw_batches(stream):
             yield to_log_lines(service, raw)
 
     def _reader(self, service: str) -> Callable[[StreamHandle], None]:
@@ -408,19 +386,16 @@ class LogFollower:
                         since, last_ts = self._backlog_into(service, container_id, handle)
                         first = False
                     stream = handle.attach(self._open(container_id, follow=True, tail=None, since=since))
-                    for raw in self._raw_batches(stream):
+                    for lines in self._batches(service, stream):
                         if handle.stopped:
                             return
-                        if last_ts and raw_ts(raw[0]) <= last_ts:
+                        if last_ts and lines[0].ts <= last_ts:
                             # already shown before the stream was reopened
-                            lines = [ln for ln in to_log_lines(service, raw) if not (ln.ts and ln.ts <= last_ts)]
+                            lines = [ln for ln in lines if not (ln.ts and ln.ts <= last_ts)]
                             if not lines:
                                 continue
-                            last_ts = next((ln.ts for ln in reversed(lines) if ln.ts), last_ts)
-                            self._push(None, lines)
-                            continue
-                        last_ts = next((ts for ts in map(raw_ts, reversed(raw)) if ts), last_ts)
-                        self._push(service, raw)
+                        last_ts = next((ln.ts for ln in reversed(lines) if ln.ts), last_ts)
+                        self._push(lines)
                     errors = 0
                 except Exception:  # noqa: BLE001 - engine gone or container removed: wait for news
                     errors += 1
@@ -444,7 +419,7 @@ class LogFollower:
         started = time.time()
         rng = self.log_range
         since = started - rng.since_seconds if rng.since_seconds is not None else None
-        lines: deque[LogLine] = deque(maxlen=self.max_lines)
+        lines: deque[LogLine] = deque(maxlen=self._pending.maxlen)
         if rng.tail != 0 or since is not None:
             stream = handle.attach(self._open(container_id, follow=False, tail=rng.tail, since=since))
             try:
@@ -464,46 +439,25 @@ class LogFollower:
             if service in self._backlog_waiting:
                 self._backlog.extend(lines)
                 self._backlog_waiting.discard(service)
-            elif lines:  # came late (e.g. its container appeared after the view opened)
-                self._push_locked(None, lines)
+            else:  # came late (e.g. its container appeared after the view opened)
+                for line in lines:
+                    self._append(line)
         self._data.set()
 
-    def _push(self, service: str | None, items: list[Any]) -> None:
-        """A chunk of lines in (raw lines of `service`, or LogLines when service is None): one
-        lock and one wake-up, not one per line."""
+    def _append(self, line: LogLine) -> None:
+        if len(self._pending) == self._pending.maxlen:
+            self._dropped += 1
+        self._pending.append(line)
+
+    def _push(self, lines: list[LogLine]) -> None:
+        """A batch of lines in: one lock and one wake-up, not one per line."""
         with self._lock:
-            self._push_locked(service, items)
+            pending = self._pending
+            overflow = len(pending) + len(lines) - (pending.maxlen or 0)
+            if pending.maxlen is not None and overflow > 0:
+                self._dropped += overflow
+            pending.extend(lines)
         self._data.set()
-
-    def _push_locked(self, service: str | None, items: list[Any]) -> None:
-        pending = self._pending
-        pending.append((service, items))
-        self._pending_count += len(items)
-        extra = self._pending_count - self.max_lines
-        if extra <= 0:
-            return
-        # The oldest lines the newer ones push out of the last max_lines go now.
-        self._pending_count -= extra
-        self._dropped += extra
-        while extra >= len(pending[0][1]):
-            extra -= len(pending.popleft()[1])
-        if extra:
-            first_service, first = pending[0]
-            pending[0] = (first_service, first[extra:])
-
-    def _take_pending(self) -> list[tuple[str | None, list[Any]]]:
-        """The waiting chunks (at most max_lines lines; locked)."""
-        chunks = list(self._pending)
-        self._pending.clear()
-        self._pending_count = 0
-        return chunks
-
-    @staticmethod
-    def _built(chunks: list[tuple[str | None, list[Any]]]) -> list[LogLine]:
-        lines: list[LogLine] = []
-        for service, items in chunks:
-            lines.extend(items if service is None else to_log_lines(service, items))
-        return lines
 
     # -- flusher ------------------------------------------------------------------------------
     def _flush_loop(self) -> None:
@@ -538,21 +492,18 @@ class LogFollower:
                 return
             with self._lock:
                 self._data.clear()
-                chunks = self._take_pending()
+                lines = list(self._pending)
+                self._pending.clear()
                 dropped, self._dropped = self._dropped, 0
                 backlog = first
-                merged: list[LogLine] = []
                 if first:
-                    merged, self._backlog = self._backlog, []
+                    merged = sorted(self._backlog, key=lambda ln: ln.ts) if len(self.services) > 1 else self._backlog
+                    maxlen = self._pending.maxlen or len(merged)
+                    if len(merged) + len(lines) > maxlen:
+                        dropped += len(merged) + len(lines) - maxlen
+                    lines = (merged + lines)[-maxlen:]
+                    self._backlog = []
                     first = False
-            lines = self._built(chunks)  # outside the lock: readers go on
-            if backlog:
-                if len(self.services) > 1:
-                    merged.sort(key=lambda ln: ln.ts)
-                maxlen = self.max_lines
-                if len(merged) + len(lines) > maxlen:
-                    dropped += len(merged) + len(lines) - maxlen
-                lines = (merged + lines)[-maxlen:]
             if len(self.services) > 1 and not backlog and len(lines) > 1:
                 lines.sort(key=lambda ln: ln.ts)  # interleave services by time within a batch
             if not lines and not backlog and not dropped:

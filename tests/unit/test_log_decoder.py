@@ -71,31 +71,3 @@ def test_to_log_lines_splits_docker_timestamps() -> None:
         LogLine("nginx", TS, "hello world"),
         LogLine("nginx", "", "no ts"),
     ]
-
-
-def _raw(service: str, n0: int, n: int) -> list[str]:
-    return [f"2024-01-01T10:00:{i % 60:02d}.{i:09d}Z {service} line {i}" for i in range(n0, n0 + n)]
-
-
-def test_pending_lines_keep_the_newest_max_lines_and_count_the_rest() -> None:
-    from liar_tui.stack.logs import LogFollower
-
-    follower = LogFollower(("nginx", "redis"), lambda batch: None, max_lines=10)
-    follower._push("nginx", _raw("nginx", 0, 4))
-    follower._push("redis", _raw("redis", 100, 5))
-    assert follower.pending_count == 9 and follower._dropped == 0
-    follower._push("nginx", _raw("nginx", 4, 2))  # one over: the oldest line goes
-    assert follower.pending_count == 10 and follower._dropped == 1
-    built = [(ln.service, ln.text) for ln in LogFollower._built(follower._take_pending())]
-    assert built == ([("nginx", f"nginx line {i}") for i in range(1, 4)]
-                     + [("redis", f"redis line {i}") for i in range(100, 105)]
-                     + [("nginx", f"nginx line {i}") for i in range(4, 6)])
-    assert follower.pending_count == 0
-    # a chunk bigger than the whole buffer keeps its own newest lines; ready LogLines pass as they are
-    ready = to_log_lines("redis", _raw("redis", 200, 2))
-    follower._push(None, ready)
-    follower._push("nginx", _raw("nginx", 10, 25))
-    assert follower.pending_count == 10 and follower._dropped == 1 + 2 + 15
-    built = LogFollower._built(follower._take_pending())
-    assert [ln.text for ln in built] == [f"nginx line {i}" for i in range(25, 35)]
-    assert all(ln.ts.startswith("2024-01-01T10:00:") for ln in built)
