@@ -313,6 +313,9 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
     settings = load_settings(
         {name: getattr(args, name, None) for name in ("up", "mouse", "refresh", "log_lines", "theme", "autoheal")}
     )
+    from .ui.heap import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before the monitor's threads start
     # Start following the engine now: its state arrives while Textual is being imported (~150 ms).
     # The monitor's state also feeds the activity log and the (opt-in) autohealer: see ui/wiring.py.
     from .ui.wiring import ConsoleWiring

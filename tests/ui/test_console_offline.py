@@ -336,6 +336,9 @@ def test_long_lines_scroll_sideways_by_keys_and_the_bar_shows_the_column() -> No
             await pilot.press("l")  # focus the log
             assert app.focused is view
             assert "TAIL-MARK" not in drawn(view) and "← col" not in main.logs.bar.text.plain
+            await pilot.press("right")
+            await pilot.pause(0.1)
+            assert view.scroll_x > 0 and f"← col {round(view.scroll_x) + 1}" in main.logs.bar.text.plain
             await pilot.press("ctrl+pagedown", "ctrl+pagedown", "ctrl+pagedown")
             await pilot.pause(0.1)
             assert "TAIL-MARK" in drawn(view)
