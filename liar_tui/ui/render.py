@@ -16,13 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..stack.model import SERVICE_KIND, ServiceState, StatsSample, format_bytes, format_duration
-from .statusword import SERVICE_COLOURS, status_word  # noqa: F401 - SERVICE_COLOURS: the widgets import it from here
+from .statusword import SERVICE_COLOURS, status_word
 
 SPARK = "▁▂▃▄▅▆▇█"
 
 #: How far back the sparklines reach.
 HISTORY_SECONDS = 180
-
 
 KIND_SHORT: dict[str, str] = {"database": "db", "cache": "cache", "proxy": "proxy", "object store": "s3"}
 

@@ -353,7 +353,7 @@ class LogView(ScrollView, can_focus=True):
         # `scrollable_content_region` builds regions, and per row they were most of a burst
         # frame's cost (which a key press waits behind).
         if not self._plain_box():
-            self._frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+            self._frame = self._frame_values(self.scrollable_content_region.width)
             try:
                 return super().render_lines(crop)
             finally:
@@ -363,7 +363,7 @@ class LogView(ScrollView, can_focus=True):
         # scrollbar is drawn over the last column) and the app's line filters (ANSI colours,
         # NO_COLOR) still apply.
         width = self.size.width
-        self._frame = (self.scroll_offset, width, self.rich_style)
+        self._frame = self._frame_values(width)
         try:
             filters = self.get_line_filters()
             background = self.background_colors[1]
@@ -381,6 +381,9 @@ class LogView(ScrollView, can_focus=True):
             strips = [strip.crop(x1, x2) for strip in strips]
         return strips
 
+    def _frame_values(self, width: int) -> tuple[Offset, int, Style]:
+        return self.scroll_offset, width, self.rich_style
+
     def _plain_box(self) -> bool:
         styles = self.styles
         return (
@@ -394,9 +397,7 @@ class LogView(ScrollView, can_focus=True):
         )
 
     def render_line(self, y: int) -> Strip:
-        frame = self._frame
-        if frame is None:
-            frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+        frame = self._frame or self._frame_values(self.scrollable_content_region.width)
         (scroll_x, scroll_y), width, base = frame
         row = scroll_y + y
         if row >= self.row_count or row < 0:
