@@ -259,16 +259,15 @@ def detect_drift(
     """DriftInfo per service (see the module docstring for what is covered).
 
     A broken compose file or an unreachable engine gives every service a DriftInfo with `error`
-    set instead of raising. Costs two `docker compose config` runs (~0.1 s each, in parallel)
-    and, the first time per container, one archive read per injected secret/config.
+    set instead of raising. Costs two `docker compose config` runs (~0.1 s each) and, the first
+    time per container, one archive read per injected secret/config. The two runs go one after
+    the other: each (the docker CLI and its compose plugin) is ~70 MB resident; side by side they
+    were ~0.05 s faster but took the console's process tree to ~210 MB for that moment.
     """
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            hashes_future = pool.submit(compose_hashes, stack)
-            model_future = pool.submit(stack.config)
-            states = states if states is not None else stack.states()
-            hashes = hashes_future.result()
-            model = model_future.result()
+        hashes = compose_hashes(stack)
+        model = stack.config()
+        states = states if states is not None else stack.states()
     except (StackError, OSError, subprocess.SubprocessError) as exc:
         return {s: DriftInfo(s, error=str(exc)) for s in services}
     engine = stack.engine
