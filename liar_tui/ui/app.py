@@ -236,7 +236,7 @@ class LiarApp(App[int]):
         self._accepting = True
         # No stats callback: the monitor keeps the history and the panes read it on the refresh
         # tick (a message per sample woke the event loop four times a second for nothing).
-        self._relay.attach(self._state_callback, self._engine_callback, None, self._step_callback)
+        self._relay.attach(self._state_callback, self._engine_callback, self._step_callback)
         if self.monitor is None:
             self.monitor = self.wiring.make_monitor()
             self.monitor.start()

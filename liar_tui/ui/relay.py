@@ -14,20 +14,20 @@ Callback = Callable[[Any], None]
 
 
 class MonitorRelay:
-    """on_state / on_engine / on_stats for StackMonitor (and on_step for the AutoHealer),
-    forwarded to the attached target."""
+    """on_state / on_engine for StackMonitor (and on_step for the AutoHealer), forwarded to the
+    attached target. No stats: the monitor keeps their history and the panes read it on the
+    refresh tick."""
 
     def __init__(self) -> None:
         self._state: Callback | None = None
         self._engine: Callback | None = None
-        self._stats: Callback | None = None
         self._step: Callback | None = None
 
-    def attach(self, on_state: Callback, on_engine: Callback, on_stats: Callback | None, on_step: Callback | None = None) -> None:
-        self._state, self._engine, self._stats, self._step = on_state, on_engine, on_stats, on_step
+    def attach(self, on_state: Callback, on_engine: Callback, on_step: Callback | None = None) -> None:
+        self._state, self._engine, self._step = on_state, on_engine, on_step
 
     def detach(self) -> None:
-        self._state = self._engine = self._stats = self._step = None
+        self._state = self._engine = self._step = None
 
     def on_state(self, value: Any) -> None:
         cb = self._state
@@ -39,15 +39,10 @@ class MonitorRelay:
         if cb is not None:
             cb(value)
 
-    def on_stats(self, value: Any) -> None:
-        cb = self._stats
-        if cb is not None:
-            cb(value)
-
     def on_step(self, value: Any) -> None:
         cb = self._step
         if cb is not None:
             cb(value)
 
     def callbacks(self) -> dict[str, Callback]:
-        return {"on_state": self.on_state, "on_engine": self.on_engine, "on_stats": self.on_stats}
+        return {"on_state": self.on_state, "on_engine": self.on_engine}
