@@ -527,7 +527,7 @@ class Bench:
         keys = sorted(p["ms"] for b in result.bursts for p in b["presses"] if p["ms"] == p["ms"])
         if not keys:
             return {}
-        return {"key_ms_median": statistics.median(keys), "key_ms_p90": keys[int(len(keys) * 0.9)],
+        return {"key_ms_median": statistics.median(keys), "key_ms_p90": p90(keys),
                 "key_ms_max": keys[-1], "presses": float(len(keys))}
 
     def run_tool(self, tool: toolkit.Tool) -> ToolResult:
@@ -581,6 +581,11 @@ def nan_median(values: list[float]) -> float:
     return statistics.median(vals) if vals else float("nan")
 
 
+def p90(values: list[float]) -> float:
+    """The value 90% of the way up the sorted list (nan for none)."""
+    return sorted(values)[int(len(values) * 0.9)] if values else float("nan")
+
+
 def nan_max(values: list[float]) -> float:
     vals = [v for v in values if v == v]
     return max(vals) if vals and len(vals) == len(values) else float("inf") if values else float("nan")
@@ -604,7 +609,7 @@ def summary(r: ToolResult) -> dict[str, float]:
         "launch_cpu_ms": nan_median(r.launch_cpu_ms),
         "launch_console_median_ms": nan_median(r.launch_console_ms),
         "key_median_ms": nan_median(keys),
-        "key_p90_ms": sorted(keys)[int(len(keys) * 0.9)] if keys else float("nan"),
+        "key_p90_ms": p90(keys),
         "key_max_ms": nan_max(keys),
         "key_max_during_ms": nan_max(keys_during) if keys_during else float("nan"),
         "burst_last_line_s": nan_median([b["last_line_shown_s"] or float("nan") for b in r.bursts]),
