@@ -582,8 +582,10 @@ def nan_median(values: list[float]) -> float:
 
 
 def p90(values: list[float]) -> float:
-    """The value 90% of the way up the sorted list (nan for none)."""
-    return sorted(values)[int(len(values) * 0.9)] if values else float("nan")
+    """The value 90% of the way up the sorted list, missing values (nan) left out, as nan_median
+    does: sorting with a nan in the list gives no order at all."""
+    vals = sorted(v for v in values if v == v)
+    return vals[int(len(vals) * 0.9)] if vals else float("nan")
 
 
 def nan_max(values: list[float]) -> float:
