@@ -39,6 +39,7 @@ WAIT_FOR_STATE = 1.0
 
 _SGR = {"bold green": "1;32", "green": "32", "bold yellow": "1;33", "bold red": "1;31", "dim": "2"}
 _BRIGHT_SGR = {"bright_blue": "1;94", "bright_red": "1;91", "bright_green": "1;92", "bright_magenta": "1;95"}
+_SERVICE_SGR = {service: _BRIGHT_SGR.get(colour, "") for service, colour in SERVICE_COLOURS.items()}
 
 
 def _paint(text: str, sgr: str, colour: bool) -> str:
@@ -70,7 +71,7 @@ def render_frame(
         uptime = f"up {format_duration(up)}" if up is not None else ""
         plain = f"  {service:<9} {word:<16} {uptime}".rstrip()
         painted = (
-            f"  {_paint(service, _BRIGHT_SGR.get(SERVICE_COLOURS.get(service, ''), ''), colour)}{' ' * (9 - len(service))} "
+            f"  {_paint(service, _SERVICE_SGR.get(service, ''), colour)}{' ' * (9 - len(service))} "
             f"{_paint(word, _SGR.get(style, ''), colour)}{' ' * (16 - len(word))} {uptime}"
         ).rstrip()
         lines.append(cut(plain, painted))
