@@ -221,3 +221,67 @@ def test_live_states_drawn_before_the_console_and_the_shell_screen_back_after_qu
     assert status_file.exists() and status_file.read_text().strip() == "0", tmux.capture("pre")
     assert tmux.run("display-message", "-p", "-t", "pre", "#{alternate_on}").strip() == "0"
     assert "shell line before liar-tui" in tmux.capture("pre")
+
+
+def _secrets_on_command_lines(project: Project) -> list[str]:
+    """Every process on this host (containers' included) whose command line holds one of the
+    project's passwords."""
+    env = project.env()
+    secret_values = [env[k] for k in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD")]
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if any(value in line for value in secret_values):
+            found.append(f"{proc.info['pid']}: <a command line holding a password>")
+    return found
+
+
+def test_shells_open_and_return_to_the_console_at_80x24(running_stack: Project, tmux: TmuxServer) -> None:
+    """E hands the real terminal to redis-cli (authenticated) and psql (the stack's user on its
+    database); leaving them brings the console back, live, with the result noted. No password is
+    on any command line on this host while they run."""
+    project = running_stack
+    env = project.env()
+    pid = launch(tmux, project, 80, 24)
+
+    # redis-cli: a write proves the shell is authenticated (redis refuses it with NOAUTH otherwise)
+    tmux.send_keys("liar", "2")
+    tmux.wait_for("liar", lambda s: liarscreen.selected_service(s) == "redis", timeout=5, what="redis selected")
+    tmux.send_keys("liar", "E")
+    tmux.wait_for("liar", lambda s: "6379>" in s, timeout=20, what="the redis-cli prompt")
+    assert _secrets_on_command_lines(project) == []
+    tmux.send_keys("liar", "SET e2e:shell from-the-console", literal=True)
+    tmux.send_keys("liar", "Enter")
+    tmux.wait_for("liar", lambda s: "OK" in s.split("SET e2e:shell", 1)[-1], timeout=10, what="OK from redis")
+    assert stackkit.redis_client(project).get("e2e:shell") == b"from-the-console"
+    tmux.send_keys("liar", "exit", literal=True)
+    tmux.send_keys("liar", "Enter")
+    back = tmux.wait_for("liar", lambda s: liarscreen.console_ready(s) and "redis-cli in redis ended (exit 0)" in s,
+                         timeout=20, what="the console back after redis-cli")
+    assert liarscreen.all_healthy(back.screen), back.screen
+
+    # psql on the stack's database as its user
+    tmux.send_keys("liar", "1")
+    tmux.wait_for("liar", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
+    tmux.send_keys("liar", "E")
+    prompt = f"{env['POSTGRES_DB']}=#"
+    tmux.wait_for("liar", lambda s: prompt in s, timeout=20, what=f"the psql prompt {prompt}")
+    assert _secrets_on_command_lines(project) == []
+    tmux.send_keys("liar", "SELECT current_user || '@' || current_database() AS who;", literal=True)
+    tmux.send_keys("liar", "Enter")
+    who = f"{env['POSTGRES_USER']}@{env['POSTGRES_DB']}"
+    tmux.wait_for("liar", lambda s: who in s, timeout=10, what=f"psql answering {who}")
+    tmux.send_keys("liar", "\\q", literal=True)
+    tmux.send_keys("liar", "Enter")
+    back = tmux.wait_for("liar", lambda s: liarscreen.console_ready(s) and "psql in postgres ended (exit 0)" in s,
+                         timeout=20, what="the console back after psql")
+    # live again after resuming: a kill reaches the screen
+    container = stackkit.state_of(project, "nginx").container_id
+    try:
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+        tmux.wait_for("liar", lambda s: liarscreen.service_status(s, "nginx") == "exited (137)", timeout=5,
+                      what="nginx shown exited after the shells")
+    finally:
+        subprocess.run(["docker", "start", container], capture_output=True)
+        stackkit.wait_health(project, "nginx", "healthy")
+    quit_and_check_gone(tmux, "liar", pid, project)
