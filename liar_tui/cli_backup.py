@@ -75,6 +75,20 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _record(stack: "Stack", services: list[str] | tuple[str, ...], text: str) -> None:
+    """Write what a backup command did to the activity log (never fails the command)."""
+    try:
+        from .stack.activity import ActivityLog
+
+        ActivityLog(stack.project, preload=False).record("action", services[0] if len(services) == 1 else "", text)
+    except Exception:  # noqa: BLE001 - the log is a record, not a precondition
+        pass
+
+
+def _outcome(exc: BaseException) -> str:
+    return "cancelled" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+
+
 def _manager(stack: "Stack", args: argparse.Namespace) -> BackupManager:
     from .stack.backup import BackupManager
     from .stack.backupset import resolve_backup_dir
@@ -162,11 +176,16 @@ def cmd_backup(stack: "Stack", args: argparse.Namespace, services: list[str]) ->
     mgr = _manager(stack, args)
     printer = _ProgressPrinter(args.quiet or args.json)
     started = time.monotonic()
+    what = ", ".join(services) if services else "all services"
     try:
         bset = mgr.backup(services or None, progress=printer, cancel=threading.Event())
+    except BaseException as exc:
+        _record(stack, services, f"backup of {what} {_outcome(exc)}")
+        raise
     finally:
         printer.clear()
     if args.json:
+        _record(stack, services, f"backup {bset.id} complete ({', '.join(bset.services)})")
         print(json.dumps({**bset.to_dict(), "meta": bset.meta, "tools": bset.tools}, indent=2))
         return 0
     parts = []
@@ -174,7 +193,9 @@ def cmd_backup(stack: "Stack", args: argparse.Namespace, services: list[str]) ->
         size = sum(f.size for f in bset.files_of(svc))
         extra = f" ({bset.meta['minio']['objects']} objects)" if svc == "minio" else ""
         parts.append(f"{svc} {format_bytes(size)}{extra}")
-    print(f"backup {bset.id} complete: {', '.join(parts)} in {time.monotonic() - started:.1f}s")
+    summary = f"backup {bset.id} complete: {', '.join(parts)} in {time.monotonic() - started:.1f}s"
+    _record(stack, services, summary)
+    print(summary)
     print(f"  {bset.path}")
     return 0
 
@@ -215,6 +236,8 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     mgr = _manager(stack, args)
     bset = mgr.get(args.set)
     report = mgr.verify(bset)
+    _record(stack, bset.services, f"verify {bset.id}: OK" if report.ok
+            else f"verify {bset.id}: FAILED ({'; '.join(report.problems[:3])})")
     if getattr(args, "json", False):
         print(json.dumps({
             "set": bset.id, "ok": report.ok, "problems": list(report.problems),
@@ -235,6 +258,8 @@ def cmd_prune(stack: "Stack", args: argparse.Namespace) -> int:
         return _fail("--keep must be 0 or more")
     mgr = _manager(stack, args)
     result = mgr.prune(args.keep)
+    if result.removed:
+        _record(stack, [], f"prune --keep {args.keep}: removed {', '.join(result.removed)}")
     for name in result.removed:
         print(f"removed {name}")
     for name in result.skipped:
@@ -268,6 +293,7 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
     printer.clear()
     if not report.ok:
         _print_report(report)
+        _record(stack, services, f"restore {bset.id} refused: it fails verification ({report.problems[0]})")
         return _fail(f"backup set {bset.id} fails verification ({report.problems[0]}): not restoring it", 1)
     if not args.quiet:
         _print_report(report)
@@ -284,8 +310,15 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
             answer = ""
         if answer.strip() != project.name:
             return _fail("not confirmed: nothing was changed", 1)
-    result = mgr.restore(bset, services, progress=printer, verified=report)
-    printer.clear()
+    _record(stack, services, f"restore {bset.id} of {', '.join(services)} started")
+    try:
+        result = mgr.restore(bset, services, progress=printer, verified=report)
+    except BaseException as exc:
+        _record(stack, services, f"restore {bset.id} {_outcome(exc)}")
+        raise
+    finally:
+        printer.clear()
+    _record(stack, services, f"restore {bset.id} done in {result.seconds:.1f}s")
     print(f"restore {bset.id} done in {result.seconds:.1f}s")
     for r in result.services:
         print(f"  {r.summary}")
@@ -293,7 +326,7 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
 
 
 def cmd_shell(stack: "Stack", args: argparse.Namespace) -> int:
-    from .stack.shell import shell_command
+    from .stack.shell import SHELL_LABELS, shell_command
 
     stack.check_engine()
     state = stack.states().get(args.service)
@@ -301,6 +334,7 @@ def cmd_shell(stack: "Stack", args: argparse.Namespace) -> int:
         word = state.status_word if state is not None else "missing"
         return _fail(f"{args.service} is not running ({word}): start it with `liar-tui up`", 1)
     argv = shell_command(stack.project, args.service, tty=sys.stdin.isatty())
+    _record(stack, [args.service], f"{SHELL_LABELS[args.service]} opened ({'interactive' if sys.stdin.isatty() else 'fed from stdin'}; liar-tui shell)")
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -35,7 +35,8 @@ def add_parsers(sub: Any) -> None:
         description="Docker never restarts an unhealthy container. This does, carefully: only a running "
         "service whose healthcheck failed CHECKS times in a row, at most MAX_ATTEMPTS times with a "
         "doubling backoff; healthy and stopped services are never touched. Every step goes to the "
-        "activity log.",
+        "activity log, with the state and health changes and (unless --no-probes) the probe alarms, "
+        "so a night's watch can be read in the morning.",
     )
     p.add_argument("--checks", type=int, metavar="N", default=3, help="failing healthchecks in a row before a restart (default 3)")
     p.add_argument("--max-attempts", type=int, metavar="N", default=3, help="restarts per service before giving up (default 3)")
@@ -46,6 +47,10 @@ def add_parsers(sub: Any) -> None:
                    help="seconds between re-inspections while a service is unhealthy (default 5)")
     p.add_argument("--stop-timeout", type=int, metavar="SECONDS", default=5,
                    help="seconds between SIGTERM and SIGKILL when restarting (default 5)")
+    p.add_argument("--no-probes", dest="probes", action="store_false",
+                   help="do not probe the services (no probe alarms in the activity log)")
+    p.add_argument("--probe-interval", type=float, metavar="SECONDS", default=10.0,
+                   help="seconds between probe rounds (default 10)")
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -182,6 +187,13 @@ def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
         on_engine=lambda s: None if s.connected else print(f"liar-tui: {s.error}", file=sys.stderr, flush=True),
         stats=False,
     )
+    probes = None
+    if args.probes:
+        from .stack.probes import ProbeRunner
+
+        # the same probes as the console's Health view; only level changes are written
+        probes = ProbeRunner(stack.project, interval=max(1.0, args.probe_interval), states=monitor.states,
+                             on_result=recorder.on_probe)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -191,12 +203,17 @@ def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
     log.record("autoheal", "", healer.describe() + f" ({stack.project.name}; Ctrl-C stops)")
     monitor.start()
     healer.start()
+    if probes is not None:
+        monitor.initial.wait(10)  # probes of services not yet inspected would say "no container"
+        probes.start()
     try:
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
+        if probes is not None:
+            probes.stop()
         healer.stop()
         monitor.stop()
         signal.signal(signal.SIGTERM, previous)

@@ -725,7 +725,14 @@ class BackupManager:
         try:
             with ThreadPoolExecutor(max_workers=S3_WORKERS, thread_name_prefix="s3-backup") as pool:
                 futures = [pool.submit(fetch, b, o) for b, o in listing]
-                done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                try:
+                    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                except BaseException:
+                    # Ctrl-C (KeyboardInterrupt lands in this thread): stop the workers at their
+                    # next block instead of letting the pool's exit fetch every object first.
+                    abort.set()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
                 failed = [f for f in done if f.exception() is not None]
                 if failed:
                     abort.set()

@@ -497,8 +497,10 @@ class LiarApp(App[int]):
         if message.error:
             self.notify(f"could not save the log: {message.error}", severity="error")
             self.main.show_activity(Text(f"✗ save log: {message.error}", style="red"))
+            self.wiring.record("action", "", f"save log to {message.path} failed: {message.error}")
         else:
             self.notify(f"saved {message.lines:,} lines to {message.path}")
+            self.wiring.record("action", "", f"saved {message.lines:,} log lines to {message.path}")
             self.main.show_activity(Text(f"✓ saved {message.lines:,} lines to {message.path}", style="green"))
 
     # -- periodic repaint (coalesced) ---------------------------------------------------------
@@ -1023,6 +1025,7 @@ class LiarApp(App[int]):
         code: int | None = None
         self._suspended = True
         self.hide_panes("shell")
+        self.wiring.record("action", service, f"{label} shell opened from the console")
         try:
             with self.suspend():
                 print(f"liar-tui: {label} in {service} ({self.project.name}); exit it to return to the console", flush=True)
@@ -1036,6 +1039,7 @@ class LiarApp(App[int]):
         finally:
             self._suspended = False
             self.show_panes("shell")
+        self.wiring.record("action", service, f"{label} shell closed (exit {code})")
         self.main.show_activity(Text(f"{label} in {service} ended (exit {code})", style="dim"))
         self.refresh(layout=True)
 

@@ -275,6 +275,13 @@ def test_shells_open_and_return_to_the_console_at_80x24(running_stack: Project, 
     tmux.send_keys("liar", "Enter")
     back = tmux.wait_for("liar", lambda s: liarscreen.console_ready(s) and "psql in postgres ended (exit 0)" in s,
                          timeout=20, what="the console back after psql")
+    # both shells are in the activity log, opened and closed
+    from liar_tui.stack.activity import activity_path, read_entries
+
+    said = [f"{e.service}|{e.text}" for e in read_entries(activity_path(project), 20)]
+    for service, label in (("redis", "redis-cli"), ("postgres", "psql")):
+        assert f"{service}|{label} shell opened from the console" in said, said
+        assert f"{service}|{label} shell closed (exit 0)" in said, said
     # live again after resuming: a kill reaches the screen
     container = stackkit.state_of(project, "nginx").container_id
     try:

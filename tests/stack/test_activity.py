@@ -100,3 +100,55 @@ def test_probe_alarms_reach_the_log_and_the_follower(running_stack: Project) -> 
     text = "".join(printed)
     assert text.count("ok -> fail: unreachable") == 1 and text.count("fail -> ok") == 1, text
     stackkit.wait_health(running_stack, "redis", "healthy")
+
+
+def test_headless_backup_verify_restore_prune_and_shell_are_recorded(running_stack: Project, tmp_path) -> None:
+    """`liar-tui backup` from cron and the other backup commands leave their line in the activity
+    log: what ran, on what, and how it ended (a refused restore changes nothing)."""
+    path = activity_path(running_stack)
+    start = len(read_entries(path)) if path.exists() else 0
+    backups = tmp_path / "backups"
+
+    made = cli(running_stack, "backup", "redis", "--backup-dir", str(backups), "-q")
+    assert made.returncode == 0, made.stderr
+    set_id = made.stdout.split()[1]
+    verified = cli(running_stack, "verify", set_id, "--backup-dir", str(backups))
+    assert verified.returncode == 0, verified.stderr
+
+    # a flipped byte: verify fails, and restore refuses before touching anything
+    data = backups / set_id / "redis" / "dump.rdb"
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    assert cli(running_stack, "verify", set_id, "--backup-dir", str(backups)).returncode == 1
+    refused = cli(running_stack, "restore", set_id, "--backup-dir", str(backups), "--yes")
+    assert refused.returncode == 1
+
+    unwritable = tmp_path / "ro"
+    unwritable.mkdir()
+    (unwritable / "backups").write_text("a file where the backup folder should be")
+    failed = cli(running_stack, "backup", "redis", "--backup-dir", str(unwritable / "backups"), "-q")
+    assert failed.returncode != 0
+
+    pruned = cli(running_stack, "backup", "prune", "--keep", "0", "--backup-dir", str(backups))
+    assert pruned.returncode == 0, pruned.stderr
+    shell = subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
+         running_stack.name, "shell", "redis"], input="PING\n", capture_output=True, text=True, timeout=60)
+    assert shell.returncode == 0 and "PONG" in shell.stdout, shell.stderr
+
+    entries = read_entries(path)[start:]
+    texts = [(e.kind, e.service, e.text) for e in entries]
+    assert all(k == "action" for k, _, _ in texts), texts
+    said = [f"{s}|{t}" for _, s, t in texts]
+    assert any(x.startswith(f"redis|backup {set_id} complete: redis ") for x in said), said
+    assert f"redis|verify {set_id}: OK" in said, said
+    assert any(x.startswith(f"redis|verify {set_id}: FAILED (") for x in said), said
+    assert any(x.startswith(f"redis|restore {set_id} refused: it fails verification") for x in said), said
+    assert not any("restore" in x and "started" in x for x in said), said
+    assert any(x.startswith("redis|backup of redis failed: ") for x in said), said
+    assert f"|prune --keep 0: removed {set_id}" in said, said
+    assert "redis|redis-cli opened (fed from stdin; liar-tui shell)" in said, said
+    text = path.read_text()
+    for secret in secrets_of(running_stack):
+        assert secret not in text

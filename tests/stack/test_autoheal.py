@@ -77,7 +77,8 @@ def test_cli_autoheal_restarts_a_hung_service_and_nothing_else(heal_stack: Proje
     redis_before = stackkit.wait_health(heal_stack, "redis", "healthy")
     proc = subprocess.Popen(
         [sys.executable, "-m", "liar_tui", "--project-dir", str(heal_stack.root), "--project-name", heal_stack.name,
-         "autoheal", "--checks", "2", "--max-attempts", "2", "--backoff", "5", "--recheck", "0.5", "--stop-timeout", "1"],
+         "autoheal", "--checks", "2", "--max-attempts", "2", "--backoff", "5", "--recheck", "0.5", "--stop-timeout", "1",
+         "--probe-interval", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     out = Lines(proc)
@@ -114,6 +115,10 @@ def test_cli_autoheal_restarts_a_hung_service_and_nothing_else(heal_stack: Proje
     # the same steps are in the activity file, with state and health transitions
     kinds = {(e.kind, e.service) for e in read_entries(activity_path(heal_stack))}
     assert ("autoheal", "redis") in kinds and ("health", "redis") in kinds
+    # and the probes' alarms: the hung redis stopped answering its client, then answered again
+    alarms = [e.text for e in read_entries(activity_path(heal_stack)) if (e.kind, e.service) == ("probe", "redis")]
+    assert any(t.startswith("ok -> fail: unreachable") for t in alarms), alarms
+    assert any(t.startswith("fail -> ok") for t in alarms), alarms
 
 
 def test_autoheal_gives_up_after_its_cap(heal_stack: Project) -> None:

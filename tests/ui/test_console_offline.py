@@ -194,6 +194,9 @@ def test_save_writes_the_visible_lines(tmp_path: Path) -> None:
             assert len(lines) == view.match_count == 9
             assert all("error" in ln.lower() for ln in lines)
             assert oct(target.stat().st_mode & 0o777) == "0o600"
+            # and the activity log says what was saved where
+            await wait_until(pilot, lambda: any(e.text == f"saved 9 log lines to {target}" for e in app.wiring.activity.entries()),
+                             5, what="the save in the activity log")
 
     run_sync(run())
 
