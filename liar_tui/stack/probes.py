@@ -578,7 +578,7 @@ def probe_nginx(t: ProbeTarget, api_path: str = "/api/health") -> ProbeResult:
     except Exception as exc:  # noqa: BLE001
         figures.update(api_path=api_path, api_status=None, upstream=upstream)
         return ProbeResult(
-            t.service, WARN, f"/health 200 in {seconds * 1000:.0f} ms, but {api_path} {_network_reason(exc, t)}",
+            t.service, FAIL, f"/health 200 in {seconds * 1000:.0f} ms, but {api_path} {_network_reason(exc, t)}",
             figures, time.monotonic() - started,
         )
     figures.update(api_path=api_path, api_status=api_status, api_ms=round(api_seconds * 1000, 1), upstream=upstream)
@@ -587,8 +587,9 @@ def probe_nginx(t: ProbeTarget, api_path: str = "/api/health") -> ProbeResult:
     if api_status in (502, 504) and from_proxy:
         what = "502 Bad Gateway: nothing answers at" if api_status == 502 else "504 Gateway Timeout: no answer in time from"
         figures["api_reachable"] = False
+        # Red, not amber: every API call through this proxy fails, whatever Docker's health says.
         return ProbeResult(
-            t.service, WARN, f"/health 200, but {api_path} answers {what} {where} (is the API running on the host?)",
+            t.service, FAIL, f"/health 200, but {api_path} answers {what} {where} (is the API running on the host?)",
             figures, time.monotonic() - started,
         )
     figures["api_reachable"] = True

@@ -184,9 +184,19 @@ def test_nginx_probe_sees_the_upstream_go(stack: Project, api_port: int) -> None
         assert good.level == OK and good.figures["api_reachable"], good.reason
     finally:
         api.stop()
+    # Docker's healthcheck (/health) stays green; the probe goes red: every API call answers 502
     bad = probe(stack, "nginx")
-    assert bad.level == WARN and "502" in bad.reason, bad.reason
+    assert bad.level == FAIL and "502" in bad.reason, bad.reason
     assert bad.figures["health_status"] == 200 and bad.figures["api_reachable"] is False
+    assert stackkit.state_of(stack, "nginx").health.status == "healthy"
+    # and back to green when the API returns
+    api = HostApi(api_port)
+    api.start()
+    try:
+        again = probe(stack, "nginx")
+        assert again.level == OK and again.figures["api_reachable"], again.reason
+    finally:
+        api.stop()
 
 
 def test_minio_bucket_removed_and_objects_counted(stack: Project) -> None:

@@ -97,7 +97,7 @@ def test_engine_unreachable_80x24(snap_compare: Any) -> None:
 
 # -- deep health: probe and drift markers, the health view, the activity view --------------------
 async def _deep_health(pilot: Any) -> None:
-    """Fixed probe results (postgres ok, redis fail, nginx warn, minio ok) and redis drifted."""
+    """Fixed probe results (postgres warn, redis fail, nginx fail, minio ok) and redis drifted."""
     app = pilot.app
     await _with_logs(pilot)
     await wait_until(pilot, lambda: app._probe_runner, 5, what="the (fake) probe runner")

@@ -254,9 +254,10 @@ def sample_probes() -> dict[str, Any]:
     at = FIXED_NOW - timedelta(seconds=3)
     return {
         "postgres": ProbeResult(
-            "postgres", "ok", "PostgreSQL 15.6: 3/100 connections, liardb 7.4MiB, accepts writes",
+            "postgres", "warn",
+            "a transaction has been open 912s (holds locks, blocks vacuum); PostgreSQL 15.6: 3/100 connections, liardb 7.4MiB",
             {"version": "15.6", "connections": 3, "max_connections": 100, "database": "liardb", "database_bytes": 7_759_000,
-             "oldest_transaction_seconds": None, "in_recovery": False, "read_only": False, "accepts_writes": True, "connect_ms": 4.2},
+             "oldest_transaction_seconds": 912.4, "in_recovery": False, "read_only": False, "accepts_writes": True, "connect_ms": 4.2},
             0.012, at,
         ),
         "redis": ProbeResult(
@@ -265,7 +266,7 @@ def sample_probes() -> dict[str, Any]:
             {}, 0.004, at,
         ),
         "nginx": ProbeResult(
-            "nginx", "warn",
+            "nginx", "fail",
             "/health 200, but /api/health answers 502 Bad Gateway: nothing answers at the API upstream host.docker.internal:3000 (is the API running on the host?)",
             {"health_status": 200, "health_ms": 1.3, "api_path": "/api/health", "api_status": 502, "api_ms": 2.1,
              "upstream": "host.docker.internal:3000", "api_reachable": False},

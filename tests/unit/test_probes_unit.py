@@ -238,7 +238,7 @@ def test_nginx_probe_reads_502_from_the_proxy() -> None:
         assert ok.level == OK and ok.figures["api_status"] == 404, ok.reason
         _Api.status = 502
         bad = probes.probe_nginx(t)
-        assert bad.level == WARN and "502" in bad.reason and "h:3000" in bad.reason
+        assert bad.level == FAIL and "502" in bad.reason and "h:3000" in bad.reason
         assert bad.figures["api_reachable"] is False
     finally:
         srv.shutdown()
