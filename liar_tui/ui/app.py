@@ -140,7 +140,7 @@ class LiarApp(App[int]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.force-quit", show=False, priority=True, tooltip="Quit (from anywhere)"),
-        Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False, tooltip="Command palette: every action"),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False, priority=True, tooltip="Command palette: every action"),
     ]
 
     def __init__(
@@ -511,6 +511,9 @@ class LiarApp(App[int]):
         now_wall, now = self.clock()
         self.main.services.repaint_all(now_wall, now)
         self._render_host_bar(sample=True)
+        health = self.health_view
+        if health is not None:
+            health.redraw_stats()
 
     def render_host_bar(self) -> None:
         self._render_host_bar()

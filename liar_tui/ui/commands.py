@@ -1,37 +1,59 @@
-"""Command palette (ctrl+p): every action of the main screen, with its key, searchable."""
+"""Command palette (ctrl+p): every action of the screen it is opened over (the main screen or a
+view), with its key, searchable."""
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .keys import KeyRow
+from .keys import KeyRow, rows_from
+
+#: Sections of the main screen's key list the palette leaves out: keys of a widget or a view (the
+#: views' palette lists their own), and the app's own (ctrl+p, ctrl+q).
+MAIN_SKIPPED = ("Log view", "Search box", "Services list", "App", "Health view", "Activity view", "Backups view", "Dialogs")
 
 
 class ConsoleCommands(Provider):
     """Lists the main screen's bindings; greyed-out actions say why they are not available."""
 
+    def _target(self) -> Any:
+        """The screen the palette was opened over when it is one of the views (health, activity,
+        backups: their own actions), else the main screen."""
+        from .screens.main import MainScreen
+
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            return screen
+        if any(isinstance(b, Binding) and b.id for b in getattr(screen, "BINDINGS", ())):
+            return screen
+        return getattr(self.app, "main", None)
+
     def _rows(self) -> list[tuple[KeyRow, bool]]:
         from .screens.main import MainScreen
 
-        screen = self.screen if isinstance(self.screen, MainScreen) else getattr(self.app, "main", None)
+        screen = self._target()
         if screen is None:
             return []
+        if isinstance(screen, MainScreen):
+            candidates = [r for r in screen.key_rows() if r.section not in MAIN_SKIPPED]
+        else:
+            keymap = getattr(self.app, "keymap", {})
+            candidates = rows_from(type(screen).__name__, screen.BINDINGS, keymap)
         rows = []
-        for row in screen.key_rows():
-            if row.section in ("Log view", "Search box", "Services list", "App", "Health view", "Activity view", "Backups view"):
-                continue
+        for row in candidates:
             action = row.action.split("(")[0]
-            allowed = screen.check_action(action, ())
+            allowed = True if "." in action else screen.check_action(action, ())
             if allowed is False:
                 continue
             rows.append((row, bool(allowed)))
         return rows
 
     def _run(self, action: str) -> None:
-        screen = getattr(self.app, "main", None)
+        screen = self._target()
         if screen is not None:
             self.app.call_later(screen.run_action, action)
 

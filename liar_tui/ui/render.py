@@ -321,37 +321,39 @@ class EngineLine:
 
 
 def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int, autoheal: bool | None = None) -> Text:
-    """'liar-tui │ project │ engine ADDRESS │ docker X │ cpu 3% │ load 0.20 0.15 0.10 │ mem 1.2G/3.8G │
-    data 20G free'; on a narrow terminal the least useful parts go first, one at a time."""
-    # (drop order: the highest goes first; 0 stays, text). The 1-minute load replaces the three
-    # load figures once those are dropped.
-    parts: list[tuple[int, Text]] = [(0, Text("liar-tui", style="bold")), (0, Text(project, style="bold cyan"))]
+    """'liar-tui │ project │ engine ADDRESS │ docker X │ autoheal off │ cpu 3% │ load 0.20 0.15 0.10 │
+    mem 1.2G/3.8G │ data 20G free'; on a narrow terminal the least useful parts are shortened or go
+    first, one at a time, so that at 80 columns the project, the docker version, cpu, load, memory
+    and free disk remain."""
+    # [drop order (the highest goes first; 0 stays), text, shorter text or None, its drop order]
+    parts: list[list] = [[5, Text("liar-tui", style="bold"), None, 0], [0, Text(project, style="bold cyan"), None, 0]]
     if engine.connected is None:
-        parts.append((0, Text("engine: connecting…", style="yellow")))
+        parts.append([0, Text("engine: connecting…", style="yellow"), None, 0])
     elif engine.connected:
-        parts.append((7, Text(f"engine {engine.address}", style="dim")))
-        parts.append((5, Text(f"docker {engine.version.split('+')[0]}")))
+        version = engine.version.split("+")[0]
+        parts.append([9, Text(f"engine {engine.address}", style="dim"), None, 0])
+        parts.append([4, Text(f"docker {version}"), Text(f"docker {'.'.join(version.split('.')[:2])}"), 3])
     else:
-        parts.append((0, Text("engine unreachable", style="bold red")))
+        parts.append([0, Text("engine unreachable", style="bold red"), None, 0])
     if autoheal is not None:
-        parts.append((0, Text("autoheal ON", style="bold green") if autoheal else Text("autoheal off", style="dim")))
-    short_load: Text | None = None
+        parts.append([0, Text("autoheal ON", style="bold green"), None, 0] if autoheal
+                     else [6, Text("autoheal off", style="dim"), None, 0])
     if host is not None:
-        parts.append((1, Text(f"cpu {host.cpu_percent:.0f}%")))
-        parts.append((6, Text(f"load {host.load[0]:.2f} {host.load[1]:.2f} {host.load[2]:.2f}")))
-        short_load = Text(f"load {host.load[0]:.2f}")
-        parts.append((2, Text(f"mem {short_bytes(host.mem_used)}/{short_bytes(host.mem_total)}")))
-        parts.append((4, Text(f"data {short_bytes(host.disk_free)} free")))
+        parts.append([1, Text(f"cpu {host.cpu_percent:.0f}%"), None, 0])
+        parts.append([8, Text(f"load {host.load[0]:.2f} {host.load[1]:.2f} {host.load[2]:.2f}"),
+                      Text(f"load {host.load[0]:.2f}"), 3])
+        parts.append([2, Text(f"mem {short_bytes(host.mem_used)}/{short_bytes(host.mem_total)}"), None, 0])
+        parts.append([3, Text(f"data {short_bytes(host.disk_free)} free"), None, 0])
     sep = Text(" │ ", style="dim")
     while True:
-        text = sep.join(t for _, t in parts)
-        if text.cell_len <= width or all(p == 0 for p, _ in parts):
+        text = sep.join(p[1] for p in parts)
+        if text.cell_len <= width or all(p[0] == 0 for p in parts):
             break
-        worst = max(p for p, _ in parts)
-        if worst == 6 and short_load is not None:
-            parts = [(3, short_load) if p == 6 else (p, t) for p, t in parts]
+        worst = max(parts, key=lambda p: p[0])
+        if worst[2] is not None:
+            worst[:] = [worst[3], worst[2], None, 0]
         else:
-            parts = [pt for pt in parts if pt[0] != worst]
+            parts.remove(worst)
     text.truncate(width, overflow="ellipsis")
     return text
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
-from uikit import CONNECTED, FakeStack, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
+from uikit import CONNECTED, FakeStack, body_text, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
 
 from liar_tui.config import Settings
 from liar_tui.stack.logs import LogLine, LogRange
@@ -22,18 +22,31 @@ from liar_tui.ui.messages import ActionFinished, ActionProgressed, EngineStatusC
 from liar_tui.ui.screens.activity import ActivityScreen
 from liar_tui.ui.screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
 from liar_tui.ui.screens.main import MainScreen
-from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen
+from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen, LogRangeScreen, SaveLogScreen
 from liar_tui.ui.widgets.logview import LogView, SearchBar
 from liar_tui.ui.widgets.panes import ServicesPanel
 
 
+#: Textual's generic keys every screen inherits (focus cycling, copy, its ctrl+c hint): not ours to list.
+TEXTUAL_GENERIC = {("tab", "app.focus_next"), ("shift+tab", "app.focus_previous"), ("ctrl+c", "screen.copy_text"),
+                   ("super+c", "screen.copy_text"), ("ctrl+c", "help_quit")}
+
+
+def all_bindings() -> list[tuple[str, str, str, str | None]]:
+    """(class, key, action, id) of every binding in effect in the console's screens, widgets and
+    dialogs, inherited ones (Textual's scrolling keys) included."""
+    found = []
+    for cls in (MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen,
+                JobScreen, RestoreConfirmScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen):
+        for key, bindings in cls._merge_bindings().key_to_bindings.items():
+            for b in bindings:
+                if (key, b.action) not in TEXTUAL_GENERIC:
+                    found.append((cls.__name__, key, b.action, b.id))
+    return found
+
+
 def all_binding_ids() -> set[str]:
-    ids = set()
-    for cls in (MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen, JobScreen, RestoreConfirmScreen):
-        for b in cls.BINDINGS:
-            if isinstance(b, Binding) and b.id:
-                ids.add(b.id)
-    return ids
+    return {i for _, _, _, i in all_bindings() if i}
 
 
 def plain(renderable: Any, width: int = 200) -> str:
@@ -50,8 +63,15 @@ def test_help_lists_every_binding(messages: list[Any]) -> None:
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
             text = plain(app.screen.query_one("#help-table", Static).content)
+            without_id = [b for b in all_bindings() if not b[3]]
+            assert not without_id, f"bindings the help cannot list (no id): {without_id}"
             missing = [i for i in sorted(all_binding_ids()) if i not in text]
             assert not missing, f"help misses {missing}"
+            # every key of every binding is on its row
+            rows = {r.binding_id: r.keys.split(" ") for r in app.main.key_rows()}
+            shown = {"question_mark": "?", "slash": "/", "escape": "esc"}
+            unlisted = [(c, k, i) for c, k, _, i in all_bindings() if shown.get(k, k) not in rows.get(i or "", [])]
+            assert not unlisted, f"keys missing from their help rows: {unlisted}"
             for key, action in (("r", "Restart"), ("R", "Recreate"), ("E", "shell"), ("/", "Search"), ("q", "Quit")):
                 assert any(line.split()[:1] == [key] and action.lower() in line.lower() for line in text.splitlines()), key
             await pilot.press("escape")
@@ -282,7 +302,7 @@ def test_health_details_redact_secrets(tmp_path: Path) -> None:
             await pilot.press("2", "H")
             await pilot.pause(0.3)
             assert isinstance(app.screen, HealthScreen)
-            text = plain(app.screen.query_one("#health-body", Static).content)
+            text = body_text(app.screen)
             assert "failing streak 1" in text
             assert "SuperSecretRedisPw1" not in text and "AUTH ****** failed" in text
 
@@ -352,5 +372,32 @@ def test_long_lines_scroll_sideways_by_keys_and_the_bar_shows_the_column() -> No
             await pilot.press("ctrl+pageup", "ctrl+pageup", "ctrl+pageup", "ctrl+pageup")
             await pilot.pause(0.1)
             assert view.scroll_x == 0 and "← col" not in main.logs.bar.text.plain
+
+    run_sync(run())
+
+
+def test_command_palette_over_a_view_lists_and_runs_that_views_actions() -> None:
+    """Over the health view the palette offers the view's own actions (next service, close; fix
+    drift when drifted), not the main screen's behind it, and runs them on the view."""
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("1", "H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, CommandPalette)
+            options = app.screen.query_one(OptionList)
+            await wait_until(pilot, lambda: options.option_count > 0, 5, what="the palette's list")
+            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            assert any("Health of the next service" in t for t in texts), texts
+            assert any("Close the health view" in t for t in texts), texts
+            assert not any("Restart the selected service" in t for t in texts), texts
+            await pilot.press(*"next service")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.service == "redis", 5,
+                             what="the health view moved to redis from the palette")
+            assert stack.calls == []
 
     run_sync(run())

@@ -18,6 +18,7 @@ from textual.command import CommandPalette
 from textual.widgets import OptionList, Static
 from uikit import (
     FakeProbeRunner,
+    body_text,
     MemoryActivity,
     offline_app,
     run_sync,
@@ -44,7 +45,7 @@ def plain(renderable: Any, width: int = 200) -> str:
 
 
 def health_text(app: Any) -> str:
-    return plain(app.screen.query_one("#health-body", Static).content)
+    return body_text(app.screen)
 
 
 async def started_runner(pilot: Any, app: Any) -> FakeProbeRunner:
@@ -305,5 +306,30 @@ def test_probe_results_are_redacted_before_they_reach_the_view(tmp_path: Path) -
             await pilot.pause(0.2)
             text = health_text(app)
             assert "AUTH ****** rejected" in text and "SuperSecretRedisPw1" not in text
+
+    run_sync(run())
+
+
+def test_health_view_shows_the_stats_the_compact_table_has_no_room_for() -> None:
+    """At 80x24 the table keeps CPU and memory only; the health view has network, block I/O and
+    the sparklines of the selected service, from the monitor's stats history, kept live."""
+    async def run() -> None:
+        app, monitor, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            row = app.main.services.pane("redis").lines[0].plain
+            assert "↓" not in row and "r " not in row.split("│")[-1], row  # no NET / I/O column at 80 wide
+            await pilot.press("2", "H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
+            await pilot.pause(0.2)
+            stats = body_text(app.screen, ("#health-stats",)).strip().splitlines()
+            latest = monitor.history("redis")[-1]
+            assert stats[0].startswith("STATS")
+            net = next(line for line in stats if line.startswith("NET"))
+            io = next(line for line in stats if line.startswith("I/O"))
+            cpu = next(line for line in stats if line.startswith("CPU"))
+            assert f"{latest.cpu_percent:.1f}%" in cpu
+            assert "↓" in net and "↑" in net and "w" in io
+            assert any(ch in cpu for ch in "▁▂▃▄▅▆▇█"), cpu  # the sparkline
+            assert all(len(line.rstrip()) <= app.screen.query_one("#health-stats").content_region.width for line in stats)
 
     run_sync(run())

@@ -467,13 +467,14 @@ class FakeProbeRunner:
 from stackkit import HostApi, require_local_host_gateway  # noqa: E402,F401  (shared with tests/stack)
 
 
-def body_text(screen: Any, selector: str = "#health-body") -> str:
-    """The plain text of a Static's content (the health view's body)."""
+def body_text(screen: Any, selectors: tuple[str, ...] = ("#health-body", "#health-stats", "#health-docker")) -> str:
+    """The plain text of Statics' content (by default the health view's: probes, stats, docker)."""
     from rich.console import Console
     from textual.widgets import Static
 
     console = Console(width=200, record=True, color_system=None)
-    console.print(screen.query_one(selector, Static).content)
+    for selector in selectors:
+        console.print(screen.query_one(selector, Static).content)
     return console.export_text()
 
 

@@ -1,5 +1,7 @@
 """The Health view (`H` / enter): the four probes at a glance, then one service in depth: its probe
-(level, reason, figures), drift, autoheal, and Docker's own health (failing streak, last checks).
+(level, reason, figures), drift, autoheal, its docker stats with their sparklines (live, 1 Hz: on
+a small terminal the compact table has no room for network, block I/O and history), and
+Docker's own health (failing streak, last checks).
 
 It renders what the app has been told (probe results, drift, autoheal status, a fresh inspect);
 it fetches nothing itself. Secrets never reach it unredacted: probe results are redacted in the
@@ -21,7 +23,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, format_duration
-from ..render import LEVEL_STYLE, SERVICE_COLOURS, ports_text, probe_figures, probe_line, status_text, utc_time
+from ..render import (
+    LEVEL_STYLE,
+    SERVICE_COLOURS,
+    ports_text,
+    probe_figures,
+    probe_line,
+    render_pane,
+    status_text,
+    utc_time,
+)
 from .style import modal_css
 
 if TYPE_CHECKING:
@@ -66,6 +77,8 @@ class HealthScreen(ModalScreen[None]):
             yield Label(self._title(), id="health-title", classes="title")
             with VerticalScroll():
                 yield Static(self._body(), id="health-body")
+                yield Static(self._docker_text(), id="health-docker")
+                yield Static(self._stats(), id="health-stats")
             yield Label("inspecting…", id="health-hint", classes="hint")
 
     # -- updates from the app -----------------------------------------------------------------
@@ -80,8 +93,15 @@ class HealthScreen(ModalScreen[None]):
             return
         self.query_one("#health-title", Label).update(self._title())
         self.query_one("#health-body", Static).update(self._body())
+        self.query_one("#health-stats", Static).update(self._stats())
+        self.query_one("#health-docker", Static).update(self._docker_text())
         self.query_one("#health-hint", Label).update(self._hint())
         self.refresh_bindings()
+
+    def redraw_stats(self) -> None:
+        """The app's 1 Hz tick: the stats lines only."""
+        if self.is_mounted:
+            self.query_one("#health-stats", Static).update(self._stats())
 
     # -- actions ------------------------------------------------------------------------------
     def action_show(self, service: str) -> None:
@@ -152,8 +172,25 @@ class HealthScreen(ModalScreen[None]):
         parts.append(self._drift_text())
         parts.append(self._autoheal_text())
         parts.append(Text())
-        parts.append(self._docker_text())
         return Group(*parts)
+
+    def _content_width(self) -> int:
+        """Columns inside the view's frame (the screen's width before the first layout)."""
+        if self.is_mounted:
+            w = self.query_one("#health-body", Static).content_region.width
+            if w > 0:
+                return w
+        return max(40, (self.size.width or 96) - 2)
+
+    def _stats(self) -> RenderableType:
+        """CPU, memory, network and block I/O as the wide panes show them, sparklines included."""
+        width = self._content_width()
+        now_wall, now = self._now()
+        st = self.liar.state_of(self.service)
+        lines = render_pane(st, self.liar.history(self.service), width, now_wall, now, self.liar.engine_connected)[-4:]
+        head = Text("\nSTATS", style="bold")
+        head.append("  docker stats, last 3 minutes", style="dim")
+        return Text("\n").join([head, *lines])
 
     def _probe_detail(self, result: Any) -> list[RenderableType]:
         if result is None:

@@ -65,6 +65,9 @@ class MainScreen(Screen[None]):
     """
 
     BINDINGS = [
+        # first: the footer shows keys in this order, and at 80 columns it has room for about eight
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit liar-tui"),
         # the selected service (lazydocker/k9s habits)
         Binding("r", "restart", "Restart", id="service.restart", tooltip="Restart the selected service"),
         Binding("R", "recreate", "Recreate", id="service.recreate", tooltip="Recreate the selected service's container (force)"),
@@ -101,10 +104,8 @@ class MainScreen(Screen[None]):
         Binding("b", "log_range", "How far back", id="logs.range", show=False, tooltip="How far back: tail N lines or since a duration"),
         Binding("w", "save_log", "Save log", id="logs.save", show=False, tooltip="Save the visible log to a file"),
         # navigation
-        Binding("l,tab", "switch_focus", "Switch", id="focus.switch", show=False, tooltip="Switch focus: services / logs"),
+        Binding("l,tab,shift+tab", "switch_focus", "Switch", id="focus.switch", show=False, tooltip="Switch focus: services / logs"),
         Binding("escape", "back", "Back", id="focus.back", show=False, tooltip="Back (logs -> services)"),
-        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key"),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit liar-tui"),
     ]
 
     def __init__(self, max_lines: int, project_name: str) -> None:
@@ -368,6 +369,7 @@ class MainScreen(Screen[None]):
         from .activity import ActivityScreen
         from .backups import BackupsScreen, JobScreen, RestoreConfirmScreen
         from .health import HealthScreen
+        from .modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
 
         keymap = self.liar.keymap
         sections: list[tuple[str, list]] = [
@@ -384,6 +386,8 @@ class MainScreen(Screen[None]):
             ("Health view", list(HealthScreen.BINDINGS)),
             ("Activity view", [b for b in ActivityScreen.BINDINGS if isinstance(b, Binding) and b.id != "autoheal.toggle"]),
             ("Backups view", list(BackupsScreen.BINDINGS) + list(JobScreen.BINDINGS) + list(RestoreConfirmScreen.BINDINGS)),
+            ("Dialogs", list(ConfirmDownScreen.BINDINGS) + list(SaveLogScreen.BINDINGS) + list(LogRangeScreen.BINDINGS)
+             + list(HelpScreen.BINDINGS)),
         ]
         rows: list[KeyRow] = []
         for name, bindings in sections:

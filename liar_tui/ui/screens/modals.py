@@ -26,9 +26,9 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen VerticalScroll { height: auto; max-height: 100%; }
     """
     BINDINGS = [
-        Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close"),
-        Binding("j,down", "scroll('down')", "Down", show=False),
-        Binding("k,up", "scroll('up')", "Up", show=False),
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close", tooltip="Help: close"),
+        Binding("j,down", "scroll('down')", "Down", show=False, id="help.down", tooltip="Help: scroll down"),
+        Binding("k,up", "scroll('up')", "Up", show=False, id="help.up", tooltip="Help: scroll up"),
     ]
 
     def __init__(self, rows: list[KeyRow]) -> None:
@@ -69,9 +69,10 @@ class ConfirmDownScreen(ModalScreen[str | None]):
     """
     AUTO_FOCUS = ""  # the name box is hidden until `v`: keys go to the bindings first
     BINDINGS = [
-        Binding("y", "down", "Down (keep data)", id="down.confirm"),
-        Binding("v", "volumes", "Down and delete data…", id="down.volumes"),
-        Binding("escape,n", "cancel", "Cancel", id="down.cancel"),
+        Binding("y", "down", "Down (keep data)", id="down.confirm", tooltip="Down dialog: down, data kept"),
+        Binding("v", "volumes", "Down and delete data…", id="down.volumes",
+                tooltip="Down dialog: down and delete the data (type the project name, then enter)"),
+        Binding("escape,n", "cancel", "Cancel", id="down.cancel", tooltip="Down dialog: cancel"),
     ]
 
     def __init__(self, project_name: str, data_dir: Path) -> None:
@@ -112,7 +113,7 @@ class SaveLogScreen(ModalScreen[Path | None]):
     """`w`: where to write the visible log."""
 
     DEFAULT_CSS = modal_css("SaveLogScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel", tooltip="Save dialog: cancel (enter saves)")]
 
     def __init__(self, default: Path, lines: int) -> None:
         super().__init__()
@@ -138,7 +139,7 @@ class LogRangeScreen(ModalScreen[LogRange | None]):
     """`b`: how far back the log starts: a line count, 'all', or a duration."""
 
     DEFAULT_CSS = modal_css("LogRangeScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="range.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="range.cancel", tooltip="How-far-back dialog: cancel (enter applies)")]
 
     def __init__(self, current: LogRange) -> None:
         super().__init__()

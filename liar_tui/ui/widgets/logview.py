@@ -76,6 +76,12 @@ class LogView(ScrollView, can_focus=True):
         Binding("down,j", "scroll_down", "Down", show=False, id="logs.down"),
         Binding("home,g", "scroll_home", "Oldest", show=False, id="logs.home"),
         Binding("end,G", "scroll_end", "Newest (follow)", show=False, id="logs.end"),
+        Binding("pageup", "page_up", "Page up", show=False, id="logs.page-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="logs.page-down"),
+        Binding("left", "scroll_left", "Scroll long lines left", show=False, id="logs.left"),
+        Binding("right", "scroll_right", "Scroll long lines right", show=False, id="logs.right"),
+        Binding("ctrl+pageup", "page_left", "A page left", show=False, id="logs.page-left"),
+        Binding("ctrl+pagedown", "page_right", "A page right", show=False, id="logs.page-right"),
     ]
 
     class StatusChanged(Message):
