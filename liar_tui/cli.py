@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="seconds between pane repaints (default 1; state changes show at once)")
     console.add_argument("--log-lines", dest="log_lines", type=int, metavar="N", default=None,
                          help="lines kept in the log buffer (default 5000)")
+    console.add_argument("--log-tail", dest="log_tail", type=int, metavar="N", default=None,
+                         help="lines of backlog fetched when a log opens (default 200; b changes it in the console)")
     console.add_argument("--theme", metavar="NAME", default=None, help="Textual theme (default textual-dark)")
+    console.add_argument("--keys", metavar="ID=KEY;...", default=None,
+                         help="remap keys by binding id, e.g. 'service.restart=ctrl+r;stack.down=X' (? lists the ids)")
     console.add_argument("--autoheal", dest="autoheal", action="store_const", const=True, default=None,
                          help="start with autoheal on (restart a service that stays unhealthy; ctrl+a toggles it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -311,8 +315,14 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
     os.environ.setdefault("TEXTUAL_FPS", "120")
 
     settings = load_settings(
-        {name: getattr(args, name, None) for name in ("up", "mouse", "refresh", "log_lines", "theme", "autoheal")}
+        {name: getattr(args, name, None)
+         for name in ("up", "mouse", "refresh", "log_lines", "log_tail", "theme", "autoheal", "keys")}
     )
+    if settings.keys:  # only then: the screens' bindings load before the first frame
+        from .config import check_key_ids
+        from .ui.keys import known_binding_ids
+
+        check_key_ids(settings.keys, known_binding_ids())
     from .ui.heap import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the monitor's threads start

@@ -13,6 +13,7 @@ The config file is TOML at $XDG_CONFIG_HOME/liar-tui/config.toml (~/.config/liar
     [keys]                   # binding id = key(s), comma separated (see `?` in the console)
     "service.restart" = "ctrl+r"
 
+Flags: --no-up, --no-mouse, --refresh, --log-lines, --log-tail, --theme, --autoheal, --keys "id=key;...".
 Environment: LIAR_TUI_REFRESH, LIAR_TUI_LOG_LINES, LIAR_TUI_LOG_TAIL, LIAR_TUI_THEME,
 LIAR_TUI_MOUSE (0/1), LIAR_TUI_UP (0/1), LIAR_TUI_AUTOHEAL (0/1), LIAR_TUI_KEYS ("service.restart=ctrl+r;stack.down=X"),
 LIAR_TUI_CONFIG (another config file).
@@ -24,6 +25,7 @@ unit-tested without touching the real home folder.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -112,7 +114,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return result
 
 
-def parse_keys_env(text: str) -> dict[str, str]:
+def parse_keys_env(text: str, source: str = f"{ENV_PREFIX}KEYS") -> dict[str, str]:
     """'service.restart=ctrl+r;stack.down=X' -> {'service.restart': 'ctrl+r', 'stack.down': 'X'}."""
     keys: dict[str, str] = {}
     for item in text.split(";"):
@@ -121,7 +123,7 @@ def parse_keys_env(text: str) -> dict[str, str]:
             continue
         binding_id, sep, key = item.partition("=")
         if not sep or not binding_id.strip() or not key.strip():
-            raise ConfigError(f"keys ({ENV_PREFIX}KEYS): {item!r} is not id=key")
+            raise ConfigError(f"keys ({source}): {item!r} is not id=key")
         keys[binding_id.strip()] = key.strip()
     return keys
 
@@ -170,6 +172,25 @@ def load_settings(
     keys: dict[str, str] = dict(file_data.get("keys", {}))
     if env.get(ENV_PREFIX + "KEYS"):
         keys.update(parse_keys_env(env[ENV_PREFIX + "KEYS"]))
-    keys.update(dict((cli or {}).get("keys") or {}))
+    cli_keys = (cli or {}).get("keys") or {}
+    if isinstance(cli_keys, str):  # --keys "id=key;id=key"
+        cli_keys = parse_keys_env(cli_keys, "--keys")
+    keys.update(dict(cli_keys))
+    keys = {binding_id: _normalise_keys(value) for binding_id, value in keys.items()}
     sources["keys"] = "merged" if keys else "default"
     return replace(defaults, **values, keys=keys, sources=sources)
+
+
+def _normalise_keys(value: str) -> str:
+    """'F5' -> 'f5' (Textual names function keys in lower case; 'R' stays shift+r)."""
+    return ",".join(k.strip().lower() if re.fullmatch(r"F\d{1,2}", k.strip()) else k.strip() for k in value.split(","))
+
+
+def check_key_ids(keys: Mapping[str, str], known: set[str]) -> None:
+    """Every remapped binding id must exist: a typo would otherwise change nothing, silently."""
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise ConfigError(
+            f"keys: no binding with id {', '.join(repr(u) for u in unknown)} (from --keys, {ENV_PREFIX}KEYS or "
+            f"[keys] in config.toml); `?` in the console lists the ids, e.g. service.restart"
+        )

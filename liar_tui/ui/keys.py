@@ -54,3 +54,27 @@ def rows_from(section: str, bindings: Iterable[BindingType], keymap: Mapping[str
         else:
             seen[r.binding_id] = r
     return list(seen.values())
+
+
+def binding_classes() -> list[type]:
+    """Every screen, widget and dialog of the console that has key bindings."""
+    from .app import LiarApp
+    from .screens.activity import ActivityScreen
+    from .screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
+    from .screens.health import HealthScreen
+    from .screens.main import MainScreen
+    from .screens.modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
+    from .widgets.logview import LogView, SearchBar
+    from .widgets.panes import ServicesPanel
+
+    return [MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen,
+            JobScreen, RestoreConfirmScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen]
+
+
+def known_binding_ids() -> set[str]:
+    """The ids keys can be remapped by (`[keys]`, LIAR_TUI_KEYS, --keys)."""
+    ids: set[str] = set()
+    for cls in binding_classes():
+        for bindings in cls._merge_bindings().key_to_bindings.values():  # type: ignore[attr-defined]
+            ids.update(b.id for b in bindings if b.id)
+    return ids

@@ -52,13 +52,13 @@ def started_at(project: Project, service: str) -> str:
     return stackkit.inspect(stackkit.state_of(project, service).container_id)["State"]["StartedAt"]
 
 
-def launch(tmux: TmuxServer, project: Project, width: int, height: int, session: str = "liar") -> int:
+def launch(tmux: TmuxServer, project: Project, width: int, height: int, session: str = "liar", extra: tuple[str, ...] = ()) -> int:
     """Start the console at exactly width x height (watching, not bringing the stack up); wait for
     every service to show healthy. Returns the PID of the pane's shell (the console is its child);
     the console's exit status lands in exit_status_file(project, session)."""
     pid = tmux.new_session(
         session,
-        [liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up"],
+        [liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up", *extra],
         width,
         height,
         env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"},  # no user config changes keys or layout
@@ -292,3 +292,30 @@ def test_shells_open_and_return_to_the_console_at_80x24(running_stack: Project, 
         subprocess.run(["docker", "start", container], capture_output=True)
         stackkit.wait_health(project, "nginx", "healthy")
     quit_and_check_gone(tmux, "liar", pid, project)
+
+
+def mouse_tracking(tmux: TmuxServer, session: str) -> str:
+    """Whether the program in the pane asked the terminal for mouse events ('1') or not ('0')."""
+    return tmux.ctl(f"display-message -p -t {session} '#{{mouse_any_flag}}'").strip()
+
+
+def test_no_mouse_leaves_the_terminal_mouse_alone_and_keys_remap_from_the_command_line(
+    running_stack: Project, tmux: TmuxServer
+) -> None:
+    """Over SSH people select text with the mouse: --no-mouse must not turn mouse reporting on
+    (the default does, so the check can fail). --keys remaps a binding by id, and ? shows it."""
+    project = running_stack
+    pid = launch(tmux, project, 80, 24, "plain")
+    assert mouse_tracking(tmux, "plain") == "1"
+    quit_and_check_gone(tmux, "plain", pid, project)
+
+    pid = launch(tmux, project, 80, 24, "nomouse", ("--no-mouse", "--keys", "app.help=F2"))
+    assert mouse_tracking(tmux, "nomouse") == "0"
+    tmux.send_keys("nomouse", "?")
+    time.sleep(0.5)
+    assert "liar-tui keys" not in tmux.capture("nomouse")  # ? is no longer help
+    tmux.send_keys("nomouse", "F2")
+    tmux.wait_for("nomouse", lambda s: "liar-tui keys" in s, timeout=5, what="help on F2")
+    tmux.send_keys("nomouse", "Escape")
+    tmux.wait_for("nomouse", liarscreen.console_ready, timeout=5, what="help closed")
+    quit_and_check_gone(tmux, "nomouse", pid, project)

@@ -46,7 +46,7 @@ def test_env_over_file(tmp_path: Path) -> None:
     s = load_settings({}, env, write(tmp_path))
     assert s.refresh == 0.5 and s.mouse is True
     assert s.log_lines == 5000  # still from the file
-    assert s.keys == {"service.restart": "F5", "stack.down": "X", "app.quit": "ctrl+x"}
+    assert s.keys == {"service.restart": "f5", "stack.down": "X", "app.quit": "ctrl+x"}  # F5 is Textual's f5
     assert s.sources["refresh"] == "env"
 
 
@@ -88,6 +88,36 @@ def test_bad_values_name_the_setting_and_source(tmp_path: Path, cli: dict, env: 
     with pytest.raises(ConfigError) as info:
         load_settings(cli, env, write(tmp_path, text))
     assert needle in str(info.value)
+
+
+def test_keys_flag_merges_over_env_and_unknown_ids_are_refused(tmp_path: Path) -> None:
+    from liar_tui.config import check_key_ids
+    from liar_tui.ui.keys import known_binding_ids
+
+    args = build_parser().parse_args(["--keys", "service.restart=F2;logs.search=ctrl+f", "--log-tail", "50"])
+    s = load_settings({"keys": args.keys, "log_tail": args.log_tail}, {"LIAR_TUI_KEYS": "service.restart=x"}, write(tmp_path))
+    assert s.keys == {"service.restart": "f2", "stack.down": "X", "logs.search": "ctrl+f"} and s.log_tail == 50
+    known = known_binding_ids()
+    assert {"service.restart", "logs.page-up", "down.volumes", "health.fix-drift"} <= known
+    check_key_ids(s.keys, known)
+    with pytest.raises(ConfigError) as info:
+        check_key_ids({"service.restrat": "x"}, known)
+    assert "'service.restrat'" in str(info.value)
+    with pytest.raises(ConfigError):
+        load_settings({"keys": "no-equals"}, {}, Path("/nonexistent"))
+
+
+def test_unknown_key_id_is_one_line_before_the_console_opens(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(Path(__file__).resolve().parents[2]), "--no-up",
+         "--keys", "service.restrat=ctrl+r"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "LIAR_TUI_CONFIG": "/nonexistent"},
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "no binding with id 'service.restrat'" in done.stderr, done.stderr
 
 
 def test_keys_env_syntax() -> None:

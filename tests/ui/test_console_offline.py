@@ -13,6 +13,7 @@ from textual.widgets import Input, OptionList, Static
 from uikit import CONNECTED, FakeStack, body_text, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
 
 from liar_tui.config import Settings
+from liar_tui.ui.keys import binding_classes
 from liar_tui.stack.logs import LogLine, LogRange
 from liar_tui.stack.model import HealthCheckResult, HealthInfo
 from liar_tui.stack.monitor import EngineStatus
@@ -36,8 +37,9 @@ def all_bindings() -> list[tuple[str, str, str, str | None]]:
     """(class, key, action, id) of every binding in effect in the console's screens, widgets and
     dialogs, inherited ones (Textual's scrolling keys) included."""
     found = []
-    for cls in (MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen,
-                JobScreen, RestoreConfirmScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen):
+    classes = binding_classes()
+    assert {MainScreen, LogView, HealthScreen, ActivityScreen, BackupsScreen, ConfirmDownScreen} <= set(classes)
+    for cls in classes:
         for key, bindings in cls._merge_bindings().key_to_bindings.items():
             for b in bindings:
                 if (key, b.action) not in TEXTUAL_GENERIC:
@@ -399,5 +401,90 @@ def test_command_palette_over_a_view_lists_and_runs_that_views_actions() -> None
             await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.service == "redis", 5,
                              what="the health view moved to redis from the palette")
             assert stack.calls == []
+
+    run_sync(run())
+
+
+def test_follow_regex_and_previous_match_keys() -> None:
+    """f pauses and resumes following (resuming jumps to the newest line), x switches between a
+    regex and a plain-text search, N goes back to the previous match."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 30)) as pilot:
+            view = app.main.log_view
+            view.add_lines(sample_log_lines())
+            await pilot.pause(0.1)
+            assert view.follow and view.is_vertical_scroll_end
+            await pilot.press("f")
+            assert not view.follow
+            view.scroll_home(animate=False)
+            view.add_lines(sample_log_lines())
+            await pilot.pause(0.1)
+            assert view.scroll_offset.y == 0  # not following: new lines do not move the view
+            await pilot.press("f")
+            await pilot.pause(0.1)
+            assert view.follow and view.is_vertical_scroll_end
+
+            # x: the same text as a regex, then as plain text
+            view.set_search("ERROR|Error")
+            regex_hits = view.match_count
+            assert view.search_regex and regex_hits > 0
+            await pilot.press("x")
+            assert not view.search_regex and view.match_count == 0  # nothing contains the literal 'ERROR|Error'
+            await pilot.press("x")
+            assert view.search_regex and view.match_count == regex_hits
+
+            # n n N: forward twice, back once
+            await pilot.press("n")
+            first = view.current_match
+            await pilot.press("n")
+            second = view.current_match
+            assert first is not None and second is not None and second != first
+            await pilot.press("N")
+            assert view.current_match == first
+
+    run_sync(run())
+
+
+def test_launch_brings_the_stack_up_with_progress_and_the_ui_stays_live() -> None:
+    """Without --no-up the console runs compose up itself, shows its progress lines, and keys
+    work while it runs (it is in a worker)."""
+    import threading
+
+    release = threading.Event()
+
+    class SlowUp(FakeStack):
+        def up_events(self, services: Any = None, **_: Any) -> Any:
+            from liar_tui.stack.model import ActionResult, ProgressEvent
+
+            self.calls.append(("up", ()))
+            yield ProgressEvent("Container liar-game-redis", "Starting")
+            release.wait(10)
+            yield ActionResult("up", (), True, "", 1.5)
+
+    async def run() -> None:
+        app, _, stack = offline_app(stack=SlowUp(), settings=Settings(up=True))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: stack.calls == [("up", ())], 5, what="compose up at launch")
+            await wait_until(pilot, lambda: "Container liar-game-redis" in app.main.activity.text.plain, 5,
+                             what="compose's progress in the app")
+            await pilot.press("3")  # the UI answers while up runs
+            assert app.main.selected == "nginx"
+            release.set()
+            await wait_until(pilot, lambda: "✓ up all services" in app.main.activity.text.plain, 5, what="the result")
+
+    try:
+        run_sync(run())
+    finally:
+        release.set()
+
+
+def test_no_up_only_watches() -> None:
+    async def run() -> None:
+        app, _, stack = offline_app(settings=Settings(up=False))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.5)
+            assert stack.calls == []
+            assert "--no-up" in app.main.activity.text.plain
 
     run_sync(run())
