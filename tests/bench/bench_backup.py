@@ -1,6 +1,8 @@
 """Backup time of each service against the bare tool doing the same work. Not a test: run it.
 
-    .venv/bin/python tests/bench/bench_backup.py [--reps 5] [--scale 4]
+    .venv/bin/python tests/bench/bench_backup.py [--reps 7] [--scale 4]
+
+Writes tests/bench/results/backup-<UTC time>.json and backup-latest.json.
     .venv/bin/python tests/bench/bench_backup.py --project-dir DIR --project-name NAME   # an existing stack
 
 Without --project-dir it creates an isolated stack (own project name, ports, passwords, tmp
@@ -161,11 +163,31 @@ def print_table(rows: list[dict[str, Any]], reps: int) -> None:
         print(f"{r['service']:<9} {r['ours']:>8.3f} {r['bare']:>8.3f} {ratio:>5.2f}x  {r['ours_bytes']:>12,} {r['bare_bytes']:>12,}{flag}")
 
 
+def save_results(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    import json
+    from datetime import datetime, timezone
+
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    data = {
+        "at": stamp,
+        "reps": args.reps,
+        "scale": args.scale,
+        "load_average": os.getloadavg(),
+        "rows": [{**r, "ratio": r["ours"] / r["bare"] if r["bare"] else None} for r in rows],
+    }
+    text = json.dumps(data, indent=2)
+    (out / f"backup-{stamp}.json").write_text(text)
+    (out / "backup-latest.json").write_text(text)
+    print(f"bench: results in {out / f'backup-{stamp}.json'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project-dir", help="an existing, running liar-game checkout (default: make an isolated stack)")
     parser.add_argument("--project-name", help="its compose project name")
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--scale", type=int, default=4, help="data = tests' round-trip data x SCALE (own stack only)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-backup-"))
@@ -190,6 +212,7 @@ def main() -> int:
     try:
         rows = run(project, args.reps, work / "out")
         print_table(rows, args.reps)
+        save_results(rows, args)
     finally:
         if own:
             stackkit.destroy(project)
