@@ -293,6 +293,32 @@ def test_cancel_from_another_thread_leaves_no_complete_set(stack: Project, tmp_p
     assert stackkit.redis_client(stack).ping()
 
 
+def test_ctrl_c_in_a_minio_backup_stops_the_downloads(stack: Project, tmp_path: Path) -> None:
+    """Ctrl-C in `liar-tui backup` (KeyboardInterrupt in the main thread, while it waits for the
+    download workers) must stop them at their next block, not wait until every object is
+    fetched, and keep nothing."""
+    import signal
+
+    main = threading.get_ident()
+    seen: list[BackupProgress] = []
+    interrupted_at: list[int] = []
+
+    def progress(p: BackupProgress) -> None:
+        seen.append(p)
+        if p.service == "minio" and p.phase == "objects" and p.bytes_done > 0 and not interrupted_at:
+            interrupted_at.append(p.bytes_done)
+            signal.pthread_kill(main, signal.SIGINT)  # what Ctrl-C does to the CLI
+
+    mgr = BackupManager(stack, backup_dir=tmp_path / "sets")
+    with pytest.raises(KeyboardInterrupt):
+        mgr.backup(["minio"], progress=progress, cancel=threading.Event())
+    objects = [p for p in seen if p.service == "minio" and p.phase == "objects"]
+    total = objects[-1].bytes_total or 0
+    assert interrupted_at and total > 0
+    assert objects[-1].bytes_done < total / 2, (interrupted_at, objects[-1].bytes_done, total)
+    assert list((tmp_path / "sets").iterdir()) == []
+
+
 def test_cli_backup_list_prune(stack: Project, tmp_path: Path) -> None:
     sets = tmp_path / "cron-sets"
     first = cli(stack, "backup", "postgres", "redis", "-q", env={"LIAR_TUI_BACKUP_DIR": str(sets)})
