@@ -24,8 +24,10 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -38,6 +40,7 @@ from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
 from tmuxkit import TmuxServer  # noqa: E402
 
+from liar_tui.stack.buckets import ensure_buckets  # noqa: E402
 from liar_tui.stack.compose import Stack  # noqa: E402
 from liar_tui.stack.envfile import read_env  # noqa: E402
 
@@ -70,6 +73,29 @@ def secrets_of(*env_files: Path) -> set[str]:
     return found
 
 
+def seed_objects(project: Any) -> None:
+    s3 = stackkit.s3_client(project)
+    for i in range(12):
+        s3.put_object("game-logs", f"2026-11-26/room-{i:03d}.log", io.BytesIO(b"round ended\n" * 400), 4800)
+    s3.put_object("replays", "room-007.replay", io.BytesIO(b"\0" * 1_500_000), 1_500_000)
+
+
+def traffic(project: Any, stop: threading.Event) -> None:
+    """Requests through nginx to the API and writes to redis, twice a second."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{stackkit.port(project, 'NGINX_HTTP_PORT')}/api/rooms"
+    r = stackkit.redis_client(project)
+    i = 0
+    while not stop.wait(0.5):
+        i += 1
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            r.set(f"room:{i % 50}", "x" * 2000, ex=600)
+        except Exception:  # noqa: BLE001 - a missed request only makes a quieter picture
+            pass
+
+
 def capture(tmux: TmuxServer) -> str:
     # -e: colours; -N: keep trailing spaces (their background belongs to the picture)
     return tmux.ctl(f"capture-pane -p -e -N -t {SESSION}")
@@ -99,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"images missing: {', '.join(missing)}: run `bash compose/images/build.sh` (or `liar-tui setup`)")
     workdir = Path(tempfile.mkdtemp(prefix="liar-shots-"))
-    project = stackkit.make_project(workdir, name="liar-demo")
+    api_port = stackkit.free_port()
+    project = stackkit.make_project(workdir, name="liar-demo", api_port=api_port)
     shots: dict[str, str] = {}
+    api = stackkit.HostApi(api_port)
+    stop_traffic = threading.Event()
     try:
         stackkit.destroy(project)
         log(f"bringing up {project.name} in {workdir}")
@@ -108,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         if not result.ok:
             raise SystemExit(f"the stack did not come up: {result.message}")
         stackkit.wait_all_healthy(project)
+        # as `liar-tui up` leaves it: the expected buckets; and an API on the host behind nginx, a
+        # little traffic and data, so the panes' figures and the probes are those of a stack in use
+        ensure_buckets(project, wait=60)
+        seed_objects(project)
+        stackkit.require_local_host_gateway(project)
+        api.start()
+        threading.Thread(target=traffic, args=(project, stop_traffic), daemon=True).start()
         with TmuxServer() as tmux:
             tmux.new_session(
                 SESSION,
@@ -118,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=project.root,
             )
             tmux.wait_for(SESSION, liarscreen.console_ready, timeout=60, interval=0.1, what="the console, all services healthy")
-            time.sleep(8)  # a few seconds of stats for the sparklines
+            time.sleep(45)  # stats for the sparklines
 
             # main view
             shots["main"] = capture(tmux)
@@ -207,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path} ({path.stat().st_size // 1024} KiB)")
         log(f"checked {len(secrets)} secrets: none appears in {out}")
     finally:
+        stop_traffic.set()
+        api.stop()
         log(f"removing {project.name}")
         stackkit.destroy(project)
         shutil.rmtree(workdir, ignore_errors=True)
