@@ -38,6 +38,12 @@ class CalmFooter(Footer):
     refresh; start-up alone changes them five times within ~100 ms (focus, screen stack, the first
     selection, the engine, the first state)."""
 
+    # The palette key is docked right, over the keys that did not fit, but Textual places it one
+    # cell short of the edge, and that cell showed a letter of a key beneath it (`…CommandsA`).
+    DEFAULT_CSS = """
+    CalmFooter FooterKey.-command-palette { offset-x: 1; }
+    """
+
     _recompose_pending = False
 
     def bindings_changed(self, screen: Screen) -> None:  # type: ignore[override]
