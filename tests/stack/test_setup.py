@@ -1,0 +1,95 @@
+"""`liar-tui setup`: the .env it writes (fresh strong passwords, mode 0600, the example's other
+values kept), and on a host that is already ready (this one, once CI's setup ran) it changes
+nothing: a second run leaves the .env byte for byte, the engine and the compose plugin as they
+were."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import stackkit
+
+from liar_tui.stack.envfile import SECRET_KEYS, parse_env
+from liar_tui.stack.hostsetup import OFFLINE_IMAGES, write_env
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fresh_project(root: Path) -> Project:
+    project = stackkit.make_project(root, env=False)
+    assert not project.env_file.exists()
+    return project
+
+
+def test_write_env_makes_strong_private_passwords_once(tmp_path: Path) -> None:
+    project = fresh_project(tmp_path / "p")
+    said: list[str] = []
+    write_env(project, said.append, offline=True)
+    env_file = project.env_file
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    example = parse_env(project.env_example.read_text())
+    env = parse_env(env_file.read_text())
+    secrets_ = [env[k] for k in SECRET_KEYS]
+    assert len(set(secrets_)) == len(secrets_), "every secret is its own"
+    for key in SECRET_KEYS:
+        value = env[key]
+        assert value != example[key] and "change-this" not in value
+        assert len(value) >= 32 and value.isalnum() and any(c.isdigit() for c in value) and any(c.isupper() for c in value)
+    for key, value in OFFLINE_IMAGES.items():
+        assert env[key] == value
+    for key, value in example.items():  # everything else as the example has it
+        if key not in SECRET_KEYS and key not in OFFLINE_IMAGES:
+            assert env[key] == value, key
+    assert said == [f"env: wrote {project.rel(env_file)} with fresh passwords (mode 0600) and the offline images"]
+
+    # a second run leaves it alone, byte for byte
+    before = (env_file.read_bytes(), env_file.stat().st_mtime_ns)
+    write_env(project, said.append, offline=True)
+    assert (env_file.read_bytes(), env_file.stat().st_mtime_ns) == before
+    assert said[-1] == f"env: {project.rel(env_file)} exists, left as it is"
+
+    # two projects never share passwords
+    other = fresh_project(tmp_path / "q")
+    write_env(other, lambda _: None, offline=True)
+    assert not set(secrets_) & {parse_env(other.env_file.read_text())[k] for k in SECRET_KEYS}
+
+
+def _dockerd_pids() -> set[int]:
+    return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "dockerd"}
+
+
+def test_setup_on_a_ready_host_changes_nothing(engine_ready: None, tmp_path: Path) -> None:
+    project = fresh_project(tmp_path / "p")
+    shutil.copytree(REPO / "compose" / "images", project.compose_dir / "images")  # the offline kit
+    run = lambda: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "setup"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    first = run()
+    assert first.returncode == 0, first.stderr
+    env_before = (project.env_file.read_bytes(), project.env_file.stat().st_mtime_ns)
+    plugin = shutil.which("docker")
+    engines = _dockerd_pids()
+    compose_version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True).stdout
+
+    second = run()
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    for line in ("engine: answering at", "compose: `docker compose` v2 works", f"env: {project.rel(project.env_file)} exists, left as it is"):
+        assert line in out, out
+    assert "answering at" in out and "starting dockerd" not in out and "installing" not in out.lower(), out
+    assert (project.env_file.read_bytes(), project.env_file.stat().st_mtime_ns) == env_before
+    assert _dockerd_pids() == engines and shutil.which("docker") == plugin
+    assert subprocess.run(["docker", "compose", "version"], capture_output=True, text=True).stdout == compose_version
+    stackkit_env = parse_env(project.env_file.read_text())
+    assert all("change-this" not in stackkit_env[k] for k in SECRET_KEYS)
