@@ -297,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except OSError as exc:
+        # e.g. a folder this user may not write: one line naming it, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}: check that folder's owner and permissions (or run with sudo)", 1)
 
 
 def open_console(project: Project, args: argparse.Namespace) -> int:

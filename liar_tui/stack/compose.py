@@ -318,7 +318,14 @@ class Stack:
         data = self.project.data_dir
         if data.exists():
             # Database files are owned by container users; root (or the engine) can remove them.
-            shutil.rmtree(data, ignore_errors=False)
+            try:
+                shutil.rmtree(data, ignore_errors=False)
+            except OSError as exc:
+                where = exc.filename or data
+                raise StackError(
+                    f"the containers are down, but {where} could not be removed ({exc.strerror or exc}): the data "
+                    f"belongs to the containers' users; remove {data} as root (sudo rm -rf {data})"
+                ) from None
 
     def restart(self, service: str, *, timeout: int | None = None) -> ActionResult:
         """`compose restart SVC`; `timeout`: seconds to wait after SIGTERM before SIGKILL (compose's
