@@ -29,6 +29,8 @@ class _Api(BaseHTTPRequestHandler):
             return
         body = f"api saw {self.path}".encode()
         self.send_response(200)
+        if self.path.startswith("/json/"):
+            self.send_header("Content-Type", "application/json")  # a type gzip_types names
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -93,6 +95,34 @@ def test_websocket_upgrade_reaches_the_host(running_stack: Project, host_api: li
 
 def test_gzip(running_stack: Project, host_api: list[tuple[str, str]]) -> None:
     _assert_host_gateway_is_local(running_stack)
-    resp = _get(running_stack, "/api/" + "x" * 400, headers={"Accept-Encoding": "gzip"})
-    resp.read()
+    import gzip
+
+    path = "/json/" + "x" * 400
+    resp = _get(running_stack, "/api" + path, headers={"Accept-Encoding": "gzip"})
+    body = resp.read()
     assert resp.status == 200
+    assert resp.getheader("Content-Encoding") == "gzip", resp.getheaders()
+    assert gzip.decompress(body) == f"api saw {path}".encode()
+    plain = _get(running_stack, "/api" + path)  # a client that does not ask gets it as is
+    assert plain.getheader("Content-Encoding") is None and plain.read() == f"api saw {path}".encode()
+
+
+def test_health_checks_leave_no_access_log_lines(running_stack: Project, host_api: list[tuple[str, str]]) -> None:
+    """/health is polled every few seconds (Docker, probes): it must not flood the log, while
+    other requests are logged."""
+    import subprocess
+    import time
+    import uuid
+
+    marker = uuid.uuid4().hex
+    for _ in range(3):
+        assert _get(running_stack, f"/health?{marker}").status == 200
+    assert _get(running_stack, f"/api/logged-{marker}").status == 200
+    container = stackkit.state_of(running_stack, "nginx").container_id
+    deadline = time.monotonic() + 10
+    logs = ""
+    while time.monotonic() < deadline and f"logged-{marker}" not in logs:
+        logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True).stdout
+        time.sleep(0.2)
+    assert f"/api/logged-{marker}" in logs
+    assert f"/health?{marker}" not in logs
