@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, cli_backup, cli_health
 from .stack.errors import StackError
@@ -47,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--autoheal", dest="autoheal", action="store_const", const=True, default=None,
                          help="start with autoheal on (restart a service that stays unhealthy; ctrl+a toggles it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # `liar-tui status --project-dir X` works as well as `liar-tui --project-dir X status`: every
+    # subcommand also takes the two project options (SUPPRESS: given before, they are not reset).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--project-name", metavar="NAME", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_parser = sub.add_parser
+
+    def add_parser_with_common(*a: Any, **kw: Any) -> argparse.ArgumentParser:
+        return add_parser(*a, parents=[common, *kw.pop("parents", [])], **kw)
+
+    sub.add_parser = add_parser_with_common  # type: ignore[method-assign]
 
     p = sub.add_parser("up", help="create and start the stack")
     p.add_argument("services", nargs="*", metavar="SVC")

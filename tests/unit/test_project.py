@@ -45,3 +45,15 @@ def test_project_name_from_env(tmp_path: Path) -> None:
     root = _checkout(tmp_path / "r")
     assert discover(root, environ={"LIAR_TUI_PROJECT_NAME": "other"}).name == "other"
     assert discover(root, environ={}).name == "liar-game"
+
+
+def test_project_options_before_or_after_the_subcommand() -> None:
+    from liar_tui.cli import build_parser
+
+    parse = build_parser().parse_args
+    for argv in (["--project-dir", "/x", "status"], ["status", "--project-dir", "/x"],
+                 ["backup", "list", "--project-dir", "/x"], ["restore", "S", "--project-dir=/x", "--yes"]):
+        assert parse(argv).project_dir == "/x", argv
+    both = parse(["--project-dir", "/x", "--project-name", "a", "status", "--project-name", "b"])
+    assert (both.project_dir, both.project_name) == ("/x", "b")  # the later one wins; the earlier is kept
+    assert parse(["status"]).project_dir is None
