@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -104,3 +105,36 @@ def test_unknown_service_is_rejected(running_stack: Project) -> None:
     out = cli(running_stack, "restart", "mysql")
     assert out.returncode != 0
     assert "invalid choice" in out.stderr
+
+
+def test_cli_logs_follow_prints_new_lines_and_stops_on_ctrl_c(running_stack: Project) -> None:
+    """`liar-tui logs nginx -f` prints requests as they are logged; Ctrl-C ends it at once,
+    quietly (no traceback), with exit status 0."""
+    import http.client
+    import signal
+    import threading
+    import time
+    import uuid
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
+         running_stack.name, "logs", "nginx", "-f", "-n", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    marker = uuid.uuid4().hex
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(marker in line for line in seen):
+            conn = http.client.HTTPConnection("127.0.0.1", stackkit.port(running_stack, "NGINX_HTTP_PORT"), timeout=5)
+            conn.request("GET", f"/followed-{marker}")
+            conn.getresponse().read()
+            time.sleep(0.5)
+        assert any(f"/followed-{marker}" in line for line in seen), seen[-5:]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(10)
+    assert code == 0
+    assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
