@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -665,8 +665,12 @@ def run_probes(
             results[service] = not_running_result(st)
             continue
 
-        def work(target: ProbeTarget = all_targets[service]) -> None:
+        def work(target: ProbeTarget = all_targets[service], starting: bool = bool(st and st.health.status == "starting")) -> None:
             result = probe_service(target, redact)
+            if starting and result.level == FAIL:
+                # Docker's own healthcheck has not passed yet either: a service coming up, not an
+                # alarm (a launch with `up` would otherwise paint every probe red for seconds).
+                result = replace(result, level=WARN, reason=f"starting: {result.reason}")
             with done:
                 results[target.service] = result
                 done.notify_all()

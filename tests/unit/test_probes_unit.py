@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from liar_tui.stack import probes
-from liar_tui.stack.model import PortBinding, ServiceState
+from liar_tui.stack.model import HealthInfo, PortBinding, ServiceState
 from liar_tui.stack.probes import (
     FAIL,
     OK,
@@ -268,6 +268,12 @@ def test_run_probes_deadline_and_redaction(tmp_path: Path, monkeypatch: pytest.M
     assert results["nginx"].reason == "probe error: bug"
     stopped = ServiceState("minio", state="exited", exit_code=0)
     assert run_probes(project, {"minio": stopped}, services=("minio",))["minio"].reason == "not running (exited(0))"
+    # a failure while Docker's own healthcheck says `starting` is a service coming up: amber
+    starting = ServiceState("redis", state="running", health=HealthInfo("starting"))
+    came_up = run_probes(project, {"redis": starting}, services=("redis",))["redis"]
+    assert came_up.level == WARN and came_up.reason.startswith("starting: "), came_up
+    healthy = ServiceState("redis", state="running", health=HealthInfo("healthy"))
+    assert run_probes(project, {"redis": healthy}, services=("redis",))["redis"].level == FAIL
 
 
 def test_runner_never_overlaps_and_reports_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
