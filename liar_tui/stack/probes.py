@@ -770,7 +770,7 @@ class ProbeRunner:
             return self._results.get(service)
 
     def _run(self) -> None:
-        forced = True
+        forced = not self._paused  # started paused: the first round waits for resume() or trigger()
         while not self._stop.is_set():
             self._wake.clear()  # before the round: a trigger() during it runs the next one at once
             if forced or not self._paused:

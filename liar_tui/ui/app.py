@@ -214,6 +214,10 @@ class LiarApp(App[int]):
         self._accepting = False
         self._suspended = False
         self._up_pending = self.settings.up
+        if self._up_pending:
+            # No probe rounds until the launch's `up` is done: they would only find the services
+            # down or starting and write that into the activity log as alarms.
+            self._probes_unneeded.add("launch-up")
         self._host: HostSample | None = None
         self._cleaned = False
         self.main = MainScreen(self.settings.log_lines, project.name)
@@ -379,6 +383,8 @@ class LiarApp(App[int]):
             self.notify(summary, severity="error", timeout=10)
         self.main.refresh_bindings()
         self._refresh_health_screen()
+        if result.action == "up" and "launch-up" in self._probes_unneeded:
+            self.show_panes("launch-up")  # probes resume with a round at once
         self.trigger_probes(now=True)
         # A recreate applies drift; an up may too: look again once the containers have settled.
         self.set_timer(1.5, lambda: self.check_drift(force=True))

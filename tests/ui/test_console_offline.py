@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
-from uikit import CONNECTED, FakeStack, body_text, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
+from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
 
 from liar_tui.config import Settings
 from liar_tui.ui.keys import binding_classes
@@ -463,15 +463,19 @@ def test_launch_brings_the_stack_up_with_progress_and_the_ui_stays_live() -> Non
             yield ActionResult("up", (), True, "", 1.5)
 
     async def run() -> None:
-        app, _, stack = offline_app(stack=SlowUp(), settings=Settings(up=True))
+        app, _, stack = offline_app(stack=SlowUp(), settings=Settings(up=True), probe_factory=FakeProbeRunner)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: stack.calls == [("up", ())], 5, what="compose up at launch")
+            runner = await wait_until(pilot, lambda: app._probe_runner, 5, what="the probe runner")
+            assert app.probes_paused  # no probe of services that are still coming up
             await wait_until(pilot, lambda: "Container liar-game-redis" in app.main.activity.text.plain, 5,
                              what="compose's progress in the app")
             await pilot.press("3")  # the UI answers while up runs
             assert app.main.selected == "nginx"
             release.set()
             await wait_until(pilot, lambda: "✓ up all services" in app.main.activity.text.plain, 5, what="the result")
+            await wait_until(pilot, lambda: not app.probes_paused and "resume" in runner.calls and not runner.paused, 5,
+                             what="probes resumed after up")
 
     try:
         run_sync(run())

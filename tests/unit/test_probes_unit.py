@@ -324,5 +324,23 @@ def test_runner_trigger_runs_a_round_at_once(tmp_path: Path, monkeypatch: pytest
     assert runner.rounds == 2, "trigger() should run a round without waiting the 60 s interval"
 
 
+def test_a_runner_started_paused_waits_for_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console starts the runner paused while its launch `up` runs: no round may probe
+    services that are still down (its results would be alarms in the activity log)."""
+    project = _project(tmp_path)
+    monkeypatch.setattr(probes, "PROBES", {"redis": lambda t: ProbeResult(t.service, OK, "ok")})
+    runner = ProbeRunner(project, interval=0.05, services=("redis",))
+    runner.pause()
+    runner.start()
+    time.sleep(0.3)
+    assert runner.rounds == 0
+    runner.resume()
+    deadline = time.monotonic() + 3
+    while runner.rounds < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    runner.stop()
+    assert runner.rounds >= 1
+
+
 def test_thresholds_are_settings() -> None:
     assert ProbeThresholds(transaction_warn_seconds=1).transaction_warn_seconds == 1
