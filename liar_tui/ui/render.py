@@ -164,25 +164,32 @@ def render_pane(
     if when and len(restarts) + 1 + len(when) > width:
         when = when.split(" ", 1)[-1]  # just the time when narrow
     lines.append(_pair(restarts, Text(when, style="dim"), width))
-    latest = history[-1] if history and state.running and connected else None
-    if latest is None:
-        for label in ("CPU", "MEM", "NET", "I/O"):
-            lines.append(_metric(label, "-", width))
-    else:
-        def spark(value: Callable[[StatsSample], float], floor: float) -> Callable[[int], str]:
-            return lambda room: sparkline(bucket(history, room, value, now), floor=floor)
-
-        mem_value = f"{short_bytes(latest.mem_used)}/{short_bytes(latest.mem_limit)}" if latest.mem_limit else short_bytes(latest.mem_used)
-        lines.append(_metric("CPU", f"{latest.cpu_percent:5.1f}%", width, "cyan", spark(lambda s: s.cpu_percent, 5.0)))
-        lines.append(_metric("MEM", f"{mem_value:>10}", width, "magenta", spark(lambda s: float(s.mem_used), float(latest.mem_limit or 1))))
-        lines.append(
-            _metric("NET", f"↓{rate(latest.net_rx_rate):>8} ↑{rate(latest.net_tx_rate):>8}", width, "green",
-                    spark(lambda s: s.net_rx_rate + s.net_tx_rate, 10 * 1024.0))
-        )
-        lines.append(_metric("I/O", f"r{rate(latest.blk_read_rate):>8} w{rate(latest.blk_write_rate):>8}", width))
+    lines.extend(render_stats_lines(state, history, width, now, connected))
     if state.error and not state.running:
         lines[-1] = Text(fit(state.error, width), style="red")  # why it is down matters more than I/O
     return lines
+
+
+def render_stats_lines(
+    state: ServiceState, history: Sequence[StatsSample], width: int, now: float, connected: bool = True
+) -> list[Text]:
+    """CPU, memory, network and block I/O, the first three with sparklines over the last minutes
+    (the pane's last four lines; the health view shows them too)."""
+    latest = history[-1] if history and state.running and connected else None
+    if latest is None:
+        return [_metric(label, "-", width) for label in ("CPU", "MEM", "NET", "I/O")]
+
+    def spark(value: Callable[[StatsSample], float], floor: float) -> Callable[[int], str]:
+        return lambda room: sparkline(bucket(history, room, value, now), floor=floor)
+
+    mem_value = f"{short_bytes(latest.mem_used)}/{short_bytes(latest.mem_limit)}" if latest.mem_limit else short_bytes(latest.mem_used)
+    return [
+        _metric("CPU", f"{latest.cpu_percent:5.1f}%", width, "cyan", spark(lambda s: s.cpu_percent, 5.0)),
+        _metric("MEM", f"{mem_value:>10}", width, "magenta", spark(lambda s: float(s.mem_used), float(latest.mem_limit or 1))),
+        _metric("NET", f"↓{rate(latest.net_rx_rate):>8} ↑{rate(latest.net_tx_rate):>8}", width, "green",
+                spark(lambda s: s.net_rx_rate + s.net_tx_rate, 10 * 1024.0)),
+        _metric("I/O", f"r{rate(latest.blk_read_rate):>8} w{rate(latest.blk_write_rate):>8}", width),
+    ]
 
 
 # -- the compact table (narrow terminals) ------------------------------------------------------

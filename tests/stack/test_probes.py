@@ -177,26 +177,22 @@ def test_postgres_long_open_transaction(stack: Project) -> None:
 
 def test_nginx_probe_sees_the_upstream_go(stack: Project, api_port: int) -> None:
     require_local_host_gateway(stack)
-    api = HostApi(api_port)
-    api.start()
-    try:
-        good = probe(stack, "nginx")
-        assert good.level == OK and good.figures["api_reachable"], good.reason
-    finally:
-        api.stop()
+
+    def probe_with_the_api_up() -> None:
+        api = HostApi(api_port).start()
+        try:
+            good = probe(stack, "nginx")
+            assert good.level == OK and good.figures["api_reachable"], good.reason
+        finally:
+            api.stop()
+
+    probe_with_the_api_up()
     # Docker's healthcheck (/health) stays green; the probe goes red: every API call answers 502
     bad = probe(stack, "nginx")
     assert bad.level == FAIL and "502" in bad.reason, bad.reason
     assert bad.figures["health_status"] == 200 and bad.figures["api_reachable"] is False
     assert stackkit.state_of(stack, "nginx").health.status == "healthy"
-    # and back to green when the API returns
-    api = HostApi(api_port)
-    api.start()
-    try:
-        again = probe(stack, "nginx")
-        assert again.level == OK and again.figures["api_reachable"], again.reason
-    finally:
-        api.stop()
+    probe_with_the_api_up()  # and back to green when the API returns
 
 
 def test_minio_bucket_removed_and_objects_counted(stack: Project) -> None:

@@ -29,7 +29,7 @@ from ..render import (
     ports_text,
     probe_figures,
     probe_line,
-    render_pane,
+    render_stats_lines,
     status_text,
     utc_time,
 )
@@ -93,8 +93,8 @@ class HealthScreen(ModalScreen[None]):
             return
         self.query_one("#health-title", Label).update(self._title())
         self.query_one("#health-body", Static).update(self._body())
-        self.query_one("#health-stats", Static).update(self._stats())
         self.query_one("#health-docker", Static).update(self._docker_text())
+        self.redraw_stats()
         self.query_one("#health-hint", Label).update(self._hint())
         self.refresh_bindings()
 
@@ -185,9 +185,8 @@ class HealthScreen(ModalScreen[None]):
     def _stats(self) -> RenderableType:
         """CPU, memory, network and block I/O as the wide panes show them, sparklines included."""
         width = self._content_width()
-        now_wall, now = self._now()
-        st = self.liar.state_of(self.service)
-        lines = render_pane(st, self.liar.history(self.service), width, now_wall, now, self.liar.engine_connected)[-4:]
+        lines = render_stats_lines(self.liar.state_of(self.service), self.liar.history(self.service), width,
+                                   self._now()[1], self.liar.engine_connected)
         head = Text("\nSTATS", style="bold")
         head.append("  docker stats, last 3 minutes", style="dim")
         return Text("\n").join([head, *lines])
