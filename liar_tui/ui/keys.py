@@ -29,6 +29,7 @@ def _display(key: str) -> str:
         "enter": "enter",
         "tab": "tab",
         "ampersand": "&",
+        "plus": "+",
     }
     return names.get(key, key)
 

@@ -71,7 +71,7 @@ def test_help_lists_every_binding(messages: list[Any]) -> None:
             assert not missing, f"help misses {missing}"
             # every key of every binding is on its row
             rows = {r.binding_id: r.keys.split(" ") for r in app.main.key_rows()}
-            shown = {"question_mark": "?", "slash": "/", "escape": "esc"}
+            shown = {"question_mark": "?", "slash": "/", "escape": "esc", "plus": "+"}
             unlisted = [(c, k, i) for c, k, _, i in all_bindings() if shown.get(k, k) not in rows.get(i or "", [])]
             assert not unlisted, f"keys missing from their help rows: {unlisted}"
             for key, action in (("r", "Restart"), ("R", "Recreate"), ("E", "shell"), ("/", "Search"), ("q", "Quit")):
@@ -345,6 +345,42 @@ def test_keyboard_focus_moves_between_services_logs_and_search() -> None:
             # a hidden action is not offered: n/N without a search that matches
             main.log_view.set_search("")
             assert main.check_action("next_match", ()) is None
+
+    run_sync(run())
+
+
+def test_zoom_gives_the_log_the_whole_screen_at_80x24() -> None:
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            main.log_view.add_lines(sample_log_lines() * 2)
+            await pilot.pause()
+            normal = main.log_view.size.height
+            await pilot.press("2", "z")
+            await pilot.pause()
+            assert not main.services.display and main.log_view.size.height > normal + 4
+            assert app.focused is main.log_view
+            # the bar says what the hidden table would: the selected service's status
+            assert main.logs.bar.text.plain.startswith("LOGS redis ● unhealthy ×3")
+            await pilot.press("a")  # all services: the bar names the selected one
+            await pilot.pause(0.3)
+            assert main.logs.bar.text.plain.startswith("LOGS all services  ▸ redis ● unhealthy ×3")
+            await pilot.press("a")
+            # still at the newest line, and the service keys still act on the selected service
+            assert main.log_view.scroll_y == main.log_view.max_scroll_y
+            await pilot.press("r")
+            await wait_until(pilot, lambda: ("restart", ("redis",)) in stack.calls, 5, what="restart redis")
+            await pilot.press("plus")
+            await pilot.pause()
+            assert main.services.display and main.log_view.size.height == normal
+            assert "●" not in main.logs.bar.text.plain.split("tail")[0]
+            await pilot.press("plus", "escape")  # back: the table again, focused
+            await pilot.pause()
+            assert main.services.display and app.focused is main.services
+            await pilot.press("z", "tab")  # switch focus from a zoomed log: to the services
+            await pilot.pause()
+            assert main.services.display and app.focused is main.services
 
     run_sync(run())
 

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input
 from ...stack.logs import LogRange
 from ...stack.model import SERVICES, ServiceState
 from ..keys import KeyRow, rows_from
+from ..statusword import status_word
 from ..widgets.bars import TextBar
 from ..widgets.logview import LogPanel, LogView, SearchBar
 from ..widgets.panes import ServicesPanel
@@ -68,6 +69,7 @@ class MainScreen(Screen[None]):
     MainScreen > #engine-banner { background: $error 30%; color: $text; padding: 0 1; display: none; height: auto; max-height: 3; }
     MainScreen.-disconnected > #engine-banner { display: block; }
     MainScreen > #activity { padding: 0 1; color: $text-muted; }
+    MainScreen.-zoomed > #services { display: none; }
     """
 
     BINDINGS = [
@@ -109,6 +111,8 @@ class MainScreen(Screen[None]):
         Binding("a", "toggle_all_logs", "All logs", id="logs.all", tooltip="All services interleaved / the selected service"),
         Binding("b", "log_range", "How far back", id="logs.range", show=False, tooltip="How far back: tail N lines or since a duration"),
         Binding("w", "save_log", "Save log", id="logs.save", show=False, tooltip="Save the visible log to a file"),
+        Binding("z,plus", "zoom_logs", "Zoom log", id="logs.zoom", show=False,
+                tooltip="The log full screen on/off (the service keys still act on the selected service)"),
         # navigation
         Binding("l,tab,shift+tab", "switch_focus", "Switch", id="focus.switch", show=False, tooltip="Switch focus: services / logs"),
         Binding("escape", "back", "Back", id="focus.back", show=False, tooltip="Back (logs -> services)"),
@@ -162,6 +166,8 @@ class MainScreen(Screen[None]):
     def show_state(self, state: ServiceState) -> None:
         self.services.update_state(state)
         if state.service == self.selected:
+            if self.zoomed:
+                self._show_selected_status()
             # Only what check_action reads of a state; a health change alone leaves the keys as
             # they are (each refresh recomposes the footer: ~15 widgets).
             key = (state.service, state.running, bool(state.container_id))
@@ -186,6 +192,8 @@ class MainScreen(Screen[None]):
     @on(ServicesPanel.Selected)
     def _selected(self, message: ServicesPanel.Selected) -> None:
         self.refresh_bindings()
+        if self.zoomed:
+            self._show_selected_status()
         if self.liar.logs_all or self.logs.target == message.service:
             return
         # Holding j/k must not open and close a log stream per pane passed: settle first.
@@ -353,14 +361,43 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(SaveLogScreen(default, self.log_view.row_count), done)
 
+    @property
+    def zoomed(self) -> bool:
+        return self.has_class("-zoomed")
+
+    def action_zoom_logs(self) -> None:
+        self.set_zoom(not self.zoomed)
+
+    def set_zoom(self, zoomed: bool) -> None:
+        """The log takes the services' rows too (more lines at 80x24); the selection stays."""
+        self.set_class(zoomed, "-zoomed")
+        if zoomed and self.focused is self.services:
+            self.log_view.focus()  # the hidden table cannot keep the focus
+        self._show_selected_status()
+
+    def _show_selected_status(self) -> None:
+        """Zoomed, the log bar says what the hidden table would: the selected service's status."""
+        status: tuple[str, Text] | None = None
+        if self.zoomed:
+            word, style = status_word(self.liar.state_of(self.selected), self.liar.engine_connected)
+            status = (self.selected, Text(word, style=style))
+        if status != self.logs.selected_status:
+            self.logs.selected_status = status
+            self.logs.update_bar()
+
     # -- navigation ---------------------------------------------------------------------------
     def action_switch_focus(self) -> None:
-        if self.focused is self.services:
+        if self.zoomed:  # the services are hidden: show them and go there
+            self.set_zoom(False)
+            self.services.focus()
+        elif self.focused is self.services:
             self.log_view.focus()
         else:
             self.services.focus()
 
     def action_back(self) -> None:
+        if self.zoomed:
+            self.set_zoom(False)
         if self.focused is not self.services:
             self.services.focus()
 

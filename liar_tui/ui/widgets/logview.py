@@ -545,6 +545,9 @@ class LogPanel(Vertical):
         self.search = SearchBar(id="search-bar")
         self.target = ""
         self.log_range = LogRange()
+        #: (service, its status) of the selected service, shown while the log is zoomed (the
+        #: table is hidden); after the target's name when it is the one followed.
+        self.selected_status: tuple[str, Text] | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self.bar
@@ -559,6 +562,13 @@ class LogPanel(Vertical):
         text = Text()
         text.append("LOGS ", style="bold")
         text.append(self.target or "-", style=f"bold {SERVICE_COLOURS.get(self.target, 'cyan')}")
+        if self.selected_status is not None:
+            service, status = self.selected_status
+            if service != self.target:
+                text.append("  ▸ ", style="dim")
+                text.append(service, style=f"bold {SERVICE_COLOURS.get(service, '')}")
+            text.append(" ")
+            text.append_text(status)
         text.append(f"  {self.log_range.describe()}", style="dim")
         text.append("  ts" if self.view.show_ts else "", style="dim")
         text.append("  ")
