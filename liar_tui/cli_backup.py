@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .stack.model import BACKUP_DIR_ENV, BACKUP_SERVICES, SERVICES, format_bytes
@@ -86,7 +89,47 @@ def _record(stack: "Stack", services: list[str] | tuple[str, ...], text: str) ->
 
 
 def _outcome(exc: BaseException) -> str:
-    return "cancelled" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+    from .stack.backupset import BackupCancelled
+
+    return "cancelled" if isinstance(exc, (KeyboardInterrupt, BackupCancelled)) else f"failed: {exc}"
+
+
+@contextmanager
+def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
+    """Ctrl-C sets `cancel`: the job stops at its next block, cleans up and says what it kept
+    (as esc does in the console); a second Ctrl-C interrupts at once. With no `cancel` (a
+    restore, which stopped half-way would leave a service half restored) the first Ctrl-C only
+    says so.
+
+    A flag, not the default KeyboardInterrupt: an exception raised by a signal handler while the
+    main thread happens to run a finalizer (an HTTP connection pool closing) is printed and
+    dropped, and the job went on to the end (seen in the test of this)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    asked = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        if asked.is_set():
+            raise KeyboardInterrupt
+        asked.set()
+        if cancel is not None:
+            cancel.set()
+            note = f"cancelling the {what} (Ctrl-C again to stop at once)"
+        else:
+            note = f"the {what} goes on: stopped half-way it would leave a service half restored (Ctrl-C again to stop anyway)"
+        # os.write: the handler may run inside a sys.stderr write (EINTR), which must not re-enter
+        line = f"\r\033[K  {note}\n" if sys.stderr.isatty() else f"liar-tui: {note}\n"
+        try:
+            os.write(sys.stderr.fileno(), line.encode("utf-8", "replace"))
+        except (OSError, ValueError):
+            pass
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _manager(stack: "Stack", args: argparse.Namespace) -> BackupManager:
@@ -177,8 +220,10 @@ def cmd_backup(stack: "Stack", args: argparse.Namespace, services: list[str]) ->
     printer = _ProgressPrinter(args.quiet or args.json)
     started = time.monotonic()
     what = ", ".join(services) if services else "all services"
+    cancel = threading.Event()
     try:
-        bset = mgr.backup(services or None, progress=printer, cancel=threading.Event())
+        with ctrl_c_cancels(cancel, "backup"):
+            bset = mgr.backup(services or None, progress=printer, cancel=cancel)
     except BaseException as exc:
         _record(stack, services, f"backup of {what} {_outcome(exc)}")
         raise
@@ -235,7 +280,8 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     stack.check_engine()
     mgr = _manager(stack, args)
     bset = mgr.get(args.set)
-    report = mgr.verify(bset)
+    with ctrl_c_cancels(cancel := threading.Event(), "verify"):
+        report = mgr.verify(bset, cancel=cancel)
     _record(stack, bset.services, f"verify {bset.id}: OK" if report.ok
             else f"verify {bset.id}: FAILED ({'; '.join(report.problems[:3])})")
     if getattr(args, "json", False):
@@ -289,7 +335,8 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
     printer = _ProgressPrinter(args.quiet, show_done=False)
     if not args.quiet:
         print(f"verifying {bset.id} ...", flush=True)
-    report = mgr.verify(bset, progress=printer, services=services)
+    with ctrl_c_cancels(cancel := threading.Event(), "verify"):
+        report = mgr.verify(bset, progress=printer, services=services, cancel=cancel)
     printer.clear()
     if not report.ok:
         _print_report(report)
@@ -312,7 +359,8 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
             return _fail("not confirmed: nothing was changed", 1)
     _record(stack, services, f"restore {bset.id} of {', '.join(services)} started")
     try:
-        result = mgr.restore(bset, services, progress=printer, verified=report)
+        with ctrl_c_cancels(None, "restore"):
+            result = mgr.restore(bset, services, progress=printer, verified=report)
     except BaseException as exc:
         _record(stack, services, f"restore {bset.id} {_outcome(exc)}")
         raise

@@ -293,12 +293,14 @@ def test_cancel_from_another_thread_leaves_no_complete_set(stack: Project, tmp_p
     assert stackkit.redis_client(stack).ping()
 
 
-def test_ctrl_c_in_a_minio_backup_stops_the_downloads(stack: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C in `liar-tui backup` (KeyboardInterrupt in the main thread, while it waits for the
-    download workers) must stop them at their next block, not wait until every object is
-    fetched, and keep nothing."""
+def test_ctrl_c_in_a_minio_backup_stops_the_downloads(stack: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C in `liar-tui backup` (SIGINT to the CLI's main thread, while it waits for the
+    download workers) must stop them at their next block, not when every object is fetched, keep
+    nothing, say so in one line, exit 130 and record it; a second Ctrl-C ends it too."""
     import signal
 
+    from liar_tui import cli, cli_backup
     from liar_tui.stack import backup as backup_module
 
     # Every block reports, and once Ctrl-C is sent each report takes 50 ms: the downloads left
@@ -306,35 +308,54 @@ def test_ctrl_c_in_a_minio_backup_stops_the_downloads(stack: Project, tmp_path: 
     monkeypatch.setattr(backup_module, "PROGRESS_INTERVAL", 0.0)
     main = threading.get_ident()
     seen: list[BackupProgress] = []
-    sent = threading.Event()
-    handled: list[int] = []
+    sent: list[int] = []
 
-    def on_sigint(_signum: int, _frame: object) -> None:
-        handled.append(seen[-1].bytes_done if seen else 0)
-        raise KeyboardInterrupt
-
-    def progress(p: BackupProgress) -> None:
+    def progress(self: object, p: BackupProgress) -> None:
         seen.append(p)
         if p.service == "minio" and p.phase == "objects" and p.bytes_done > 0:
-            if not sent.is_set():
-                sent.set()
+            if not sent:
+                sent.append(p.bytes_done)
                 signal.pthread_kill(main, signal.SIGINT)  # what Ctrl-C does to the CLI
             time.sleep(0.05)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        mgr = BackupManager(stack, backup_dir=tmp_path / "sets")
-        with pytest.raises(KeyboardInterrupt):
-            mgr.backup(["minio"], progress=progress, cancel=threading.Event())
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    monkeypatch.setattr(cli_backup._ProgressPrinter, "__call__", progress)
+    sets = tmp_path / "sets"
+    previous = signal.getsignal(signal.SIGINT)
+    code = cli.main(["--project-dir", str(stack.root), "--project-name", stack.name, "backup", "minio", "--backup-dir", str(sets)])
+    assert signal.getsignal(signal.SIGINT) is previous  # the CLI's handler is gone afterwards
+    err = capfd.readouterr().err
+    assert code == 130, err
+    assert "cancelling the backup" in err and "backup cancelled: nothing was kept" in err.splitlines()[-1], err
     objects = [p for p in seen if p.service == "minio" and p.phase == "objects"]
     total = objects[-1].bytes_total or 0
-    assert handled and total > 0
-    # after the interrupt reached the main thread, at most a block or so per worker more
-    assert objects[-1].bytes_done - handled[0] < (backup_module.S3_WORKERS + 1) * (1 << 20), (handled, objects[-1].bytes_done, total)
-    assert objects[-1].bytes_done < total, (handled, objects[-1].bytes_done, total)
-    assert list((tmp_path / "sets").iterdir()) == []
+    assert sent and total > 0
+    # after Ctrl-C, at most a block or so per worker more
+    assert objects[-1].bytes_done - sent[0] < (backup_module.S3_WORKERS + 1) * (1 << 20), (sent, objects[-1].bytes_done, total)
+    assert objects[-1].bytes_done < total, (sent, objects[-1].bytes_done, total)
+    assert list(sets.iterdir()) == []
+    assert "backup of minio cancelled" in cli_output(stack, "activity")
+
+    # a second Ctrl-C raises KeyboardInterrupt ("interrupted"; should a finalizer running in the
+    # main thread swallow it, the first one's cancel still ends the backup)
+    sent.clear()
+
+    def twice(self: object, p: BackupProgress) -> None:
+        if p.service == "minio" and p.phase == "objects" and p.bytes_done > 0 and not sent:
+            sent.append(p.bytes_done)
+            signal.pthread_kill(main, signal.SIGINT)
+            signal.pthread_kill(main, signal.SIGINT)
+
+    monkeypatch.setattr(cli_backup._ProgressPrinter, "__call__", twice)
+    code = cli.main(["--project-dir", str(stack.root), "--project-name", stack.name, "backup", "minio", "--backup-dir", str(sets)])
+    last = capfd.readouterr().err.splitlines()[-1]
+    assert code == 130 and last in ("liar-tui: interrupted", "liar-tui: backup cancelled: nothing was kept"), last
+    assert list(sets.iterdir()) == []
+
+
+def cli_output(project: Project, *args: str) -> str:
+    out = cli(project, *args)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def test_cli_backup_list_prune(stack: Project, tmp_path: Path) -> None:
