@@ -123,6 +123,7 @@ class ConsoleWiring:
         self.compose_view = ComposeView(project)
         self._drift_fingerprint: tuple | None = None
         self._drift_at = 0.0
+        self._compose_cache: Any = None  # drift.ComposeConfigCache, on the first drift check
 
     # -- the monitor --------------------------------------------------------------------------
     def callbacks(self) -> dict[str, Callable[[Any], None]]:
@@ -258,9 +259,11 @@ class ConsoleWiring:
         return True
 
     def detect_drift(self, states: dict[str, ServiceState]) -> dict[str, Any]:
-        from ..stack.drift import detect_drift
+        from ..stack.drift import ComposeConfigCache, detect_drift
 
-        return detect_drift(self.compose_view, states)  # type: ignore[arg-type]
+        if self._compose_cache is None:
+            self._compose_cache = ComposeConfigCache(max_age=DRIFT_FULL_EVERY)
+        return detect_drift(self.compose_view, states, cache=self._compose_cache)  # type: ignore[arg-type]
 
     # -- record -------------------------------------------------------------------------------
     def record(self, kind: str, service: str | None, text: str) -> None:

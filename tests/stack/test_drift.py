@@ -17,7 +17,7 @@ import pytest
 import stackkit
 
 from liar_tui.stack.compose import Stack
-from liar_tui.stack.drift import compose_hashes, detect_drift
+from liar_tui.stack.drift import ComposeConfigCache, compose_hashes, detect_drift
 from liar_tui.stack.envfile import set_env_values
 from liar_tui.stack.probes import FAIL, OK, probe_service, targets
 from liar_tui.stack.project import Project
@@ -85,6 +85,39 @@ def test_compose_file_edit_drifts_until_recreate(drift_stack: Project) -> None:
     stackkit.wait_health(drift_stack, "redis", "healthy")
     assert causes(drift_stack, "redis") == set()
     assert stackkit.inspect(stackkit.state_of(drift_stack, "redis").container_id)["HostConfig"]["Memory"] == 256 * 2**20
+
+
+def test_a_console_asks_compose_again_only_when_its_files_change(drift_stack: Project) -> None:
+    """The console's cache: a recreate (a new container) is judged without running compose again;
+    an edit of the compose file or .env is seen at once; an old entry is not used."""
+    stack = Stack(drift_stack)
+    now = [0.0]
+    cache = ComposeConfigCache(max_age=300, clock=lambda: now[0])
+    assert set(detect_drift(stack, cache=cache)["postgres"].causes) <= {"image"}
+    assert cache.runs == 1
+    assert stack.recreate("postgres").ok
+    stackkit.wait_health(drift_stack, "postgres", "healthy")
+    info = detect_drift(stack, cache=cache)["postgres"]
+    assert set(info.causes) <= {"image"} and not info.error, info
+    assert cache.runs == 1, "a new container alone must not run compose again"
+
+    text = drift_stack.compose_file.read_text()
+    assert text.index("mem_limit: 1g") < text.index("  redis:")  # the first one is postgres's
+    drift_stack.compose_file.write_text(text.replace("mem_limit: 1g", "mem_limit: 900m", 1))
+    try:
+        assert "config-hash" in detect_drift(stack, cache=cache)["postgres"].causes
+        assert cache.runs == 2
+    finally:
+        drift_stack.compose_file.write_text(text)
+    assert "config-hash" not in detect_drift(stack, cache=cache)["postgres"].causes
+    assert cache.runs == 3
+    env = drift_stack.env_file
+    env.write_text(env.read_text() + "\n# touched\n")
+    detect_drift(stack, cache=cache)
+    assert cache.runs == 4
+    now[0] += 301
+    detect_drift(stack, cache=cache)
+    assert cache.runs == 5
 
 
 def test_env_password_change_drifts_until_recreate(drift_stack: Project) -> None:
