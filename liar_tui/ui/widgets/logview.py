@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import OrderedDict
 from collections import deque
 from collections.abc import Iterable
 
@@ -18,7 +19,6 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Offset, Region, Size
 from textual.message import Message
@@ -29,6 +29,40 @@ from textual.widgets import Input, Label
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
 from .bars import TextBar
+
+class RowCache:
+    """Rendered rows by (seq, scroll x, width), least recently used dropped first.
+
+    Not Textual's LRUCache: that one links its entries in a circular list, so everything a
+    `clear()` (a timestamps toggle, a resize, a search) lets go of -- 256 strips, each with its
+    own caches -- is cyclic garbage the collector has to find, and did: during and after a log
+    burst most of what each collection freed was these rows. Here they are freed at once."""
+
+    __slots__ = ("_rows", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self._rows: OrderedDict[tuple[int, int, int], Strip] = OrderedDict()
+        self.maxsize = maxsize
+
+    def get(self, key: tuple[int, int, int]) -> Strip | None:
+        strip = self._rows.get(key)
+        if strip is not None:
+            self._rows.move_to_end(key)
+        return strip
+
+    def __setitem__(self, key: tuple[int, int, int], strip: Strip) -> None:
+        rows = self._rows
+        rows[key] = strip
+        rows.move_to_end(key)
+        if len(rows) > self.maxsize:
+            rows.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
 
 SERVICE_WIDTH = 9  # 'postgres ' etc.
 TS_WIDTH = 19  # '11-26 06:50:00.123 '
@@ -96,7 +130,7 @@ class LogView(ScrollView, can_focus=True):
         self._text_width = 0
         # A few screens' worth of rendered rows (a burst renders every new row once: a bigger
         # cache only holds rows that have scrolled away).
-        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(256)
+        self._cache = RowCache(256)
         self.follow = True
         self.show_ts = False
         self.show_service = False
