@@ -41,3 +41,24 @@ def test_least_recently_used_goes_first() -> None:
     assert cache.get((1, 0, 1)) is a  # used: now the newest
     cache[(3, 0, 1)] = c
     assert cache.get((2, 0, 1)) is None and cache.get((1, 0, 1)) is a and len(cache) == 2
+
+
+def test_fit_strip_is_crop_extend_without_the_reference_cycle() -> None:
+    from rich.style import Style
+
+    from liar_tui.ui.widgets.bars import fit_strip
+
+    pad = Style(bgcolor="red")
+    for text in ("", "short", "x" * 80, "y" * 200, "ünïcode ✓ 表示" * 8):
+        for start, end in ((0, 80), (0, 10), (5, 85), (79, 159), (0, 0)):
+            want = Strip([Segment(text)]).crop_extend(start, end, pad)
+            got = fit_strip(Strip([Segment(text)]), start, end, pad)
+            assert (list(got), got.cell_length) == (list(want), want.cell_length), (text, start, end)
+
+    def exact_width_rows(fit) -> None:  # type: ignore[no-untyped-def]
+        rows = [fit(Strip([Segment(f"{n:<80}")]), 0, 80, pad) for n in range(100)]
+        del rows
+
+    assert cyclic_garbage_after(lambda: exact_width_rows(lambda s, a, b, st: s.crop_extend(a, b, st))) > 0, \
+        "Textual's crop_extend no longer makes a cycle: fit_strip can go"
+    assert cyclic_garbage_after(lambda: exact_width_rows(fit_strip)) == 0

@@ -7,10 +7,24 @@ cached Strip and `refresh(region)` marks only changed lines dirty, so the compos
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
+
+
+def fit_strip(strip: Strip, start: int, end: int, style: Style | None) -> Strip:
+    """`strip.crop_extend(start, end, style)` without its one self-reference.
+
+    When the strip already spans exactly [0, end), crop_extend returns the strip itself and also
+    stores it in the strip's own cache: a reference cycle, so the row is freed only by the cyclic
+    collector. A log line at least as wide as the view is exactly that case."""
+    if strip.cell_length < end:
+        strip = strip.extend_cell_length(end, style)
+    if start > 0 or strip.cell_length > end:
+        strip = strip.crop(start, end)
+    return strip
 
 
 class LineWidget(Widget):
@@ -76,7 +90,7 @@ class LineWidget(Widget):
             text.no_wrap = True
             text.end = ""
             text.stylize_before(base)
-            strip = Strip(text.render(self.app.console)).crop_extend(0, width, base)
+            strip = fit_strip(Strip(text.render(self.app.console)), 0, width, base)
         else:
             strip = Strip.blank(width, base)
         self._strips[y] = strip

@@ -28,7 +28,7 @@ from textual.widgets import Input, Label
 
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
-from .bars import TextBar
+from .bars import TextBar, fit_strip
 
 class RowCache:
     """Rendered rows by (seq, scroll x, width), least recently used dropped first.
@@ -477,8 +477,7 @@ class LogView(ScrollView, can_focus=True):
             segments.extend(rich_text.render(self.app.console))
         elif text:
             segments.append(Segment(text, base))
-        strip = Strip(segments)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        return fit_strip(Strip(segments), scroll_x, scroll_x + width, base)
 
     # -- status -------------------------------------------------------------------------------
     def status(self) -> Text:
