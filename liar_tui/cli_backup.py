@@ -80,12 +80,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _record(stack: "Stack", services: list[str] | tuple[str, ...], text: str) -> None:
     """Write what a backup command did to the activity log (never fails the command)."""
-    try:
-        from .stack.activity import ActivityLog
+    from .stack.activity import record_quietly
 
-        ActivityLog(stack.project, preload=False).record("action", services[0] if len(services) == 1 else "", text)
-    except Exception:  # noqa: BLE001 - the log is a record, not a precondition
-        pass
+    record_quietly(stack.project, services[0] if len(services) == 1 else "", text)
 
 
 def _outcome(exc: BaseException) -> str:

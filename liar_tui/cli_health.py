@@ -106,13 +106,9 @@ def probe_lines(probes: dict[str, "ProbeResult"] | None, drift: dict[str, "Drift
 # -- activity of actions -------------------------------------------------------------------------
 def record_action(stack: "Stack", result: ActionResult) -> None:
     """Write what an action did to the activity log (never fails the action)."""
-    try:
-        from .stack.activity import ActivityLog
+    from .stack.activity import record_quietly
 
-        service = result.services[0] if len(result.services) == 1 else ""
-        ActivityLog(stack.project, preload=False).record("action", service, result.summary())
-    except Exception:  # noqa: BLE001 - the log is a record, not a precondition
-        pass
+    record_quietly(stack.project, result.services[0] if len(result.services) == 1 else "", result.summary())
 
 
 def bootstrap_buckets(stack: "Stack", say: Any, warn: Any, wait: float = 60.0) -> bool:

@@ -186,6 +186,14 @@ class ActivityLog:
             self.path.unlink(missing_ok=True)
 
 
+def record_quietly(project: Project, service: str, text: str, kind: str = "action") -> None:
+    """One entry from a headless command (the log is a record, not a precondition: never raises)."""
+    try:
+        ActivityLog(project, preload=False).record(kind, service, text)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def read_entries(path: Path, n: int | None = None, upto: int | None = None) -> list[ActivityEntry]:
     """The last `n` entries of the log (all when None), oldest first; reads the rotated file too
     when the current one holds fewer. `upto`: read the current file only up to that byte offset

@@ -130,6 +130,18 @@ def compose_hashes(stack: "Stack", timeout: float = 20) -> dict[str, str]:
     return parse_hash_lines(proc.stdout)
 
 
+def file_stamps(paths: list[Path]) -> tuple:
+    """(path, mtime, size, inode) of each file, None for one that is missing: equal stamps, same files."""
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            out.append((str(path), None, None, None))
+    return tuple(out)
+
+
 class ComposeConfigCache:
     """What the two `docker compose config` runs said, kept while their inputs stay the same.
 
@@ -150,14 +162,7 @@ class ComposeConfigCache:
     @staticmethod
     def stamp(stack: "Stack") -> tuple:
         project = stack.project
-        out = []
-        for path in [*project.compose_files(), project.env_file]:
-            try:
-                st = path.stat()
-                out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
-            except OSError:
-                out.append((str(path), None, None, None))
-        return (str(project.root), project.name, tuple(out))
+        return (str(project.root), project.name, file_stamps([*project.compose_files(), project.env_file]))
 
     def get(self, stack: "Stack") -> tuple[dict[str, str], dict[str, Any]]:
         key = self.stamp(stack)
@@ -172,10 +177,6 @@ class ComposeConfigCache:
             # stamped before the runs: a file edited while compose read it is read again next time
             self._entry = (key, self._clock(), hashes, model)
         return hashes, model
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entry = None
 
 
 def _sha(data: bytes) -> str:
@@ -410,6 +411,7 @@ __all__ = [
     "RESTART",
     "compose_hashes",
     "detect_drift",
+    "file_stamps",
     "injected_files",
     "parse_hash_lines",
 ]

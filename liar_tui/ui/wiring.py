@@ -68,18 +68,13 @@ def drift_fingerprint(project: Project, states: dict[str, ServiceState]) -> tupl
     """What a drift check compares, cheaply: the compose files, .env and nginx.conf (mtime, size),
     and each service's container (id, config hash, image, start). Equal fingerprints: same answer
     (except an image rebuilt under the same tag: see DRIFT_FULL_EVERY)."""
-    files = [*project.compose_files(), project.env_file, project.root / "nginx" / "nginx.conf"]
-    stamps = []
-    for path in files:
-        try:
-            st = path.stat()
-            stamps.append((str(path), st.st_mtime_ns, st.st_size))
-        except OSError:
-            stamps.append((str(path), None, None))
+    from ..stack.drift import file_stamps
+
+    stamps = file_stamps([*project.compose_files(), project.env_file, project.root / "nginx" / "nginx.conf"])
     containers = tuple(
         (s, st.container_id, st.config_hash, st.image, st.started_at) for s, st in sorted(states.items())
     )
-    return tuple(stamps), containers
+    return stamps, containers
 
 
 class ConsoleWiring:

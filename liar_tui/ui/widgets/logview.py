@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import OrderedDict
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from rich.cells import cell_len
@@ -29,6 +28,7 @@ from textual.widgets import Input, Label
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
 from .bars import TextBar, fit_strip
+
 
 class RowCache:
     """Rendered rows by (seq, scroll x, width), least recently used dropped first.
