@@ -519,7 +519,7 @@ def prune_sets(root: Path, keep: int, project: str | None = None) -> PruneResult
     sets = list_sets(root)
     mine = [s for s in sets if project is None or not s.project or s.project == project]
     complete = [s for s in mine if s.complete]
-    keep_ids = {s.id for s in complete[len(complete) - keep :]} if keep else set()
+    keep_ids = {s.id for s in complete[max(0, len(complete) - keep) :]} if keep else set()
     removed, skipped = [], []
     for s in mine:
         if s.complete and s.id in keep_ids:

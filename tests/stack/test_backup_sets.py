@@ -91,6 +91,16 @@ def test_prune_only_touches_this_projects_sets(tmp_path: Path) -> None:
     assert [s.id for s in list_sets(tmp_path)] == ["20240101T000000Z", "20240103T000000Z"]
 
 
+@pytest.mark.parametrize("keep", [3, 4, 5, 7])
+def test_prune_keeps_everything_when_asked_to_keep_more_sets_than_there_are(tmp_path: Path, keep: int) -> None:
+    # A nightly `prune --keep 7` on a host with three sets so far must remove none of them.
+    for day in (1, 2, 3):
+        make_set(tmp_path, f"2024010{day}T000000Z")
+    result = prune_sets(tmp_path, keep=keep)
+    assert result.removed == ()
+    assert [s.id for s in list_sets(tmp_path)] == ["20240101T000000Z", "20240102T000000Z", "20240103T000000Z"]
+
+
 def test_a_set_without_manifest_is_incomplete(tmp_path: Path) -> None:
     path = make_set(tmp_path, "20240101T000000Z")
     (path / "manifest.json").unlink()
