@@ -646,14 +646,23 @@ class BackupManager:
 
         s3 = access.s3()
         tools["minio-py"] = minio.__version__
+        # The set holds what was there when it was listed. A bucket or object deleted while the
+        # backup runs (the stack keeps serving) is left out and counted, not a failed backup.
+        vanished: list[str] = []
         try:
             buckets = sorted(s3.list_buckets(), key=lambda b: b.name)
             listing: list[tuple[str, Any]] = []
-            for b in buckets:
-                for obj in s3.list_objects(b.name, recursive=True):
-                    if obj.is_dir:
-                        continue
-                    listing.append((b.name, obj))
+            for b in list(buckets):
+                try:
+                    for obj in s3.list_objects(b.name, recursive=True):
+                        if obj.is_dir:
+                            continue
+                        listing.append((b.name, obj))
+                except Exception as exc:  # noqa: BLE001
+                    if not _gone(exc):
+                        raise
+                    buckets.remove(b)
+                    vanished.append(b.name + "/")
         except Exception as exc:  # noqa: BLE001
             raise access.s3_error(exc) from None
         total = sum(int(o.size or 0) for _, o in listing)
@@ -682,13 +691,20 @@ class BackupManager:
                 local.pack = pack
             return pack
 
-        def fetch(bucket: str, obj: Any) -> dict[str, Any]:
+        def fetch(bucket: str, obj: Any) -> dict[str, Any] | None:
             if stop_requested():
                 raise BackupCancelled("backup cancelled")
             pack = my_pack()
             offset = pack.size
             digest = hashlib.sha256()
-            resp = s3.get_object(bucket, obj.object_name)
+            try:
+                resp = s3.get_object(bucket, obj.object_name)
+            except Exception as exc:  # noqa: BLE001
+                if not _gone(exc):
+                    raise
+                rep.add(int(obj.size or 0))
+                vanished.append(f"{bucket}/{obj.object_name}")
+                return None
             try:
                 # decode_content=False: the stored bytes, even for Content-Encoding: gzip objects.
                 for block in resp.stream(CHUNK, decode_content=False):
@@ -744,7 +760,7 @@ class BackupManager:
                     if isinstance(exc, (BackupError, OSError)):
                         raise exc
                     raise access.s3_error(exc) from None
-                entries = [f.result() for f in futures]
+                entries = [e for f in futures if (e := f.result()) is not None]
             _check_cancel(cancel)
             for pack in packs:
                 w.add(pack.commit())
@@ -767,8 +783,11 @@ class BackupManager:
             raise
         if server_box:
             tools["s3-server"] = server_box[0]
-        rep.emit("objects done")
-        return {"buckets": len(buckets), "objects": len(entries), "bytes": total}
+        rep.emit("objects done" + (f" ({len(vanished)} deleted while the backup ran, left out)" if vanished else ""))
+        meta: dict[str, Any] = {"buckets": len(buckets), "objects": len(entries), "bytes": sum(e["size"] for e in entries)}
+        if vanished:
+            meta["deleted_during_backup"] = sorted(vanished)
+        return meta
 
     # -- verify --------------------------------------------------------------------------------
     def verify(self, name: str | BackupSet, progress: ProgressFn | None = None, cancel: threading.Event | None = None,
@@ -1316,3 +1335,8 @@ __all__ = [
     "VerifyReport",
     "idempotent_globals",
 ]
+
+
+def _gone(exc: BaseException) -> bool:
+    """An S3 error saying the object or bucket no longer exists (deleted after it was listed)."""
+    return getattr(exc, "code", None) in ("NoSuchKey", "NoSuchBucket")
