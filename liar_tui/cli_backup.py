@@ -280,7 +280,7 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     with ctrl_c_cancels(cancel := threading.Event(), "verify"):
         report = mgr.verify(bset, cancel=cancel)
     _record(stack, bset.services, f"verify {bset.id}: OK" if report.ok
-            else f"verify {bset.id}: FAILED ({'; '.join(report.problems[:3])})")
+            else f"verify {bset.id}: {'not finished' if report.unchecked else 'FAILED'} ({'; '.join(report.problems[:3])})")
     if getattr(args, "json", False):
         print(json.dumps({
             "set": bset.id, "ok": report.ok, "problems": list(report.problems),
@@ -292,6 +292,10 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     if report.ok:
         print(f"verify {bset.id}: OK in {report.seconds:.1f}s")
         return 0
+    if report.unchecked and len(report.unchecked) == len(report.problems):
+        print(f"verify {bset.id}: NOT FINISHED ({', '.join(report.unchecked)} not running, content not checked; "
+              f"the set is not marked failed): start the stack with `liar-tui up` and verify again", file=sys.stderr)
+        return 1
     print(f"verify {bset.id}: FAILED ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})", file=sys.stderr)
     return 1
 

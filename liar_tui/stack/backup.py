@@ -124,6 +124,11 @@ class VerifyReport:
     seconds: float
     services: tuple[str, ...] = ()  # what was checked
 
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        """Services whose content check could not run (not running): the set is not known bad."""
+        return tuple(c.service for c in self.checks if c.details.get("not_checked"))
+
     def covers(self, services: Iterable[str]) -> bool:
         return set(services) <= set(self.services)
 
@@ -833,6 +838,10 @@ class BackupManager:
                     continue
                 try:
                     check = fn(access, bset, progress, cancel)
+                except ServiceNotRunning as exc:
+                    # Nothing wrong with the set: its content could not be read here. Not
+                    # "verify failed" (that would mark a good set bad in `backup list`).
+                    check = ServiceCheck(svc, False, f"not checked: {exc}", {"not_checked": True})
                 except StackError as exc:
                     if isinstance(exc, BackupCancelled):
                         raise
@@ -842,7 +851,7 @@ class BackupManager:
                     problems.append(f"{svc}: {check.summary}")
         ok = not problems
         report = VerifyReport(bset, ok, tuple(problems), tuple(checks), time.monotonic() - started, tuple(sorted(scope)))
-        if content and full:
+        if content and full and not report.unchecked:
             try:
                 write_json_file(bset.path / VERIFY_FILE, {
                     "verified_at": utcnow().isoformat(),

@@ -277,6 +277,24 @@ def _fix_manifest(set_dir: Path, rel: str) -> None:
     (set_dir / "manifest.json").write_text(json.dumps(manifest))
 
 
+def test_verify_with_the_stack_down_says_so_and_does_not_mark_the_set_failed(
+        stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]], tmp_path: Path) -> None:
+    # The content checks run the services' own tools in their containers. A stack that is not
+    # running (here: a project name with no containers) cannot check them: that is not a bad set.
+    dirs = tmp_path / "sets"
+    copy = _copy_set(full_set[0], dirs)
+    out = subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(stack.root), "--project-name", f"{stack.name}-down",
+         "verify", copy.name, "--backup-dir", str(dirs)],
+        input="", capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 1
+    assert "not running" in out.stdout and "NOT FINISHED" in out.stderr and "liar-tui up" in out.stderr, out
+    assert "FAILED" not in out.stderr
+    assert not (copy / "verify.json").exists()
+    [listed] = list_sets(dirs)
+    assert listed.status == "complete"  # not "verify failed"
+
+
 @pytest.mark.parametrize("service", ["postgres", "redis", "minio"])
 def test_verify_fails_on_a_flipped_byte(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]],
                                         tmp_path: Path, service: str) -> None:
