@@ -691,9 +691,10 @@ class LiarApp(App[int]):
 
             self._probe_trigger = self.set_timer(PROBE_TRIGGER_DELAY, fire)
 
-    def hide_panes(self, reason: str, probes: bool = True) -> None:
-        """The panes are off screen (no repaint ticks). With `probes`, nothing on screen shows probe
-        results either (a shell owns the terminal): pause the probes too."""
+    def hide_panes(self, reason: str, probes: bool = False) -> None:
+        """The panes are off screen (no repaint ticks). Probes keep running (the activity log records
+        their alarms even while a shell or the backups view is open: a console left there overnight
+        still says in the morning what went wrong); `probes` pauses them too (the launch's `up`)."""
         self._hidden.add(reason)
         if probes:
             self._probes_unneeded.add(reason)
@@ -793,7 +794,7 @@ class LiarApp(App[int]):
         screen = ActivityScreen(self.project.name, label)
         self.activity_screen = screen
         self._activity_generation += 1
-        self.hide_panes("activity", probes=False)  # it shows probe alarms as they happen
+        self.hide_panes("activity")  # it shows probe alarms as they happen
         self.push_screen(screen)
         self._activity_stop = threading.Event()
         self._activity_unsubscribe = log.subscribe(self._activity_callback)

@@ -94,7 +94,7 @@ def test_probe_levels_show_in_the_panes_and_the_health_view() -> None:
     run_sync(run())
 
 
-def test_probes_run_only_while_something_shows_them() -> None:
+def test_probe_rounds_coalesce_and_go_on_behind_a_shell_and_the_backups_view() -> None:
     async def run() -> None:
         app, monitor, _ = offline_app(probe_factory=FakeProbeRunner)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -106,14 +106,20 @@ def test_probes_run_only_while_something_shows_them() -> None:
             await pilot.pause(0.3)
             assert runner.calls == []
             await wait_until(pilot, lambda: runner.calls == ["trigger"], 3, what="one trigger after the burst")
-            # a shell owns the terminal: no rounds; back: a round at once
+            # a shell owns the terminal: probes go on (the activity log records their alarms)
+            runner.calls.clear()
             app.hide_panes("shell")
-            assert runner.paused and runner.calls[-1] == "pause"
+            assert not runner.paused
             app.post_message(ServiceStateChanged(monitor.state("redis")))
-            await pilot.pause(1.3)
-            assert runner.calls[-1] == "pause"  # no trigger while nothing shows probes
+            await wait_until(pilot, lambda: runner.calls == ["trigger"], 3, what="a round behind the shell")
             app.show_panes("shell")
-            assert not runner.paused and runner.calls[-1] == "resume"
+            assert not runner.paused
+            # so does the backups view
+            await pilot.press("V")
+            await pilot.pause(0.2)
+            assert app.backups_screen is not None and not runner.paused
+            await pilot.press("escape")
+            await pilot.pause(0.1)
             # the activity view shows probe alarms as they happen: probes keep running
             await pilot.press("A")
             await pilot.pause(0.2)
