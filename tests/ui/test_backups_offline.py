@@ -155,7 +155,7 @@ def test_backups_view_verifies_and_restores_only_after_the_project_name(messages
             await pilot.press("V")
             screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5, what="sets")
             assert screen.selected.id == "20240601T110000Z"  # the newest
-            assert app.probes_paused  # nothing here shows probes
+            assert not app.probes_paused  # the activity log still records probe alarms
             await pilot.press("v")
             await wait_until(pilot, lambda: ("verify", "20240601T110000Z") in fake.calls and app.backup_job is None, 5, what="verify")
             await pilot.pause(0.1)

@@ -482,6 +482,45 @@ def test_follow_regex_and_previous_match_keys() -> None:
     run_sync(run())
 
 
+def test_a_paused_log_holds_still_when_the_full_ring_drops_old_lines() -> None:
+    """With following off, the line under the reader's eye stays on the same row while new lines
+    push the oldest out of a full ring (plain view and 'only matching lines' alike)."""
+    async def run() -> None:
+        app, _, _ = offline_app(settings=Settings(up=False, log_lines=200))
+        async with app.run_test(size=(120, 30)) as pilot:
+            view = app.main.log_view
+            view.clear()
+
+            def batch(start: int, n: int) -> list[LogLine]:
+                return [LogLine("nginx", f"2024-01-01T00:00:{i % 60:02d}.000000000Z", f"line {i:05d}" + (" odd" if i % 2 else ""))
+                        for i in range(start, start + n)]
+
+            def top_text() -> str:
+                return view.line(view.seq_at(round(view.scroll_y))).text
+
+            view.add_lines(batch(0, 200))
+            await pilot.press("f")
+            assert not view.follow
+            view.scroll_to(y=100, animate=False, immediate=True)
+            await pilot.pause(0.05)
+            assert top_text() == "line 00100"
+            view.add_lines(batch(200, 30))  # the ring drops lines 0-29
+            await pilot.pause(0.05)
+            assert view.first_seq == 30 and top_text() == "line 00100"
+
+            view.set_search("odd")
+            view.only_matching = True
+            view._changed()
+            view.scroll_to(y=40, animate=False, immediate=True)
+            await pilot.pause(0.05)
+            held = top_text()
+            view.add_lines(batch(230, 20))  # drops 20 more lines, 10 of them matches
+            await pilot.pause(0.05)
+            assert top_text() == held
+
+    run_sync(run())
+
+
 def test_launch_brings_the_stack_up_with_progress_and_the_ui_stays_live() -> None:
     """Without --no-up the console runs compose up itself, shows its progress lines, and keys
     work while it runs (it is in a worker)."""

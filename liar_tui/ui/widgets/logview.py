@@ -204,6 +204,7 @@ class LogView(ScrollView, can_focus=True):
             self._next_seq += skipped
             new = new[skipped:]
         start = self._next_seq
+        first_before = self.first_seq
         self._lines.extend(new)
         self._next_seq += len(new)
         width = self._text_width
@@ -216,10 +217,16 @@ class LogView(ScrollView, can_focus=True):
         if pattern is not None:
             search = pattern.search
             self._matches.extend(start + i for i, ln in enumerate(new) if search(ln.text))
-        self._trim_matches()
+        trimmed = self._trim_matches()
         self._update_virtual_size()
         if self.follow:
             self._scroll_to_end()
+        else:
+            # Paused on a full ring: the oldest rows went, every other row moved up by as many.
+            # Move the view with them, so what the reader is looking at stays where it is.
+            shift = trimmed if self.filtering else self.first_seq - first_before
+            if shift and self.scroll_y > 0:
+                self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
         self.refresh()
         self.post_message(self.StatusChanged())
 
@@ -237,12 +244,16 @@ class LogView(ScrollView, can_focus=True):
         if self.follow:
             self._scroll_to_end()
 
-    def _trim_matches(self) -> None:
+    def _trim_matches(self) -> int:
+        """Forget matches of lines the ring dropped; returns how many."""
         first = self.first_seq
+        gone = 0
         if self._matches and self._matches[0] < first:
-            del self._matches[: bisect.bisect_left(self._matches, first)]
+            gone = bisect.bisect_left(self._matches, first)
+            del self._matches[:gone]
         if self.current_match is not None and self.current_match < first:
             self.current_match = None
+        return gone
 
     # -- presentation -------------------------------------------------------------------------
     @property
