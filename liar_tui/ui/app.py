@@ -1043,6 +1043,15 @@ class LiarApp(App[int]):
                     code = subprocess.run(argv).returncode
                 except OSError as exc:
                     print(f"liar-tui: cannot run docker compose: {exc}", flush=True)
+                if code != 0:
+                    # What compose or the shell said (not running, no such user...) would be
+                    # painted over the moment the console resumes: keep it until it is read.
+                    print(f"liar-tui: {label} in {service} ended (exit {code}); press Enter to return to the console",
+                          flush=True)
+                    try:
+                        input()
+                    except (EOFError, KeyboardInterrupt):
+                        pass
         except SuspendNotSupported:
             self.notify("a shell needs a real terminal (this one cannot be suspended)", severity="warning")
             return

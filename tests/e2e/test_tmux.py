@@ -284,6 +284,22 @@ def test_shells_open_and_return_to_the_console_at_80x24(running_stack: Project, 
     for service, label in (("redis", "redis-cli"), ("postgres", "psql")):
         assert f"{service}|{label} shell opened from the console" in said, said
         assert f"{service}|{label} shell closed (exit 0)" in said, said
+    # a shell that ends in failure: its last words stay on screen until Enter (the console
+    # would paint over them at once)
+    tmux.send_keys("liar", "3")
+    tmux.wait_for("liar", lambda s: liarscreen.selected_service(s) == "nginx", timeout=5, what="nginx selected")
+    tmux.send_keys("liar", "E")
+    tmux.wait_for("liar", lambda s: s.rstrip().endswith("#"), timeout=20, what="the sh prompt in nginx")
+    tmux.send_keys("liar", "echo last-words-$((6*7)); exit 3", literal=True)
+    tmux.send_keys("liar", "Enter")
+    tmux.wait_for("liar", lambda s: "press Enter to return to the console" in s, timeout=20,
+                  what="the failed shell waiting for Enter")
+    time.sleep(0.5)
+    held = tmux.capture("liar")
+    assert "last-words-42" in held and "sh in nginx ended (exit 3)" in held, held
+    tmux.send_keys("liar", "Enter")
+    tmux.wait_for("liar", lambda s: liarscreen.console_ready(s) and "sh in nginx ended (exit 3)" in s,
+                  timeout=20, what="the console back after the failed shell")
     # live again after resuming: a kill reaches the screen
     container = stackkit.state_of(project, "nginx").container_id
     try:
