@@ -1,7 +1,8 @@
 """Read what a person sees on liar-tui's screen (plain `tmux capture-pane -p` text).
 
 Two layouts exist: at 120x32 and up every service is a bordered card side by side
-(`╭─ postgres · database ─╮` then `│ ● healthy   up 8s │`); on smaller terminals one table row each
+(`╭─ postgres · database ─╮` then `│ ● healthy   up 8s │`; the selected one heavy, `┏━ ... ┓`); on
+smaller terminals one table row each
 (`▶ postgres  ● healthy  db ...`, `▶` marking the selection). These helpers find a service's status
 word in either, so tests and the benchmark assert on the screen and nothing else.
 """
@@ -17,12 +18,25 @@ _STATUS = re.compile(r"(?:[●○?]) ((?:exited \(-?\d+\)(?: OOM)?)|(?:unhealthy
 _ROW = re.compile(r"^(?P<mark>▶| ) (?P<service>[a-z]+)\s+(?P<rest>.*)$")
 
 
+#: A card's top-left corner: round, or heavy for the selected card.
+_CORNERS = (("╭─", "╮"), ("┏━", "┓"))
+
+
+def _card_top(line: str, service: str) -> tuple[int, int] | None:
+    """Where `service`'s card starts and ends on its top border line, or None."""
+    for left, right in _CORNERS:
+        start = line.find(f"{left} {service} ")
+        if start >= 0:
+            return start, line.find(right, start)
+    return None
+
+
 def _card_status(lines: list[str], service: str) -> str | None:
     for i, line in enumerate(lines):
-        start = line.find(f"╭─ {service} ")
-        if start < 0 or i + 1 >= len(lines):
+        top = _card_top(line, service)
+        if top is None or i + 1 >= len(lines):
             continue
-        end = line.find("╮", start)
+        start, end = top
         body = lines[i + 1][start + 1 : end if end > 0 else None]
         m = _STATUS.search(body)
         return m.group(1) if m else None
@@ -62,12 +76,19 @@ def console_ready(screen: str) -> bool:
 
 
 def selected_service(screen: str) -> str | None:
-    """The selected service in the table layout (the `▶` row)."""
+    """The selected service: the `▶` row of the table layout, or the heavy-bordered card."""
     for line in screen.splitlines():
         m = _ROW.match(line)
         if m and m.group("mark") == "▶" and m.group("service") in SERVICES:
             return m.group("service")
+        for service in SERVICES:
+            if f"┏━ {service} " in line:
+                return service
     return None
+
+
+def has_card(screen: str, service: str) -> bool:
+    return any(_card_top(line, service) is not None for line in screen.splitlines())
 
 
 def log_bar(screen: str) -> str:

@@ -170,7 +170,8 @@ def test_large_terminal_cards_help_and_quit_at_200x50(running_stack: Project, tm
     screen = tmux.capture("liar")
     # one card per service, side by side, each with its published port
     for service in liarscreen.SERVICES:
-        assert f"╭─ {service} " in screen, screen
+        assert liarscreen.has_card(screen, service), screen
+    assert liarscreen.selected_service(screen) == "postgres"  # its card's border is heavy
     env = project.env()
     for var in ("POSTGRES_PORT", "REDIS_PORT", "NGINX_HTTP_PORT", "MINIO_API_PORT"):
         assert f"{env[var]}→" in screen, f"{var}={env[var]} not on screen:\n{screen}"

@@ -320,6 +320,35 @@ def test_no_color_is_honoured(monkeypatch: Any) -> None:
     assert os.environ.get("NO_COLOR") is None
 
 
+def test_no_color_still_shows_the_selection_and_the_search_matches(monkeypatch: Any) -> None:
+    """Under NO_COLOR Textual greys every colour: the selected card has a heavy border (not only
+    another colour), matches are underlined and the current one reversed; and a search over the
+    log draws (it once crashed Textual's Monochrome filter with unstyled segments)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = app.main.log_view
+            await pilot.press("2")  # redis selected
+            await pilot.pause(0.3)  # its log view is set up
+            view.add_lines(sample_log_lines())
+            view.set_search("ready")
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            svg = app.export_screenshot()
+            pane = app.main.query_one("#pane-redis")
+            others = [p for p in app.main.query(".pane") if p is not pane]
+            assert pane.styles.border_top[0] == "heavy" and all(p.styles.border_top[0] == "round" for p in others)
+            assert svg.count("┏") == 1 and "╭" in svg
+            assert "text-decoration: underline;" in svg
+            match_style = view.get_component_rich_style("logview--match", partial=True)
+            current_style = view.get_component_rich_style("logview--current-match", partial=True)
+            assert match_style.underline and current_style.reverse
+
+    run_sync(run())
+
+
 def test_keyboard_focus_moves_between_services_logs_and_search() -> None:
     async def run() -> None:
         app, _, _ = offline_app()

@@ -101,8 +101,8 @@ class LogView(ScrollView, can_focus=True):
     }
     LogView:focus { background-tint: $foreground 3%; }
     LogView > .logview--timestamp { color: $text-muted; }
-    LogView > .logview--match { background: $warning 45%; color: $text; }
-    LogView > .logview--current-match { background: $accent; color: $text; text-style: bold; }
+    LogView > .logview--match { background: $warning 45%; color: $text; text-style: underline; }
+    LogView > .logview--current-match { background: $accent; color: $text; text-style: bold reverse; }
     """
 
     BINDINGS = [
@@ -476,16 +476,24 @@ class LogView(ScrollView, can_focus=True):
         text = line.text[:end]
         pattern = self.pattern
         if pattern is not None and text:
-            rich_text = Text(text, style=base, no_wrap=True, end="")
-            style = self.get_component_rich_style(
+            # Segments cut by hand, each with a style: Rich's Text.render leaves a line without a
+            # match unstyled (style None), which NO_COLOR's Monochrome filter cannot take.
+            style = base + self.get_component_rich_style(
                 "logview--current-match" if seq == self.current_match else "logview--match", partial=True
             )
+            pos = 0
             for m in pattern.finditer(line.text):
-                if m.start() >= end:
+                start, stop = m.start(), min(m.end(), end)
+                if start >= end:
                     break
-                if m.end() > m.start():
-                    rich_text.stylize(style, m.start(), min(m.end(), end))
-            segments.extend(rich_text.render(self.app.console))
+                if stop <= start:
+                    continue
+                if start > pos:
+                    segments.append(Segment(text[pos:start], base))
+                segments.append(Segment(text[start:stop], style))
+                pos = stop
+            if pos < len(text):
+                segments.append(Segment(text[pos:], base))
         elif text:
             segments.append(Segment(text, base))
         return fit_strip(Strip(segments), scroll_x, scroll_x + width, base)

@@ -33,7 +33,8 @@ class ServicePane(LineWidget):
         border-subtitle-align: right;
         padding: 0 1;
     }
-    ServicePane.-selected { border: round $accent 60%; }
+    /* heavy, not only another colour: the selection shows under NO_COLOR too */
+    ServicePane.-selected { border: heavy $accent 60%; }
     """
 
     class Clicked(Message):
@@ -104,7 +105,7 @@ class ServicesPanel(Vertical, can_focus=True):
     ServicesPanel.-compact #table-header { display: block; }
     ServicesPanel #panes { layout: horizontal; height: 10; }
     ServicesPanel.-compact #panes { layout: vertical; height: 4; }
-    ServicesPanel:focus ServicePane.-selected { border: round $accent; }
+    ServicesPanel:focus ServicePane.-selected { border: heavy $accent; }
     ServicesPanel.-compact ServicePane {
         width: 100%;
         height: 1;
