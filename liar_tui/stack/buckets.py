@@ -6,6 +6,7 @@ stand-ins; MinIO's admin API is not used.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ def ensure_buckets(
     wait: float = 60.0,
     on_created: Callable[[str], None] | None = None,
     client: "Minio | None" = None,
+    cancel: threading.Event | None = None,
 ) -> BucketReport:
     """Create the expected buckets that are missing.
 
@@ -110,7 +112,12 @@ def ensure_buckets(
             last = f"the S3 API does not answer ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})"
         if time.monotonic() >= deadline:
             break
-        time.sleep(0.5)
+        if cancel is not None:
+            if cancel.wait(0.5):  # the console is quitting: stop waiting for MinIO
+                last = f"stopped waiting ({last})"
+                break
+        else:
+            time.sleep(0.5)
     if names is None:
         return BucketReport(error=redact(f"{last} (waited {wait:g}s)"), seconds=time.monotonic() - started)
     created: list[str] = []

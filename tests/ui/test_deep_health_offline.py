@@ -248,6 +248,29 @@ def test_buckets_are_bootstrapped_after_the_consoles_own_up(monkeypatch: Any) ->
     run_sync(run())
 
 
+def test_quitting_stops_the_bucket_bootstrap_waiting_for_minio(monkeypatch: Any) -> None:
+    # After `up` the console waits up to a minute for MinIO's S3 API to create the buckets; quit
+    # must not wait with it (the project here has no MinIO at all: it never answers).
+    from liar_tui.stack import buckets
+
+    real = buckets.ensure_buckets
+    reports: list[Any] = []
+    monkeypatch.setattr("liar_tui.stack.buckets.ensure_buckets", lambda *a, **k: reports.append(real(*a, **k)))
+
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("u")
+            await wait_until(pilot, lambda: ("up", ()) in stack.calls and "stack" not in app.busy, 5, what="up done")
+            await pilot.pause(0.6)  # the bootstrap is waiting for MinIO now
+            assert reports == []
+            await pilot.press("q")
+
+    run_sync(run())
+    [report] = reports
+    assert not report.ok and "stopped waiting" in report.error and "waited 60s" in report.error
+
+
 def test_a_failed_up_does_not_bootstrap_buckets(monkeypatch: Any) -> None:
     from uikit import FakeStack
 
