@@ -243,13 +243,17 @@ class Stack:
         return self.engine.project_states(self.project.name)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _run(self, action: str, services: list[str], fn: Callable[[], object]) -> ActionResult:
+    def _run(self, action: str, services: list[str], fn: Callable[[], object],
+             on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         started = time.monotonic()
         try:
             result = fn()
             if result is not None and hasattr(result, "__iter__") and not isinstance(result, (str, bytes, list)):
-                for _ in result:  # drain a stream_logs generator
-                    pass
+                for _source, raw in result:  # a stream_logs generator: compose's progress lines
+                    if on_progress is not None:
+                        event = parse_progress_line(raw.decode("utf-8", "replace"))
+                        if event is not None:
+                            on_progress(event)
         except DockerException as exc:
             text = (exc.stderr or "") + "\n" + (exc.stdout or "")
             return ActionResult(action, tuple(services), False, self.project.redactor()(first_error_line(text)), time.monotonic() - started)
@@ -306,10 +310,11 @@ class Stack:
         assert result is not None
         return result
 
-    def down(self, *, volumes: bool = False) -> ActionResult:
+    def down(self, *, volumes: bool = False, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         """Stop and remove the containers and network. Data in docker/volumes/ (bind mounts) stays;
         `volumes=True` also removes it, and named volumes."""
-        result = self._run("down", [], lambda: self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True))
+        result = self._run("down", [], lambda: self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True),
+                           on_progress)
         if result.ok and volumes:
             self._remove_data()
         return result
@@ -327,21 +332,32 @@ class Stack:
                     f"belongs to the containers' users; remove {data} as root (sudo rm -rf {data})"
                 ) from None
 
-    def restart(self, service: str, *, timeout: int | None = None) -> ActionResult:
+    def restart(self, service: str, *, timeout: int | None = None,
+                on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         """`compose restart SVC`; `timeout`: seconds to wait after SIGTERM before SIGKILL (compose's
         default 10). Autoheal uses a short one: a hung process ignores SIGTERM anyway."""
         self.validate_services([service])
-        return self._run("restart", [service], lambda: self.docker.compose.restart([service], timeout=timeout))
 
-    def stop(self, service: str) -> ActionResult:
+        def run() -> object:
+            # python-on-whales' restart cannot stream compose's progress: the same command, streamed.
+            from python_on_whales.utils import stream_stdout_and_stderr
+
+            cmd = self.docker.compose.docker_compose_cmd + ["restart"]
+            if timeout is not None:
+                cmd += ["--timeout", str(timeout)]
+            return stream_stdout_and_stderr(cmd + [service])
+
+        return self._run("restart", [service], run, on_progress)
+
+    def stop(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         self.validate_services([service])
-        return self._run("stop", [service], lambda: self.docker.compose.stop([service], stream_logs=True))
+        return self._run("stop", [service], lambda: self.docker.compose.stop([service], stream_logs=True), on_progress)
 
-    def start(self, service: str) -> ActionResult:
+    def start(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         self.validate_services([service])
-        return self._run("start", [service], lambda: self.docker.compose.start([service], stream_logs=True))
+        return self._run("start", [service], lambda: self.docker.compose.start([service], stream_logs=True), on_progress)
 
-    def recreate(self, service: str) -> ActionResult:
+    def recreate(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         """`up -d --force-recreate --no-deps SVC`: a new container from the current file and .env."""
         self.validate_services([service])
 
@@ -350,7 +366,7 @@ class Stack:
                 [service], detach=True, force_recreate=True, dependencies=False, stream_logs=True
             )
 
-        return self._run("recreate", [service], run)
+        return self._run("recreate", [service], run, on_progress)
 
     def logs_command(self, service: str, *, follow: bool, tail: int | None) -> list[str]:
         """The compose argv for `logs` (used by the CLI, which hands compose the terminal)."""

@@ -220,6 +220,7 @@ class LiarApp(App[int]):
             self._probes_unneeded.add("launch-up")
         self._host: HostSample | None = None
         self._cleaned = False
+        self._quitting = threading.Event()
         self.main = MainScreen(self.settings.log_lines, project.name)
 
     # -- startup ------------------------------------------------------------------------------
@@ -561,7 +562,8 @@ class LiarApp(App[int]):
     def _service_action(self, action: str, service: str) -> None:
         started = time.monotonic()
         try:
-            result = getattr(self._stack(), action)(service)
+            result = getattr(self._stack(), action)(
+                service, on_progress=lambda ev: self.post_message(ActionProgressed(action, ev)))
         except Exception as exc:  # noqa: BLE001 - errors are data: shown, never a traceback
             result = self._failure(action, (service,), exc, started)
         self.wiring.record("action", service, result.summary())
@@ -607,7 +609,7 @@ class LiarApp(App[int]):
     def _down_worker(self, volumes: bool) -> None:
         started = time.monotonic()
         try:
-            result = self._stack().down(volumes=volumes)
+            result = self._stack().down(volumes=volumes, on_progress=lambda ev: self.post_message(ActionProgressed("down", ev)))
         except Exception as exc:  # noqa: BLE001
             result = self._failure("down", (), exc, started)
         self.wiring.record("action", "", result.summary())
@@ -763,7 +765,7 @@ class LiarApp(App[int]):
             self.wiring.record("bucket", "minio", f"created bucket {name}")
             self.post_message(BucketCreated(name))
 
-        report = ensure_buckets(self.project, on_created=created)
+        report = ensure_buckets(self.project, on_created=created, cancel=self._quitting)
         if not report.ok:
             self.wiring.record("bucket", "minio", f"could not check the buckets: {report.error}")
         self.post_message(BucketsEnsured(report))
@@ -1079,6 +1081,7 @@ class LiarApp(App[int]):
         if self._cleaned:
             return
         self._cleaned = True
+        self._quitting.set()  # workers that wait (for MinIO's S3 API to answer) stop waiting
         self._accepting = False
         self._heap.settle()  # a burst may have held back full collections
         self._relay.detach()

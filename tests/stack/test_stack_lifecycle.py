@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import stackkit
@@ -65,24 +66,33 @@ def test_status_table(running_stack: Project) -> None:
 def test_restart_stop_start_recreate(running_stack: Project, service: str) -> None:
     stack = Stack(running_stack)
     before = stackkit.state_of(running_stack, service)
+    # Each action reports compose's own progress of its container as it goes (the console shows it).
+    progress: list[tuple[str, str]] = []
 
-    result = stack.restart(service)
+    def steps(action: str) -> Any:
+        return lambda ev: progress.append((action, f"{ev.resource} {ev.status}"))
+
+    result = stack.restart(service, on_progress=steps("restart"))
     assert result.ok, result.message
     after = stackkit.wait_health(running_stack, service, "healthy")
     assert after.container_id == before.container_id
     assert after.started_at and before.started_at and after.started_at > before.started_at
 
-    result = stack.stop(service)
+    result = stack.stop(service, on_progress=steps("stop"))
     assert result.ok, result.message
     stopped = stackkit.state_of(running_stack, service)
     assert stopped.state == "exited" and not stopped.running
 
-    result = stack.start(service)
+    result = stack.start(service, on_progress=steps("start"))
     assert result.ok, result.message
     stackkit.wait_health(running_stack, service, "healthy")
 
-    result = stack.recreate(service)
+    result = stack.recreate(service, on_progress=steps("recreate"))
     assert result.ok, result.message
+    container = before.container_name or service
+    for action, last in (("restart", "Started"), ("stop", "Stopped"), ("start", "Started"), ("recreate", "Started")):
+        said = [text for a, text in progress if a == action]
+        assert said and said[-1].endswith(last) and container in said[-1], (action, progress)
     recreated = stackkit.wait_health(running_stack, service, "healthy")
     assert recreated.container_id != before.container_id
     # no stray second container of the service

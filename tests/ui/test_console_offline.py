@@ -105,6 +105,8 @@ def test_actions_run_in_workers_report_progress_and_result(messages: list[Any]) 
             await pilot.press("2", "r")  # restart redis
             done = await wait_until(pilot, lambda: [m for m in messages if isinstance(m, ActionFinished)], 5, what="ActionFinished")
             assert done[0].result.action == "restart" and done[0].result.services == ("redis",)
+            assert any(isinstance(m, ActionProgressed) and m.action == "restart" and m.event.status == "Restarting"
+                       for m in messages)  # compose's progress of a service action reaches the app
             assert "✓ restart redis: done" in app.main.activity.text.plain
             await pilot.press("u")
             await wait_until(pilot, lambda: ("up", ()) in stack.calls and "stack" not in app.busy, 5, what="up")

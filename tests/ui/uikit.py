@@ -354,19 +354,30 @@ class FakeStack:
             return ActionResult(action, services, False, self.fail, 0.1)
         return ActionResult(action, services, True, "", 0.1)
 
-    def restart(self, service: str, **_: Any) -> Any:
+    def _progress(self, on_progress: Any, resource: str, status: str) -> None:
+        from liar_tui.stack.model import ProgressEvent
+
+        if on_progress is not None and not self.fail:
+            on_progress(ProgressEvent(resource, status))
+
+    def restart(self, service: str, on_progress: Any = None, **_: Any) -> Any:
+        self._progress(on_progress, f"Container liar-game-{service}", "Restarting")
         return self._result("restart", (service,))
 
-    def recreate(self, service: str) -> Any:
+    def recreate(self, service: str, on_progress: Any = None) -> Any:
+        self._progress(on_progress, f"Container liar-game-{service}", "Recreated")
         return self._result("recreate", (service,))
 
-    def stop(self, service: str) -> Any:
+    def stop(self, service: str, on_progress: Any = None) -> Any:
+        self._progress(on_progress, f"Container liar-game-{service}", "Stopping")
         return self._result("stop", (service,))
 
-    def start(self, service: str) -> Any:
+    def start(self, service: str, on_progress: Any = None) -> Any:
+        self._progress(on_progress, f"Container liar-game-{service}", "Starting")
         return self._result("start", (service,))
 
-    def down(self, volumes: bool = False) -> Any:
+    def down(self, volumes: bool = False, on_progress: Any = None) -> Any:
+        self._progress(on_progress, "Network liar-game-network", "Removed")
         self.calls.append(("down-volumes" if volumes else "down", ()))
         from liar_tui.stack.model import ActionResult
 
