@@ -152,6 +152,25 @@ def test_env_password_change_drifts_until_recreate(drift_stack: Project) -> None
     assert probe_service(targets(drift_stack)["redis"]).level == OK
 
 
+def test_env_port_change_drifts_by_composes_hash_until_recreate(drift_stack: Project) -> None:
+    """A plain .env value (a published port) changes compose's own config hash of the service."""
+    stack = Stack(drift_stack)
+    hash_before = compose_hashes(stack)["nginx"]
+    new_port = stackkit.free_port()
+    env_file = drift_stack.env_file
+    env_file.write_text(set_env_values(env_file.read_text(), {"NGINX_HTTP_PORT": str(new_port)}))
+
+    assert compose_hashes(stack)["nginx"] != hash_before
+    assert "config-hash" in causes(drift_stack, "nginx")
+    assert "config-hash" not in causes(drift_stack, "redis")
+    assert cli_json(drift_stack)["nginx"]["drift"] is True
+
+    assert stack.recreate("nginx").ok
+    stackkit.wait_health(drift_stack, "nginx", "healthy")
+    assert "config-hash" not in causes(drift_stack, "nginx")
+    assert any(p.host_port == new_port for p in stackkit.state_of(drift_stack, "nginx").ports)
+
+
 def test_mounted_config_edit_asks_for_a_restart(drift_stack: Project) -> None:
     stack = Stack(drift_stack)
     conf: Path = drift_stack.root / "nginx" / "nginx.conf"
