@@ -118,6 +118,10 @@ def destroy_postgres(project: Project) -> None:
         conn.execute("DROP SCHEMA IF EXISTS stats CASCADE")
         conn.execute("DROP ROLE IF EXISTS game_reader")
         conn.execute("CREATE TABLE junk (a int)")  # must be gone after the restore
+        # roles made after the backup must be gone too (one owning a table of the database)
+        conn.execute("CREATE ROLE late_login LOGIN")
+        conn.execute('CREATE ROLE "Late ""Owner"""')
+        conn.execute('ALTER TABLE junk OWNER TO "Late ""Owner"""')
 
 
 # -- redis ----------------------------------------------------------------------------------------

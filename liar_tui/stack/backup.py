@@ -1026,6 +1026,7 @@ class BackupManager:
                 f"postgres: pg_restore failed, database {db} is incomplete: {self.redact(out.last_error_line())} "
                 f"(fix the cause and restore again)"
             )
+        dropped, kept = self._drop_later_roles(api, st.container_id, user, maint, set_roles(globals_sql) | {user})
         count_sql = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') "
                      "AND n.nspname NOT LIKE 'pg_toast%'")
@@ -1034,7 +1035,29 @@ class BackupManager:
         expected = (verified.check("postgres").details if verified.check("postgres") else {}).get("tables")  # type: ignore[union-attr]
         if expected is not None and tables != expected:
             raise BackupError(f"postgres: {db} has {tables} tables after the restore, the dump {expected}")
-        return f"postgres: database {db} recreated from the dump ({tables} tables), roles restored", {"database": db, "tables": tables}
+        summary = f"postgres: database {db} recreated from the dump ({tables} tables), roles restored"
+        if dropped:
+            summary += f"; roles made after the backup dropped: {', '.join(dropped)}"
+        if kept:
+            summary += f"; kept (they own objects or hold privileges in another database): {', '.join(kept)}"
+        return summary, {"database": db, "tables": tables, "roles_dropped": dropped, "roles_kept": kept}
+
+    def _drop_later_roles(self, api: Any, container_id: str, user: str, maint: str,
+                          keep: set[str]) -> tuple[list[str], list[str]]:
+        """Roles the cluster has and the set does not (made after the backup): dropped, so the
+        roles are the backup moment's too. Their objects in the restored database went with it;
+        one that still owns something elsewhere cannot be dropped and is reported as kept."""
+        out, text = exec_capture(api, container_id, [
+            "psql", "-X", "-At", "--no-password", "-U", user, "-d", maint, "-c",
+            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"])
+        if not out.ok:
+            return [], []
+        dropped, kept = [], []
+        for role in (r for r in text.decode("utf-8", "replace").splitlines() if r and r not in keep):
+            out = run_exec(api, container_id, ["psql", "-X", "-q", "--no-password", "-U", user, "-d", maint,
+                                               "-c", f"DROP ROLE {quote_ident(role)}"])
+            (dropped if out.ok else kept).append(role)
+        return dropped, kept
 
     # redis ---------------------------------------------------------------------------------------
     def _restore_redis(self, access: StackAccess, bset: BackupSet, verified: VerifyReport, progress: ProgressFn | None,
@@ -1303,6 +1326,22 @@ def _mib(n: int) -> str:
 
 _CREATE_ROLE = re.compile(r"^CREATE ROLE (.+);$")
 _ALTER_ROLE_PASSWORD = re.compile(r"^(ALTER ROLE (.+?) WITH .*?)( PASSWORD '(?:[^']|'')*')(.*;)$")
+
+
+def set_roles(globals_sql: str) -> set[str]:
+    """The role names a pg_dumpall --globals-only file creates (identifiers unquoted)."""
+    names = set()
+    for line in globals_sql.splitlines():
+        m = _CREATE_ROLE.match(line) or _CREATE_ROLE_DO.match(line)
+        if m:
+            name = m.group(1)
+            if name.startswith('"') and name.endswith('"'):
+                name = name[1:-1].replace('""', '"')
+            names.add(name)
+    return names
+
+
+_CREATE_ROLE_DO = re.compile(r"^DO \$liar\$ BEGIN CREATE ROLE (.+); EXCEPTION")
 
 
 def idempotent_globals(sql: str, stack_user: str) -> str:

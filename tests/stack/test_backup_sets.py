@@ -180,3 +180,11 @@ def test_roles_replay_keeps_the_stack_users_current_password() -> None:
     assert "ALTER ROLE liaruser WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;" in lines
     assert "ff=" not in out
     assert 'GRANT app TO "Odd ""Name""" GRANTED BY liaruser;' in lines
+
+
+def test_the_roles_of_a_set_are_read_from_either_form_of_its_roles_file() -> None:
+    from liar_tui.stack.backup import set_roles
+
+    expected = {"app", "liaruser", 'Odd "Name"'}
+    assert set_roles(GLOBALS) == expected
+    assert set_roles(idempotent_globals(GLOBALS, "liaruser")) == expected
