@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -288,6 +289,51 @@ def test_command_palette_lists_the_actions() -> None:
             await pilot.press("enter")
             await wait_until(pilot, lambda: stack.calls, 5, what="recreate from the palette")
             assert stack.calls == [("recreate", ("postgres",))]
+
+    run_sync(run())
+
+
+def test_command_palette_offers_every_main_screen_action() -> None:
+    """Opened with nothing typed, the palette lists every action of the main screen's key list
+    (all but the keys of a widget, a view or the app itself), each with its key."""
+    sections = {"Service", "Stack", "Backups", "Views", "Logs", "Navigation"}
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            wanted = {r.description for r in app.main.key_rows() if r.section in sections}
+            assert len(wanted) >= 20, wanted
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.5)
+            options = app.screen.query_one(OptionList)
+            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            listed = {t.split(" · ")[0] for t in texts}
+            assert wanted <= listed, sorted(wanted - listed)
+            for required in ("Restart the selected", "Recreate the selected", "Stop the selected", "Open a shell", "Backups view",
+                             "Bring every service up", "Down the stack", "Quit liar-tui", "Save the visible log"):
+                assert any(t.startswith(required) for t in listed), (required, sorted(listed))
+
+    run_sync(run())
+
+
+@pytest.mark.parametrize("theme", ["nord", "gruvbox"])
+def test_the_theme_setting_is_applied(theme: str) -> None:
+    async def run() -> None:
+        app, _, _ = offline_app(settings=Settings(up=False, theme=theme))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.1)
+            assert app.theme == theme
+
+    run_sync(run())
+
+
+def test_an_unknown_theme_is_named_and_the_default_kept() -> None:
+    async def run() -> None:
+        app, _, _ = offline_app(settings=Settings(up=False, theme="no-such-theme"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.1)
+            assert app.theme == "textual-dark"
+            assert any("unknown theme 'no-such-theme'" in str(n.message) for n in app._notifications)
 
     run_sync(run())
 
