@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             tmux.send_keys(SESSION, "r")
             seen = tmux.wait_for(
                 SESSION,
-                lambda s: "⟳ restart redis" in s and liarscreen.service_status(s, "redis") != "healthy",
+                # '⟳ restart redis…', then compose's own steps: '⟳ restart: Container liar-demo-redis Restarting'
+                lambda s: any(ln.lstrip().startswith("⟳ restart") and "redis" in ln for ln in s.splitlines())
+                and liarscreen.service_status(s, "redis") != "healthy",
                 timeout=20,
                 interval=0.02,
                 what="the restart of redis in progress",
