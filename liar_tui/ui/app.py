@@ -902,13 +902,18 @@ class LiarApp(App[int]):
                 job.ok = True
             elif job.kind == "verify":
                 report = mgr.verify(job.set_id, progress=progress, cancel=job.cancel)
-                job.details = [f"{'ok  ' if c.ok else 'FAIL'} {c.service}: {c.summary}" for c in report.checks]
+                job.details = [f"{'ok  ' if c.ok else 'skip' if c.service in report.unchecked else 'FAIL'} {c.service}: {c.summary}"
+                               for c in report.checks]
                 job.details += [p for p in report.problems if not any(p == f"{c.service}: {c.summary}" for c in report.checks)]
                 job.ok = report.ok
-                job.text = (
-                    f"verify {job.set_id}: OK in {report.seconds:.1f}s" if report.ok
-                    else f"verify {job.set_id}: FAILED ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})"
-                )
+                if report.ok:
+                    job.text = f"verify {job.set_id}: OK in {report.seconds:.1f}s"
+                elif len(report.unchecked) == len(report.problems):
+                    job.text = (f"verify {job.set_id}: not finished ({', '.join(report.unchecked)} not running: "
+                                f"start the stack and verify again; the set is not marked failed)")
+                else:
+                    n = len(report.problems)
+                    job.text = f"verify {job.set_id}: FAILED ({n} problem{'s' if n != 1 else ''})"
             else:
                 result = mgr.restore(job.set_id, job.services, progress=progress)
                 job.details = [r.summary for r in result.services]

@@ -33,9 +33,10 @@ def make_set(set_id: str, services: tuple[str, ...] = ("postgres", "redis", "min
 class FakeManager:
     """BackupManager's interface: `block` makes backup() wait until cancelled (or released)."""
 
-    def __init__(self, sets: list[BackupSet] | None = None, block: bool = False) -> None:
+    def __init__(self, sets: list[BackupSet] | None = None, block: bool = False, down: tuple[str, ...] = ()) -> None:
         self.sets = list(sets or [])
         self.block = block
+        self.down = down  # services "not running": verify cannot check them
         self.release = threading.Event()
         self.calls: list[tuple[Any, ...]] = []
         self.backup_dir = Path("/backups")
@@ -62,8 +63,11 @@ class FakeManager:
     def verify(self, name: str, progress: Any = None, cancel: Any = None, **_: Any) -> VerifyReport:
         self.calls.append(("verify", name))
         bset = next(s for s in self.sets if s.id == name)
-        checks = tuple(ServiceCheck(s, True, f"{s} looks fine") for s in bset.services)
-        return VerifyReport(bset, True, (), checks, 0.2, bset.services)
+        checks = tuple(
+            ServiceCheck(s, False, f"not checked: {s} is not running", {"not_checked": True}) if s in self.down
+            else ServiceCheck(s, True, f"{s} looks fine") for s in bset.services)
+        problems = tuple(f"{c.service}: {c.summary}" for c in checks if not c.ok)
+        return VerifyReport(bset, not problems, problems, checks, 0.2, bset.services)
 
     def restore(self, name: str, services: Any, progress: Any = None, **_: Any) -> RestoreReport:
         self.calls.append(("restore", name, tuple(services)))
@@ -188,3 +192,23 @@ def test_backups_view_verifies_and_restores_only_after_the_project_name(messages
             assert isinstance(app.screen, MainScreen) and not app.probes_paused
 
     run_sync(run())
+
+
+def test_verify_with_a_service_down_is_not_finished_not_failed(messages: list[Any]) -> None:
+    fake = FakeManager([make_set("20240601T110000Z")], down=("postgres",))
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await pilot.press("V")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+            await pilot.press("v")
+            await wait_until(pilot, lambda: ("verify", "20240601T110000Z") in fake.calls and app.backup_job is None, 5, what="verify")
+            await pilot.pause(0.1)
+            text = job_result(app)
+            assert "not finished (postgres not running" in text and "FAILED" not in text, text
+            assert "skip postgres: not checked" in text and "ok   redis" in text, text
+
+    run_sync(run())
+
