@@ -123,10 +123,30 @@ def port_is_free(host_ip: str, port: int) -> bool:
         try:
             s.bind((host_ip, port))
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            if exc.errno == errno.EADDRINUSE:
                 return False
+            if exc.errno == errno.EACCES:
+                # A port below 1024 and no privilege to bind it (a docker-group user): the engine
+                # binds it, not us. Taken only if something listens there already.
+                return port not in listening_ports()
             return True  # e.g. address not on this host: let compose say so
     return True
+
+
+def listening_ports(proc_net: str = "/proc/net") -> set[int]:
+    """TCP ports something listens on (any address), from /proc/net/tcp and tcp6."""
+    ports: set[int] = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"{proc_net}/{name}") as fh:
+                next(fh, None)
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
 
 
 class Stack:

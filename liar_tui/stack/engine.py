@@ -61,6 +61,11 @@ def explain_connection_error(exc: BaseException) -> str:
                     "Docker is not installed: run `sudo liar-tui setup` (installs Debian's docker.io) "
                     "or install Docker Engine"
                 )
+            if shutil.which("dockerd") is None:
+                return (
+                    f"there is a docker CLI but no Docker engine here (no dockerd, no {sock}): run "
+                    f"`sudo liar-tui setup` (installs Debian's docker.io and starts it) or install Docker Engine"
+                )
             return (
                 f"Docker engine is not running (no {sock}): start it with `sudo systemctl start docker` "
                 f"or `sudo dockerd &`, or run `sudo liar-tui setup`"

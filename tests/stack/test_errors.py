@@ -63,6 +63,18 @@ def test_docker_not_installed(project: Project, tmp_path: Path) -> None:
     assert_one_line_error(out, "not installed", "liar-tui setup")
 
 
+def test_docker_cli_without_an_engine(project: Project, tmp_path: Path) -> None:
+    """This machine as it comes: a docker CLI on PATH, no dockerd, no socket."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(shutil.which("docker") or "/usr/bin/docker")
+    out = run_cli("--project-dir", str(project.root), "status",
+                  env={"PATH": str(bin_dir), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert_one_line_error(out, "no Docker engine here", "liar-tui setup")
+
+
 PLUGIN_DIRS = (
     "/usr/local/lib/docker/cli-plugins",
     "/usr/local/libexec/docker/cli-plugins",
