@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, cli_backup, cli_health
+from .stack.engineapi import APIError
 from .stack.errors import StackError
 from .stack.model import SERVICES, ActionResult, ProgressEvent, ServiceState, format_duration
 from .stack.project import Project, discover
@@ -308,6 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except APIError as exc:
+        # The engine refused a request (a container removed meanwhile, a name in use): its words.
+        return _fail(f"the Docker engine refused: {exc.explanation} (try again; `liar-tui status` shows the stack now)", 1)
+    except (ConnectionError, TimeoutError) as exc:
+        # the engine went away in the middle of a command: why, and what to do
+        from .stack.engine import explain_connection_error
+
+        return _fail(explain_connection_error(exc), 1)
     except OSError as exc:
         # e.g. a folder this user may not write: one line naming it, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
