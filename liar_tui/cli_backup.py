@@ -267,7 +267,7 @@ def cmd_list(stack: "Stack", args: argparse.Namespace) -> int:
 
 def _print_report(report: VerifyReport) -> None:
     for c in report.checks:
-        print(f"  {'ok  ' if c.ok else 'FAIL'}  {c.service}: {c.summary}")
+        print(f"  {'ok  ' if c.ok else 'skip' if c.details.get('not_checked') else 'FAIL'}  {c.service}: {c.summary}")
     for p in report.problems:
         if not any(p == f"{c.service}: {c.summary}" for c in report.checks):
             print(f"  FAIL  {p}")
@@ -280,7 +280,7 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     with ctrl_c_cancels(cancel := threading.Event(), "verify"):
         report = mgr.verify(bset, cancel=cancel)
     _record(stack, bset.services, f"verify {bset.id}: OK" if report.ok
-            else f"verify {bset.id}: {'not finished' if report.unchecked else 'FAILED'} ({'; '.join(report.problems[:3])})")
+            else f"verify {bset.id}: {'not finished' if report.unfinished else 'FAILED'} ({'; '.join(report.problems[:3])})")
     if getattr(args, "json", False):
         print(json.dumps({
             "set": bset.id, "ok": report.ok, "problems": list(report.problems),
@@ -292,7 +292,7 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     if report.ok:
         print(f"verify {bset.id}: OK in {report.seconds:.1f}s")
         return 0
-    if report.unchecked and len(report.unchecked) == len(report.problems):
+    if report.unfinished:
         print(f"verify {bset.id}: NOT FINISHED ({', '.join(report.unchecked)} not running, content not checked; "
               f"the set is not marked failed): start the stack with `liar-tui up` and verify again", file=sys.stderr)
         return 1

@@ -126,8 +126,13 @@ class VerifyReport:
 
     @property
     def unchecked(self) -> tuple[str, ...]:
-        """Services whose content check could not run (not running): the set is not known bad."""
+        """Services whose content check could not run (not running)."""
         return tuple(c.service for c in self.checks if c.details.get("not_checked"))
+
+    @property
+    def unfinished(self) -> bool:
+        """Not everything could be checked, and nothing checked was wrong: the set is not known bad."""
+        return bool(self.unchecked) and len(self.unchecked) == len(self.problems)
 
     def covers(self, services: Iterable[str]) -> bool:
         return set(services) <= set(self.services)
@@ -654,6 +659,7 @@ class BackupManager:
         # The set holds what was there when it was listed. A bucket or object deleted while the
         # backup runs (the stack keeps serving) is left out and counted, not a failed backup.
         vanished: list[str] = []
+        gone_buckets: set[str] = set()  # deleted while their objects were being fetched
         try:
             buckets = sorted(s3.list_buckets(), key=lambda b: b.name)
             listing: list[tuple[str, Any]] = []
@@ -708,6 +714,8 @@ class BackupManager:
                 if not _gone(exc):
                     raise
                 rep.add(int(obj.size or 0))
+                if getattr(exc, "code", None) == "NoSuchBucket":
+                    gone_buckets.add(bucket)
                 vanished.append(f"{bucket}/{obj.object_name}")
                 return None
             try:
@@ -774,6 +782,9 @@ class BackupManager:
                 pack.discard()
             raise
         entries.sort(key=lambda e: (e["bucket"], e["key"]))
+        if gone_buckets:  # not in the set either: a restore must not bring back a deleted bucket
+            buckets = [b for b in buckets if b.name not in gone_buckets]
+            vanished.extend(f"{name}/" for name in gone_buckets)
         index = {
             "format": FORMAT,
             "buckets": [{"name": b.name, "created": b.creation_date.isoformat() if b.creation_date else None} for b in buckets],
@@ -851,7 +862,7 @@ class BackupManager:
                     problems.append(f"{svc}: {check.summary}")
         ok = not problems
         report = VerifyReport(bset, ok, tuple(problems), tuple(checks), time.monotonic() - started, tuple(sorted(scope)))
-        if content and full and not report.unchecked:
+        if content and full and not report.unfinished:  # a real problem is recorded even so
             try:
                 write_json_file(bset.path / VERIFY_FILE, {
                     "verified_at": utcnow().isoformat(),
@@ -1051,7 +1062,7 @@ class BackupManager:
             "psql", "-X", "-At", "--no-password", "-U", user, "-d", maint, "-c",
             "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"])
         if not out.ok:
-            return [], []
+            return [], [f"(roles made after the backup not checked: {self.redact(out.last_error_line())})"]
         dropped, kept = [], []
         for role in (r for r in text.decode("utf-8", "replace").splitlines() if r and r not in keep):
             out = run_exec(api, container_id, ["psql", "-X", "-q", "--no-password", "-U", user, "-d", maint,

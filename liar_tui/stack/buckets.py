@@ -114,8 +114,7 @@ def ensure_buckets(
             break
         if cancel is not None:
             if cancel.wait(0.5):  # the console is quitting: stop waiting for MinIO
-                last = f"stopped waiting ({last})"
-                break
+                return BucketReport(error=redact(f"stopped waiting at quit ({last})"), seconds=time.monotonic() - started)
         else:
             time.sleep(0.5)
     if names is None:

@@ -7,7 +7,7 @@ ActionFinished. Handlers on the app thread hand the facts to the main screen, wh
 State changes render at once; stats, uptime and the host bar repaint once per refresh interval.
 
 Deep health runs beside that, started after the first frame: a ProbeRunner (its own thread, a
-round every PROBE_INTERVAL seconds, paused while no view shows its results), a drift check in a
+round every PROBE_INTERVAL seconds; held only until the launch's `up` is done), a drift check in a
 worker every DRIFT_INTERVAL seconds (skipped while nothing it compares changed), the bucket
 bootstrap after the console's own `up`, and the AutoHealer (off unless toggled or configured).
 Everything that happens is recorded in the ActivityLog (ConsoleWiring) and shown by the activity
@@ -677,8 +677,8 @@ class LiarApp(App[int]):
         self._refresh_health_screen(probes=True)
 
     def trigger_probes(self, now: bool = False) -> None:
-        """A probe round soon (state changes come in bursts: one round after the burst). While no
-        view shows probes, nothing runs: resuming runs a round."""
+        """A probe round soon (state changes come in bursts: one round after the burst). While the
+        probes are held (the launch's `up`), nothing runs: resuming runs a round."""
         runner = self._probe_runner
         if runner is None or self._probes_unneeded:
             return
@@ -766,6 +766,8 @@ class LiarApp(App[int]):
             self.post_message(BucketCreated(name))
 
         report = ensure_buckets(self.project, on_created=created, cancel=self._quitting)
+        if self._quitting.is_set():
+            return  # quitting: nothing to say, in the activity log or on screen
         if not report.ok:
             self.wiring.record("bucket", "minio", f"could not check the buckets: {report.error}")
         self.post_message(BucketsEnsured(report))
@@ -909,6 +911,7 @@ class LiarApp(App[int]):
                 if report.ok:
                     job.text = f"verify {job.set_id}: OK in {report.seconds:.1f}s"
                 elif len(report.unchecked) == len(report.problems):
+                    job.unfinished = True
                     job.text = (f"verify {job.set_id}: not finished ({', '.join(report.unchecked)} not running: "
                                 f"start the stack and verify again; the set is not marked failed)")
                 else:
@@ -945,10 +948,11 @@ class LiarApp(App[int]):
         screen = self.job_screen
         if screen is not None and screen.job is job and screen.is_mounted:
             screen.finished()
-        style = "green" if job.ok else ("yellow" if job.cancelled else "bold red")
-        mark = "✓" if job.ok else ("■" if job.cancelled else "✗")
+        mild = job.cancelled or job.unfinished  # nothing wrong found: a warning, not an error
+        style = "green" if job.ok else ("yellow" if mild else "bold red")
+        mark = "✓" if job.ok else ("■" if mild else "✗")
         self.main.show_activity(Text(f"{mark} {job.text}", style=style))
-        self.notify(job.text, title=job.kind, severity="information" if job.ok else ("warning" if job.cancelled else "error"),
+        self.notify(job.text, title=job.kind, severity="information" if job.ok else ("warning" if mild else "error"),
                     timeout=8 if job.ok else 12)
         if self.backups_screen is not None:
             self.backups_screen.show_result(Text(f"{mark} {job.text}", style=style))

@@ -210,21 +210,26 @@ def test_objects_deleted_while_a_minio_backup_runs_are_left_out_not_fatal(stack:
     import io
 
     s3 = stackkit.s3_client(stack)
-    bucket = "churn-during-backup"
-    if not s3.bucket_exists(bucket):
-        s3.make_bucket(bucket)
+    bucket, gone = "churn-during-backup", "churn-gone-during-backup"
     keys = [f"obj-{i:03d}" for i in range(40)]
-    for k in keys:
-        body = k.encode() * 500
-        s3.put_object(bucket, k, io.BytesIO(body), len(body))
+    for b, names in ((bucket, keys), (gone, keys[:5])):
+        if not s3.bucket_exists(b):
+            s3.make_bucket(b)
+        for k in names:
+            body = k.encode() * 500
+            s3.put_object(b, k, io.BytesIO(body), len(body))
     doomed = keys[::4]
     deleted: list[str] = []
 
     def progress(p: BackupProgress) -> None:
-        # Sent once every object is listed, before the first download.
+        # Sent once every object is listed, before the first download: some objects go, and a
+        # whole bucket.
         if p.service == "minio" and "objects in" in p.message and not deleted:
             for k in doomed:
                 s3.remove_object(bucket, k)
+            for k in keys[:5]:
+                s3.remove_object(gone, k)
+            s3.remove_bucket(gone)
             deleted.extend(doomed)
 
     try:
@@ -232,16 +237,21 @@ def test_objects_deleted_while_a_minio_backup_runs_are_left_out_not_fatal(stack:
         bset = mgr.backup(["minio"], progress=progress)
         assert deleted == doomed
         assert bset.complete
-        assert bset.meta["minio"]["deleted_during_backup"] == sorted(f"{bucket}/{k}" for k in doomed)
+        said = bset.meta["minio"]["deleted_during_backup"]
+        assert [v for v in said if v.startswith(bucket + "/")] == sorted(f"{bucket}/{k}" for k in doomed)
+        assert f"{gone}/" in said
         assert mgr.verify(bset.id).ok
         mgr.restore(bset.id, ["minio"])
         restored = sorted(o.object_name for o in s3.list_objects(bucket, recursive=True))
         assert restored == sorted(set(keys) - set(doomed))
         assert s3.get_object(bucket, "obj-001").read() == b"obj-001" * 500
+        assert not s3.bucket_exists(gone)  # deleted during the backup: not brought back
     finally:
-        for o in s3.list_objects(bucket, recursive=True):
-            s3.remove_object(bucket, o.object_name)
-        s3.remove_bucket(bucket)
+        for b in (bucket, gone):
+            if s3.bucket_exists(b):
+                for o in s3.list_objects(b, recursive=True):
+                    s3.remove_object(b, o.object_name)
+                s3.remove_bucket(b)
 
 
 def _pg_counter(project: Project) -> int:
@@ -291,8 +301,20 @@ def test_verify_with_the_stack_down_says_so_and_does_not_mark_the_set_failed(
     assert "not running" in out.stdout and "NOT FINISHED" in out.stderr and "liar-tui up" in out.stderr, out
     assert "FAILED" not in out.stderr
     assert not (copy / "verify.json").exists()
+    assert "skip  postgres: not checked" in out.stdout, out.stdout
     [listed] = list_sets(dirs)
     assert listed.status == "complete"  # not "verify failed"
+
+    # A real problem found as well (a corrupt object pack): that is recorded, stack or not.
+    pack = max((f for f in full_set[0].files if f.kind == "objects"), key=lambda f: f.size).path
+    _flip(copy / pack, 100)
+    out = subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(stack.root), "--project-name", f"{stack.name}-down",
+         "verify", copy.name, "--backup-dir", str(dirs)],
+        input="", capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 1 and "FAILED" in out.stderr and "NOT FINISHED" not in out.stderr, out
+    [listed] = list_sets(dirs)
+    assert listed.status == "verify failed"
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "minio"])

@@ -42,6 +42,7 @@ class BackupJob:
     done: bool = False
     ok: bool = False
     cancelled: bool = False
+    unfinished: bool = False  # a verify that could not check every service, and found nothing wrong
     text: str = ""
     details: list[str] = field(default_factory=list)
 
