@@ -5,6 +5,7 @@ were."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -93,3 +94,35 @@ def test_setup_on_a_ready_host_changes_nothing(engine_ready: None, tmp_path: Pat
     assert subprocess.run(["docker", "compose", "version"], capture_output=True, text=True).stdout == compose_version
     stackkit_env = parse_env(project.env_file.read_text())
     assert all("change-this" not in stackkit_env[k] for k in SECRET_KEYS)
+
+
+KIT = {
+    "liar-offline/postgres:15-bookworm": ("postgres:16", "PostgreSQL 15"),
+    "liar-offline/redis:7.0-bookworm": ("redis:7", "Redis 7.0"),
+    "liar-offline/nginx:1.22-bookworm": ("nginx:1.25", "nginx 1.22"),
+    "liar-offline/s3-seaweedfs:4.48": ("minio/minio", "SeaweedFS"),
+}
+
+
+def _image_id(tag: str) -> str:
+    out = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def test_the_offline_image_kit_is_honest_and_builds_once(engine_ready: None) -> None:
+    """Each stand-in says what it is and what it stands in for; building again rebuilds nothing."""
+    ids = {}
+    for tag, (stands_in_for, really) in KIT.items():
+        out = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, f"{tag} missing: {out.stderr}"
+        labels = json.loads(out.stdout)
+        assert labels["io.liar-tui.kit"] == "offline-images"
+        assert labels["io.liar-tui.stands-in-for"].startswith(stands_in_for)
+        description = labels["org.opencontainers.image.description"]
+        assert really in description and ("not the official image" in description or "not MinIO" in description), description
+        ids[tag] = _image_id(tag)
+    again = subprocess.run(["bash", str(REPO / "compose" / "images" / "build.sh")], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout, again.stdout
+    assert {tag: _image_id(tag) for tag in KIT} == ids
