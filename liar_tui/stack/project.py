@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -90,20 +92,50 @@ def _bundled_root() -> Path | None:
     return None
 
 
+STAMP = ".bundled-sha256.json"
+
+
 def _materialise_bundled(bundled: Path) -> Path:
-    """Data must not land in site-packages: copy a wheel's bundled stack to the XDG data folder once."""
+    """Data must not land in site-packages: copy a wheel's bundled stack to the XDG data folder.
+
+    Each file is copied when missing. After an upgrade, a file the new version changed is
+    replaced only if the copy is still as it was installed (the sha256 of what was copied is kept
+    in STAMP); a file the user edited is left alone."""
     if not str(bundled).endswith("bundled"):
         return bundled  # a checkout: use it in place
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     target = base / "liar-tui" / "project"
-    for rel in (COMPOSE_REL, Path("compose/.env.example"), Path("nginx/nginx.conf")):
+    stamp_path = target / STAMP
+    try:
+        stamp: dict[str, str] = json.loads(stamp_path.read_text())
+    except (OSError, ValueError):
+        stamp = {}
+    changed = False
+    for src in sorted(p for p in bundled.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = src.relative_to(bundled).as_posix()
         dest = target / rel
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(bundled / rel, dest)
-    if not (target / "compose" / "images").exists() and (bundled / "compose" / "images").exists():
-        shutil.copytree(bundled / "compose" / "images", target / "compose" / "images")
+        new_sum = _sha256(src)
+        if dest.exists():
+            have = _sha256(dest)
+            if have == new_sum:  # up to date
+                if stamp.get(rel) != new_sum:
+                    stamp[rel], changed = new_sum, True
+                continue
+            if stamp.get(rel) != have:
+                continue  # edited since it was copied (or copied before stamps existed): keep it
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".liar-tmp")
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dest)
+        stamp[rel], changed = new_sum, True
+    if changed:
+        stamp_path.parent.mkdir(parents=True, exist_ok=True)
+        stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
     return target
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def discover(

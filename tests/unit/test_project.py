@@ -57,3 +57,55 @@ def test_project_options_before_or_after_the_subcommand() -> None:
     both = parse(["--project-dir", "/x", "--project-name", "a", "status", "--project-name", "b"])
     assert (both.project_dir, both.project_name) == ("/x", "b")  # the later one wins; the earlier is kept
     assert parse(["status"]).project_dir is None
+
+
+def test_a_wheels_bundled_stack_is_copied_out_and_upgraded_unless_edited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from liar_tui.stack.project import _materialise_bundled
+
+    bundled = tmp_path / "site" / "liar_tui" / "bundled"
+    (bundled / "compose").mkdir(parents=True)
+    (bundled / "nginx").mkdir()
+    (bundled / "compose" / "docker-compose.yml").write_text("services: {v: 1}\n")
+    (bundled / "nginx" / "nginx.conf").write_text("events {} # v1\n")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    target = _materialise_bundled(bundled)
+    assert target == tmp_path / "xdg" / "liar-tui" / "project"
+    assert (target / "compose" / "docker-compose.yml").read_text() == "services: {v: 1}\n"
+
+    (target / "nginx" / "nginx.conf").write_text("events {} # mine\n")  # the user's edit
+    (bundled / "compose" / "docker-compose.yml").write_text("services: {v: 2}\n")  # an upgrade
+    (bundled / "nginx" / "nginx.conf").write_text("events {} # v2\n")
+    (bundled / "compose" / ".env.example").write_text("A=1\n")  # a file the new version adds
+    _materialise_bundled(bundled)
+    assert (target / "compose" / "docker-compose.yml").read_text() == "services: {v: 2}\n"
+    assert (target / "nginx" / "nginx.conf").read_text() == "events {} # mine\n"
+    assert (target / "compose" / ".env.example").read_text() == "A=1\n"
+
+
+def test_the_wheel_ships_the_stack_and_runs_it_from_anywhere(tmp_path: Path) -> None:
+    """The real wheel (hatchling's force-include): unpacked and imported first, run from a folder
+    with no compose file, it finds its bundled stack and copies it out of site-packages."""
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[2]
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(repo)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = list((tmp_path / "dist").glob("liar_tui-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        assert {"liar_tui/bundled/compose/docker-compose.yml", "liar_tui/bundled/compose/.env.example",
+                "liar_tui/bundled/nginx/nginx.conf"} <= names
+        zf.extractall(tmp_path / "site")
+    anywhere = tmp_path / "elsewhere"
+    anywhere.mkdir()
+    code = "from liar_tui.stack.project import discover; p = discover(None); print(p.root); print(p.compose_file.is_file())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=anywhere,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path / "site"), "XDG_DATA_HOME": str(tmp_path / "xdg"),
+                              "HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    root, ok = out.stdout.split()
+    assert root == str(tmp_path / "xdg" / "liar-tui" / "project") and ok == "True"
+    assert (Path(root) / "compose" / "docker-compose.yml").read_bytes() == (repo / "compose" / "docker-compose.yml").read_bytes()
