@@ -784,6 +784,8 @@ class BackupManager:
         entries.sort(key=lambda e: (e["bucket"], e["key"]))
         if gone_buckets:  # not in the set either: a restore must not bring back a deleted bucket
             buckets = [b for b in buckets if b.name not in gone_buckets]
+            vanished.extend(f"{e['bucket']}/{e['key']}" for e in entries if e["bucket"] in gone_buckets)
+            entries = [e for e in entries if e["bucket"] not in gone_buckets]  # fetched before it went
             vanished.extend(f"{name}/" for name in gone_buckets)
         index = {
             "format": FORMAT,
@@ -1037,7 +1039,7 @@ class BackupManager:
                 f"postgres: pg_restore failed, database {db} is incomplete: {self.redact(out.last_error_line())} "
                 f"(fix the cause and restore again)"
             )
-        dropped, kept = self._drop_later_roles(api, st.container_id, user, maint, set_roles(globals_sql) | {user})
+        dropped, kept, roles_warning = self._drop_later_roles(api, st.container_id, user, maint, set_roles(globals_sql) | {user})
         count_sql = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') "
                      "AND n.nspname NOT LIKE 'pg_toast%'")
@@ -1051,10 +1053,12 @@ class BackupManager:
             summary += f"; roles made after the backup dropped: {', '.join(dropped)}"
         if kept:
             summary += f"; kept (they own objects or hold privileges in another database): {', '.join(kept)}"
+        if roles_warning:
+            summary += f"; {roles_warning}"
         return summary, {"database": db, "tables": tables, "roles_dropped": dropped, "roles_kept": kept}
 
     def _drop_later_roles(self, api: Any, container_id: str, user: str, maint: str,
-                          keep: set[str]) -> tuple[list[str], list[str]]:
+                          keep: set[str]) -> tuple[list[str], list[str], str]:
         """Roles the cluster has and the set does not (made after the backup): dropped, so the
         roles are the backup moment's too. Their objects in the restored database went with it;
         one that still owns something elsewhere cannot be dropped and is reported as kept."""
@@ -1062,13 +1066,13 @@ class BackupManager:
             "psql", "-X", "-At", "--no-password", "-U", user, "-d", maint, "-c",
             "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"])
         if not out.ok:
-            return [], [f"(roles made after the backup not checked: {self.redact(out.last_error_line())})"]
+            return [], [], f"roles made after the backup not checked ({self.redact(out.last_error_line())})"
         dropped, kept = [], []
         for role in (r for r in text.decode("utf-8", "replace").splitlines() if r and r not in keep):
             out = run_exec(api, container_id, ["psql", "-X", "-q", "--no-password", "-U", user, "-d", maint,
                                                "-c", f"DROP ROLE {quote_ident(role)}"])
             (dropped if out.ok else kept).append(role)
-        return dropped, kept
+        return dropped, kept, ""
 
     # redis ---------------------------------------------------------------------------------------
     def _restore_redis(self, access: StackAccess, bset: BackupSet, verified: VerifyReport, progress: ProgressFn | None,

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -127,15 +128,17 @@ def port_is_free(host_ip: str, port: int) -> bool:
                 return False
             if exc.errno == errno.EACCES:
                 # A port below 1024 and no privilege to bind it (a docker-group user): the engine
-                # binds it, not us. Taken only if something listens there already.
-                return port not in listening_ports()
+                # binds it, not us. Taken only if something listens there already (on that
+                # address, or on every address), as bind would have said.
+                return not any(p == port and (addr == host_ip or addr in ("0.0.0.0", "::") or host_ip in ("0.0.0.0", "::"))
+                               for addr, p in listening_sockets())
             return True  # e.g. address not on this host: let compose say so
     return True
 
 
-def listening_ports(proc_net: str = "/proc/net") -> set[int]:
-    """TCP ports something listens on (any address), from /proc/net/tcp and tcp6."""
-    ports: set[int] = set()
+def listening_sockets(proc_net: str = "/proc/net") -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket, from /proc/net/tcp and tcp6."""
+    found: set[tuple[str, int]] = set()
     for name in ("tcp", "tcp6"):
         try:
             with open(f"{proc_net}/{name}") as fh:
@@ -143,10 +146,27 @@ def listening_ports(proc_net: str = "/proc/net") -> set[int]:
                 for line in fh:
                     fields = line.split()
                     if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        except OSError:
+                        addr_hex, port_hex = fields[1].rsplit(":", 1)
+                        found.add((_proc_address(addr_hex), int(port_hex, 16)))
+        except (OSError, ValueError):
             continue
-    return ports
+    return found
+
+
+def listening_ports(proc_net: str = "/proc/net") -> set[int]:
+    """TCP ports something listens on, any address."""
+    return {port for _addr, port in listening_sockets(proc_net)}
+
+
+def _proc_address(hex_addr: str) -> str:
+    """/proc/net/tcp's address (host byte order, 32-bit words) -> '127.0.0.1' or '::1'."""
+    raw = bytes.fromhex(hex_addr)
+    words = raw if sys.byteorder == "big" else b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(words) == 4:
+        return socket.inet_ntop(socket.AF_INET, words)
+    if words[:12] == b"\0" * 10 + b"\xff\xff":  # an IPv4-mapped v6 socket
+        return socket.inet_ntop(socket.AF_INET, words[12:])
+    return socket.inet_ntop(socket.AF_INET6, words)
 
 
 class Stack:

@@ -61,7 +61,7 @@ def explain_connection_error(exc: BaseException) -> str:
                     "Docker is not installed: run `sudo liar-tui setup` (installs Debian's docker.io) "
                     "or install Docker Engine"
                 )
-            if shutil.which("dockerd") is None:
+            if shutil.which("dockerd") is None and not any(os.path.exists(p) for p in ("/usr/sbin/dockerd", "/usr/bin/dockerd")):
                 return (
                     f"there is a docker CLI but no Docker engine here (no dockerd, no {sock}): run "
                     f"`sudo liar-tui setup` (installs Debian's docker.io and starts it) or install Docker Engine"
@@ -77,6 +77,8 @@ def explain_connection_error(exc: BaseException) -> str:
                 f"Docker engine at {address} refuses connections (stale socket?): restart it with "
                 f"`sudo systemctl restart docker` or `sudo dockerd &`"
             )
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return f"the Docker engine at {address} dropped the connection mid-command: run the command again"
     return f"Docker engine at {address} is not reachable ({text.splitlines()[0][:160] if text else type(exc).__name__}): start it or fix DOCKER_HOST"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,14 +124,26 @@ def _materialise_bundled(bundled: Path) -> Path:
             if stamp.get(rel) != have:
                 continue  # edited since it was copied (or copied before stamps existed): keep it
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".liar-tmp")
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dest)
+        _replace_atomically(dest, src.read_bytes(), src.stat().st_mode)
         stamp[rel], changed = new_sum, True
     if changed:
-        stamp_path.parent.mkdir(parents=True, exist_ok=True)
-        stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
+        _replace_atomically(stamp_path, json.dumps(stamp, indent=1, sort_keys=True).encode(), 0o644)
     return target
+
+
+def _replace_atomically(dest: Path, data: bytes, mode: int) -> None:
+    """Write a temp file of its own next to dest, then rename it over dest: a reader (or a second
+    liar-tui starting at the same moment) sees the old file or the new one, never half of one."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode & 0o777)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _sha256(path: Path) -> str:

@@ -20,7 +20,7 @@ def project_dir(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("exc, words", [
     (APIError(409, "Container 3f2a is paused, unpause the container before exec"), "the Docker engine refused: Container 3f2a is paused"),
-    (ConnectionResetError(104, "Connection reset by peer"), "Docker engine at"),
+    (ConnectionResetError(104, "Connection reset by peer"), "dropped the connection mid-command: run the command again"),
 ])
 def test_engine_errors_during_a_command_are_one_line(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
                                                      project_dir: Path, exc: BaseException, words: str) -> None:

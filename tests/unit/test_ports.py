@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from liar_tui.stack.compose import listening_ports
+from liar_tui.stack.compose import listening_ports, listening_sockets
 
 PROC_TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -29,6 +29,7 @@ def test_listening_ports_reads_listeners_only(tmp_path: Path) -> None:
     (tmp_path / "tcp6").write_text(PROC_TCP6)
     # 0x1538 = 5432 listening; 0x0050 = 80 is an established connection, not a listener; 0x1F90 = 8080 on v6
     assert listening_ports(str(tmp_path)) == {5432, 8080}
+    assert listening_sockets(str(tmp_path)) == {("127.0.0.1", 5432), ("::", 8080)}
 
 
 def _check_as_nobody(port: int) -> str:
@@ -48,6 +49,10 @@ def test_a_privileged_port_is_free_for_a_docker_group_user_unless_something_list
         pytest.skip("this host lets anyone bind low ports")
     port = next(p for p in range(990, 1000) if p not in listening_ports())
     assert _check_as_nobody(port) == "True"  # EACCES: not ours to bind, nobody listens
+    with socket.socket() as elsewhere:  # on another address: 127.0.0.1 is still free
+        elsewhere.bind(("127.0.0.2", port))
+        elsewhere.listen()
+        assert _check_as_nobody(port) == "True"
     with socket.socket() as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", port))
