@@ -70,8 +70,16 @@ def test_docker_cli_without_an_engine(project: Project, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").symlink_to(shutil.which("docker") or "/usr/bin/docker")
-    out = run_cli("--project-dir", str(project.root), "status",
-                  env={"PATH": str(bin_dir), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    # dockerd lives in /usr/sbin (Debian's docker.io) or /usr/bin: hidden in a private mount namespace
+    mount = shutil.which("mount")
+    hide = " && ".join(f"{mount} -t tmpfs none {d}" for d in ("/usr/sbin", "/sbin") if Path(d).is_dir() and not Path(d).is_symlink())
+    assert shutil.which("dockerd", path="/usr/bin") is None, "a dockerd in /usr/bin cannot be hidden this way"
+    out = subprocess.run(
+        [shutil.which("unshare") or "unshare", "--mount", "/bin/sh", "-c", f"{hide} && exec \"$@\"", "sh", sys.executable, "-m", "liar_tui",
+         "--project-dir", str(project.root), "status"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PATH": str(bin_dir), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"},
+    )
     assert_one_line_error(out, "no Docker engine here", "liar-tui setup")
 
 
