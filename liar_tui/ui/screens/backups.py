@@ -134,8 +134,9 @@ class JobScreen(ModalScreen[None]):
             for bar in self._bars.values():
                 total = bar.total or 1
                 bar.update(total=total, progress=total)
-        style = "bold green" if job.ok else ("bold yellow" if job.cancelled else "bold red")
-        text = Text(("✓ " if job.ok else ("■ " if job.cancelled else "✗ ")) + job.text, style=style)
+        mild = job.cancelled or job.unfinished  # nothing found wrong
+        style = "bold green" if job.ok else ("bold yellow" if mild else "bold red")
+        text = Text(("✓ " if job.ok else ("■ " if mild else "✗ ")) + job.text, style=style)
         for line in job.details:
             text.append(f"\n  {line}", style="")
         self.query_one("#job-result", Static).update(text)

@@ -89,8 +89,8 @@ class HealthScreen(ModalScreen[None]):
         self.redraw()
 
     def redraw(self) -> None:
-        if not self.is_mounted:
-            return
+        if not self.is_mounted or not self.query("#health-stats"):
+            return  # not composed yet, or being taken down (the 1 Hz tick can come in between)
         self.query_one("#health-title", Label).update(self._title())
         self.query_one("#health-body", Static).update(self._body())
         self.query_one("#health-docker", Static).update(self._docker_text())
@@ -100,8 +100,10 @@ class HealthScreen(ModalScreen[None]):
 
     def redraw_stats(self) -> None:
         """The app's 1 Hz tick: the stats lines only."""
-        if self.is_mounted:
-            self.query_one("#health-stats", Static).update(self._stats())
+        if not self.is_mounted:
+            return
+        for stats in self.query("#health-stats").results(Static):  # none before compose, after removal
+            stats.update(self._stats())
 
     # -- actions ------------------------------------------------------------------------------
     def action_show(self, service: str) -> None:
