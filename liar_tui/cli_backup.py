@@ -266,11 +266,10 @@ def cmd_list(stack: "Stack", args: argparse.Namespace) -> int:
 
 
 def _print_report(report: VerifyReport) -> None:
-    for c in report.checks:
-        print(f"  {'ok  ' if c.ok else 'skip' if c.details.get('not_checked') else 'FAIL'}  {c.service}: {c.summary}")
-    for p in report.problems:
-        if not any(p == f"{c.service}: {c.summary}" for c in report.checks):
-            print(f"  FAIL  {p}")
+    for mark, text in report.check_lines():
+        print(f"  {mark:<4}  {text}")
+    for problem in report.other_problems():
+        print(f"  FAIL  {problem}")
 
 
 def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:

@@ -310,3 +310,20 @@ def require_local_host_gateway(project: Project) -> None:
 
 
 __all__ = ["HostApi", "parse_inspect", "require_local_host_gateway"]
+
+
+#: Where the docker CLI looks for its compose plugin (besides ~/.docker/cli-plugins).
+PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def hide_plugins(folder: Path) -> str:
+    """The start of a `sh -c` script run under `unshare --mount`: binds `folder` over every plugin
+    folder this host has, so the docker CLI inside finds no compose plugin ('' when none exist)."""
+    mounts = " && ".join(f"mount --bind {folder} {d}" for d in PLUGIN_DIRS if Path(d).is_dir())
+    return f"{mounts} && " if mounts else ""
+

@@ -134,6 +134,16 @@ class VerifyReport:
         """Not everything could be checked, and nothing checked was wrong: the set is not known bad."""
         return bool(self.unchecked) and len(self.unchecked) == len(self.problems)
 
+    def check_lines(self) -> list[tuple[str, str]]:
+        """(mark, text) per service check; mark is ok, skip (not checked: not running) or FAIL."""
+        return [("ok" if c.ok else "skip" if c.details.get("not_checked") else "FAIL", f"{c.service}: {c.summary}")
+                for c in self.checks]
+
+    def other_problems(self) -> list[str]:
+        """Problems no service check names (a missing or changed file)."""
+        named = {f"{c.service}: {c.summary}" for c in self.checks}
+        return [p for p in self.problems if p not in named]
+
     def covers(self, services: Iterable[str]) -> bool:
         return set(services) <= set(self.services)
 
@@ -1039,7 +1049,7 @@ class BackupManager:
                 f"postgres: pg_restore failed, database {db} is incomplete: {self.redact(out.last_error_line())} "
                 f"(fix the cause and restore again)"
             )
-        dropped, kept, roles_warning = self._drop_later_roles(api, st.container_id, user, maint, set_roles(globals_sql) | {user})
+        dropped, kept, roles_warning = self._drop_later_roles(api, st.container_id, psql, set_roles(globals_sql) | {user})
         count_sql = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') "
                      "AND n.nspname NOT LIKE 'pg_toast%'")
@@ -1057,20 +1067,17 @@ class BackupManager:
             summary += f"; {roles_warning}"
         return summary, {"database": db, "tables": tables, "roles_dropped": dropped, "roles_kept": kept}
 
-    def _drop_later_roles(self, api: Any, container_id: str, user: str, maint: str,
+    def _drop_later_roles(self, api: Any, container_id: str, psql: list[str],
                           keep: set[str]) -> tuple[list[str], list[str], str]:
         """Roles the cluster has and the set does not (made after the backup): dropped, so the
         roles are the backup moment's too. Their objects in the restored database went with it;
         one that still owns something elsewhere cannot be dropped and is reported as kept."""
-        out, text = exec_capture(api, container_id, [
-            "psql", "-X", "-At", "--no-password", "-U", user, "-d", maint, "-c",
-            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"])
+        out, text = exec_capture(api, container_id, [*psql, "-At", "-c", "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"])
         if not out.ok:
             return [], [], f"roles made after the backup not checked ({self.redact(out.last_error_line())})"
         dropped, kept = [], []
         for role in (r for r in text.decode("utf-8", "replace").splitlines() if r and r not in keep):
-            out = run_exec(api, container_id, ["psql", "-X", "-q", "--no-password", "-U", user, "-d", maint,
-                                               "-c", f"DROP ROLE {quote_ident(role)}"])
+            out = run_exec(api, container_id, [*psql, "-c", f"DROP ROLE {quote_ident(role)}"])
             (dropped if out.ok else kept).append(role)
         return dropped, kept, ""
 

@@ -114,7 +114,8 @@ def _materialise_bundled(bundled: Path) -> Path:
     for src in sorted(p for p in bundled.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         rel = src.relative_to(bundled).as_posix()
         dest = target / rel
-        new_sum = _sha256(src)
+        data = src.read_bytes()
+        new_sum = hashlib.sha256(data).hexdigest()
         if dest.exists():
             have = _sha256(dest)
             if have == new_sum:  # up to date
@@ -123,8 +124,7 @@ def _materialise_bundled(bundled: Path) -> Path:
                 continue
             if stamp.get(rel) != have:
                 continue  # edited since it was copied (or copied before stamps existed): keep it
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _replace_atomically(dest, src.read_bytes(), src.stat().st_mode)
+        _replace_atomically(dest, data, src.stat().st_mode)
         stamp[rel], changed = new_sum, True
     if changed:
         _replace_atomically(stamp_path, json.dumps(stamp, indent=1, sort_keys=True).encode(), 0o644)

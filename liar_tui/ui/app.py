@@ -693,15 +693,11 @@ class LiarApp(App[int]):
 
             self._probe_trigger = self.set_timer(PROBE_TRIGGER_DELAY, fire)
 
-    def hide_panes(self, reason: str, probes: bool = False) -> None:
+    def hide_panes(self, reason: str) -> None:
         """The panes are off screen (no repaint ticks). Probes keep running (the activity log records
         their alarms even while a shell or the backups view is open: a console left there overnight
-        still says in the morning what went wrong); `probes` pauses them too (the launch's `up`)."""
+        still says in the morning what went wrong)."""
         self._hidden.add(reason)
-        if probes:
-            self._probes_unneeded.add(reason)
-            if self._probe_runner is not None:
-                self._probe_runner.pause()
 
     def show_panes(self, reason: str) -> None:
         self._hidden.discard(reason)
@@ -904,13 +900,11 @@ class LiarApp(App[int]):
                 job.ok = True
             elif job.kind == "verify":
                 report = mgr.verify(job.set_id, progress=progress, cancel=job.cancel)
-                job.details = [f"{'ok  ' if c.ok else 'skip' if c.service in report.unchecked else 'FAIL'} {c.service}: {c.summary}"
-                               for c in report.checks]
-                job.details += [p for p in report.problems if not any(p == f"{c.service}: {c.summary}" for c in report.checks)]
+                job.details = [f"{mark:<4} {text}" for mark, text in report.check_lines()] + report.other_problems()
                 job.ok = report.ok
                 if report.ok:
                     job.text = f"verify {job.set_id}: OK in {report.seconds:.1f}s"
-                elif len(report.unchecked) == len(report.problems):
+                elif report.unfinished:
                     job.unfinished = True
                     job.text = (f"verify {job.set_id}: not finished ({', '.join(report.unchecked)} not running: "
                                 f"start the stack and verify again; the set is not marked failed)")
@@ -948,7 +942,7 @@ class LiarApp(App[int]):
         screen = self.job_screen
         if screen is not None and screen.job is job and screen.is_mounted:
             screen.finished()
-        mild = job.cancelled or job.unfinished  # nothing wrong found: a warning, not an error
+        mild = job.mild
         style = "green" if job.ok else ("yellow" if mild else "bold red")
         mark = "✓" if job.ok else ("■" if mild else "✗")
         self.main.show_activity(Text(f"{mark} {job.text}", style=style))

@@ -83,20 +83,11 @@ def test_docker_cli_without_an_engine(project: Project, tmp_path: Path) -> None:
     assert_one_line_error(out, "no Docker engine here", "liar-tui setup")
 
 
-PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
-
-
 def test_compose_plugin_missing(project: Project, tmp_path: Path) -> None:
     """A host without the plugin: a private mount namespace hides every plugin folder."""
     empty = tmp_path / "empty"
     empty.mkdir()
-    mounts = " && ".join(f"mount --bind {empty} {d}" for d in PLUGIN_DIRS if Path(d).is_dir())
-    script = f"{mounts + ' && ' if mounts else ''}exec \"$@\""
+    script = f"{stackkit.hide_plugins(empty)}exec \"$@\""
     out = subprocess.run(
         ["unshare", "--mount", "sh", "-c", script, "sh", sys.executable, "-m", "liar_tui",
          "--project-dir", str(project.root), "up"],

