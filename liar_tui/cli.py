@@ -233,7 +233,7 @@ def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
 
 
 def cmd_service_action(stack: Stack, args: argparse.Namespace) -> int:
-    stack.preflight(ports=args.command in ("start", "recreate"), services=[args.service])
+    stack.preflight()  # the action checks its own ports (stack.start, restart, recreate)
     result = getattr(stack, args.command)(args.service)
     cli_health.record_action(stack, result)
     return _print_result(result)

@@ -27,6 +27,7 @@ from .errors import (
     EngineMissing,
     EnvFileMissing,
     InvalidComposeFile,
+    NoContainer,
     PortInUse,
     StackError,
     UnknownService,
@@ -253,14 +254,18 @@ class Stack:
         return result
 
     def check_ports(self, services: list[str] | None = None, config: dict | None = None) -> None:
-        """Fail with the port and its variable when a port our stopped services need is taken."""
+        """Fail with the port and its variable when a port our services need is taken.
+
+        A port is ours (not a conflict) only when the service's own running container publishes
+        it now: a port changed in .env, or one another service of ours holds, is checked like any
+        other."""
         states = self.states()
         for port in self.published_ports(config):
             if services and port.service not in services:
                 continue
             state = states.get(port.service)
-            if state is not None and state.running:
-                continue  # our own container holds it
+            if state is not None and state.running and any(b.host_port == port.host_port for b in state.ports):
+                continue  # its own container holds it, and keeps it (up) or frees it first (recreate)
             if not port_is_free(port.host_ip, port.host_port):
                 raise PortInUse(port_conflict_message(port, self.project))
 
@@ -379,6 +384,9 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
+            state = self._container_of(service, "restart")
+            if not state.running:
+                self.check_ports([service])  # a stopped container's restart binds its ports again
             # python-on-whales' restart cannot stream compose's progress: the same command, streamed.
             from python_on_whales.utils import stream_stdout_and_stderr
 
@@ -391,17 +399,38 @@ class Stack:
 
     def stop(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         self.validate_services([service])
-        return self._run("stop", [service], lambda: self.docker.compose.stop([service], stream_logs=True), on_progress)
+
+        def run() -> object:
+            self._container_of(service, "stop")
+            return self.docker.compose.stop([service], stream_logs=True)
+
+        return self._run("stop", [service], run, on_progress)
 
     def start(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         self.validate_services([service])
-        return self._run("start", [service], lambda: self.docker.compose.start([service], stream_logs=True), on_progress)
+
+        def run() -> object:
+            state = self._container_of(service, "start")
+            if not state.running:
+                self.check_ports([service])
+            return self.docker.compose.start([service], stream_logs=True)
+
+        return self._run("start", [service], run, on_progress)
+
+    def _container_of(self, service: str, action: str) -> ServiceState:
+        """The service's container; a one-line error naming the fix when there is none (compose
+        itself would 'restart' or 'stop' nothing and say it did)."""
+        state = self.states().get(service)
+        if state is None or not state.container_id:
+            raise NoContainer(f"{service} has no container: bring it up first (`liar-tui up {service}`)")
+        return state
 
     def recreate(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         """`up -d --force-recreate --no-deps SVC`: a new container from the current file and .env."""
         self.validate_services([service])
 
         def run() -> object:
+            self.check_ports([service])  # before the working container is removed
             return self.docker.compose.up(
                 [service], detach=True, force_recreate=True, dependencies=False, stream_logs=True
             )

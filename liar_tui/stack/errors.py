@@ -32,6 +32,10 @@ class PortInUse(StackError):
     """A host port the stack publishes is taken by something else."""
 
 
+class NoContainer(StackError):
+    """An action on a service whose container does not exist (never created, or removed by down)."""
+
+
 class InvalidComposeFile(StackError):
     """compose rejected the compose file."""
 

@@ -134,3 +134,48 @@ def test_wrong_project_dir(tmp_path: Path) -> None:
 def test_wrong_service(project: Project) -> None:
     out = run_cli("--project-dir", str(project.root), "restart", "mysql")
     assert out.returncode != 0 and "Traceback" not in out.stderr
+
+
+def _env_with(project: Project, key: str, value: str) -> None:
+    lines = [ln for ln in project.env_file.read_text().splitlines() if not ln.startswith(f"{key}=")]
+    project.env_file.write_text("\n".join(lines + [f"{key}={value}"]) + "\n")
+
+
+def test_actions_check_ports_and_containers_before_they_touch_a_service(tmp_path: Path, engine_ready: None) -> None:
+    """A port changed in .env to a taken one does not cost the running container on recreate; a
+    stopped container's start/restart says which port is taken; restart/stop of a service with no
+    container says so instead of reporting success."""
+    project = stackkit.make_project(tmp_path / "p")
+    cli = ("--project-dir", str(project.root), "--project-name", project.name)
+    own_port = stackkit.port(project, "REDIS_PORT")
+    try:
+        up = run_cli(*cli, "up", "redis")
+        assert up.returncode == 0, up.stderr
+        before = stackkit.state_of(project, "redis").container_id
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            _env_with(project, "REDIS_PORT", str(port))
+            out = run_cli(*cli, "recreate", "redis")
+            assert_one_line_error(out, "recreate redis failed", f"port {port}", "REDIS_PORT", "already in use")
+            state = stackkit.state_of(project, "redis")
+            assert state.running and state.container_id == before, "the working container was kept"
+        _env_with(project, "REDIS_PORT", str(own_port))
+
+        assert run_cli(*cli, "stop", "redis").returncode == 0
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", own_port))
+            taken.listen()
+            for action in ("restart", "start"):
+                out = run_cli(*cli, action, "redis")
+                assert_one_line_error(out, f"{action} redis failed", f"port {own_port}", "REDIS_PORT", "already in use")
+                assert not stackkit.state_of(project, "redis").running
+        assert run_cli(*cli, "start", "redis").returncode == 0
+
+        assert run_cli(*cli, "down").returncode == 0
+        for action in ("restart", "stop", "start"):
+            out = run_cli(*cli, action, "redis")
+            assert_one_line_error(out, f"{action} redis failed", "redis has no container", "liar-tui up redis")
+    finally:
+        stackkit.destroy(project)
