@@ -3,7 +3,7 @@
     liar-tui backup [SVC...]                 back up postgres, redis, minio (default: all three)
     liar-tui backup list [--json]            the sets: time, size, services, status
     liar-tui backup verify SET               checksums + pg_restore -l / redis-check-rdb / object hashes
-    liar-tui backup prune --keep N           keep the N newest complete sets, remove the rest and incomplete ones
+    liar-tui backup prune --keep N           keep the N newest good sets, remove the rest, failed and incomplete ones
     liar-tui verify SET                      same as `backup verify`
     liar-tui restore SET [SVC...] [--yes]    verify, confirm, then replace the services' data with the set's
     liar-tui shell SVC                       psql / redis-cli (authenticated) / sh in a service
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("words", nargs="*", metavar="SVC | list | verify SET | prune",
                    help=f"services to back up ({', '.join(BACKUP_SERVICES)}) or an action")
     _add_dir(p)
-    p.add_argument("--keep", type=int, metavar="N", help="with prune: how many complete sets to keep")
+    p.add_argument("--keep", type=int, metavar="N", help="with prune: how many of the newest good sets to keep (1 or more)")
     p.add_argument("--json", action="store_true", help="machine-readable output (list, verify, backup)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (for cron)")
 
@@ -200,7 +200,7 @@ def _handle(stack: "Stack", args: argparse.Namespace) -> int:
             return cmd_verify(stack, args)
         if action == "prune":
             if rest or args.keep is None:
-                return _fail("usage: liar-tui backup prune --keep N (how many complete sets to keep)")
+                return _fail("usage: liar-tui backup prune --keep N (how many of the newest good sets to keep)")
             return cmd_prune(stack, args)
     if args.keep is not None:
         return _fail("--keep goes with `backup prune`")
@@ -300,17 +300,20 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
 
 
 def cmd_prune(stack: "Stack", args: argparse.Namespace) -> int:
-    if args.keep < 0:
-        return _fail("--keep must be 0 or more")
     mgr = _manager(stack, args)
     result = mgr.prune(args.keep)
     if result.removed:
         _record(stack, [], f"prune --keep {args.keep}: removed {', '.join(result.removed)}")
     for name in result.removed:
-        print(f"removed {name}")
+        print(f"removed {name}" + (" (its last verify failed)" if name in result.bad else ""))
     for name in result.skipped:
         print(f"skipped {name} (a backup is writing it)")
-    print(f"kept {len(result.kept)} complete set(s), removed {len(result.removed)}")
+    print(f"kept {len(result.kept)} good set(s), removed {len(result.removed)}")
+    if result.failed:
+        name, why = result.failed[0]
+        more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
+        return _fail(f"could not remove {mgr.backup_dir / name}{more}: {why}: check that folder's owner and permissions "
+                     f"(a set it could rename reads as incomplete now)", 1)
     return 0
 
 

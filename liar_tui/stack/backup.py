@@ -445,7 +445,7 @@ class BackupManager:
             path = writer.finish(meta, tools)
         except BaseException as exc:
             left = not writer.abandon()
-            suffix = f" (could not remove {writer.path}: it is listed as incomplete; `liar-tui backup prune` removes it)" if left else ""
+            suffix = f" (could not remove {writer.path}: it is listed as incomplete; `liar-tui backup prune --keep N` removes it)" if left else ""
             if isinstance(exc, BackupCancelled):
                 raise BackupCancelled(f"backup cancelled: nothing was kept{suffix}") from None
             if isinstance(exc, OSError) and is_disk_full(exc):
@@ -829,7 +829,7 @@ class BackupManager:
         bset = name if isinstance(name, BackupSet) else self.get(name)
         if not bset.complete:
             raise BackupError(f"backup set {bset.id} is incomplete ({bset.problem}): it cannot be verified or restored; "
-                              f"`liar-tui backup prune` removes it")
+                              f"`liar-tui backup prune --keep N` removes it")
         scope = set(services) if services else set(bset.services)
         full = scope >= set(bset.services)
         problems: list[str] = []

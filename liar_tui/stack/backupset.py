@@ -509,27 +509,47 @@ class PruneResult:
     kept: tuple[str, ...]
     removed: tuple[str, ...]
     skipped: tuple[str, ...]  # in progress (locked by a running backup)
+    failed: tuple[tuple[str, str], ...] = ()  # (folder, why) for sets that could not be removed
+    bad: tuple[str, ...] = ()  # removed sets whose last verify failed
 
 
 def prune_sets(root: Path, keep: int, project: str | None = None) -> PruneResult:
-    """Keep the `keep` newest complete sets (of `project`, when given); remove older ones and every
-    incomplete set that no running backup holds."""
-    if keep < 0:
-        raise BackupError("--keep must be 0 or more")
+    """Keep the `keep` newest good sets (complete, and not failed by their last verify) of
+    `project`, when given; remove every other set that no running backup holds: older good ones,
+    known-bad ones (a restore refuses them) and incomplete ones.
+
+    A set is first renamed to its hidden '.ID.partial' name (one atomic step: from then on it
+    reads as incomplete, never as a complete set with files missing), then deleted. A set that
+    cannot be renamed or deleted is reported in `failed`, not as removed."""
+    if keep < 1:
+        raise BackupError("--keep must be 1 or more (the newest good sets to keep); to remove every set, delete the folder")
     sets = list_sets(root)
     mine = [s for s in sets if project is None or not s.project or s.project == project]
-    complete = [s for s in mine if s.complete]
-    keep_ids = {s.id for s in complete[max(0, len(complete) - keep) :]} if keep else set()
-    removed, skipped = [], []
+    good = [s for s in mine if s.complete and s.verified is not False]
+    keep_ids = {s.id for s in good[max(0, len(good) - keep) :]}
+    removed, skipped, failed, bad = [], [], [], []
     for s in mine:
-        if s.complete and s.id in keep_ids:
+        if s.id in keep_ids and s.complete:
             continue
         if s.in_progress:
             skipped.append(s.id)
             continue
-        shutil.rmtree(s.path, ignore_errors=True)
+        path = s.path
+        try:
+            if not path.name.startswith("."):
+                hidden = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+                if hidden.exists():
+                    shutil.rmtree(hidden)
+                path.rename(hidden)
+                path = hidden
+            shutil.rmtree(path)
+        except OSError as exc:
+            failed.append((s.path.name, exc.strerror or str(exc)))
+            continue
         removed.append(s.path.name)
-    return PruneResult(tuple(sorted(keep_ids)), tuple(removed), tuple(skipped))
+        if s.complete and s.verified is False:
+            bad.append(s.path.name)
+    return PruneResult(tuple(sorted(keep_ids)), tuple(removed), tuple(skipped), tuple(failed), tuple(bad))
 
 
 @contextmanager

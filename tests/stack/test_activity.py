@@ -130,7 +130,8 @@ def test_headless_backup_verify_restore_prune_and_shell_are_recorded(running_sta
     failed = cli(running_stack, "backup", "redis", "--backup-dir", str(unwritable / "backups"), "-q")
     assert failed.returncode != 0
 
-    pruned = cli(running_stack, "backup", "prune", "--keep", "0", "--backup-dir", str(backups))
+    # the only set failed its verify: prune keeps no bad set in place of a good one
+    pruned = cli(running_stack, "backup", "prune", "--keep", "1", "--backup-dir", str(backups))
     assert pruned.returncode == 0, pruned.stderr
     shell = subprocess.run(
         [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
@@ -147,7 +148,7 @@ def test_headless_backup_verify_restore_prune_and_shell_are_recorded(running_sta
     assert any(x.startswith(f"redis|restore {set_id} refused: it fails verification") for x in said), said
     assert not any("restore" in x and "started" in x for x in said), said
     assert any(x.startswith("redis|backup of redis failed: ") for x in said), said
-    assert f"|prune --keep 0: removed {set_id}" in said, said
+    assert f"|prune --keep 1: removed {set_id}" in said, said
     assert "redis|redis-cli opened (fed from stdin; liar-tui shell)" in said, said
     text = path.read_text()
     for secret in secrets_of(running_stack):

@@ -188,3 +188,80 @@ def test_the_roles_of_a_set_are_read_from_either_form_of_its_roles_file() -> Non
     expected = {"app", "liaruser", 'Odd "Name"'}
     assert set_roles(GLOBALS) == expected
     assert set_roles(idempotent_globals(GLOBALS, "liaruser")) == expected
+
+
+def _mark_verified(path: Path, ok: bool) -> None:
+    from liar_tui.stack.backupset import MANIFEST, sha256_file
+
+    write_json_file(path / "verify.json", {"ok": ok, "verified_at": "2024-01-09T00:00:00+00:00",
+                                           "manifest_sha256": sha256_file(path / MANIFEST)})
+
+
+def test_prune_never_keeps_a_bad_set_in_place_of_a_good_one(tmp_path: Path) -> None:
+    good = make_set(tmp_path, "20240101T000000Z")
+    _mark_verified(good, True)
+    bad = make_set(tmp_path, "20240102T000000Z")  # newer, but its last verify failed
+    _mark_verified(bad, False)
+    make_partial(tmp_path, "20240103T000000Z")
+    assert [s.status for s in list_sets(tmp_path)] == ["verified", "verify failed", "incomplete"]
+    result = prune_sets(tmp_path, keep=1)
+    assert result.kept == ("20240101T000000Z",)
+    assert set(result.removed) == {"20240102T000000Z", ".20240103T000000Z.partial"} and result.bad == ("20240102T000000Z",)
+    assert [s.id for s in list_sets(tmp_path)] == ["20240101T000000Z"] and not result.failed
+
+
+@pytest.mark.parametrize("keep", [0, -1])
+def test_prune_refuses_to_keep_no_set(tmp_path: Path, keep: int) -> None:
+    make_set(tmp_path, "20240101T000000Z")
+    with pytest.raises(Exception, match="--keep must be 1 or more"):
+        prune_sets(tmp_path, keep=keep)
+    assert len(list_sets(tmp_path)) == 1
+
+
+PRUNE_IN_A_READ_ONLY_PLACE = r"""
+import json, subprocess, sys
+from pathlib import Path
+from liar_tui.stack.backupset import list_sets, prune_sets
+root, ro = Path(sys.argv[1]), sys.argv[2]
+subprocess.run(["mount", "--bind", ro, ro], check=True)
+subprocess.run(["mount", "-o", "remount,bind,ro", ro], check=True)
+r = prune_sets(root, keep=1)
+print(json.dumps({"removed": r.removed, "failed": r.failed, "sets": [[s.id, s.status] for s in list_sets(root)]}))
+"""
+
+
+def _prune_with_read_only(tmp_path: Path, root: Path, ro: Path) -> dict:
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.fail("needs root and unshare: a read-only bind mount is the only folder root cannot write")
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", PRUNE_IN_A_READ_ONLY_PLACE,
+                        str(root), str(ro)], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_prune_in_a_read_only_folder_removes_nothing_and_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "sets"
+    root.mkdir()
+    make_set(root, "20240101T000000Z")
+    make_set(root, "20240102T000000Z")
+    out = _prune_with_read_only(tmp_path, root, root)
+    assert out["removed"] == [] and [f[0] for f in out["failed"]] == ["20240101T000000Z"]
+    assert "Read-only" in out["failed"][0][1]
+    assert out["sets"] == [["20240101T000000Z", "complete"], ["20240102T000000Z", "complete"]]
+
+
+def test_a_set_prune_could_only_half_delete_reads_as_incomplete(tmp_path: Path) -> None:
+    """The old set's redis folder cannot be emptied (read-only): the set was renamed first, so
+    what is left is an incomplete set, never a 'complete' one with its files gone."""
+    root = tmp_path / "sets"
+    root.mkdir()
+    old = make_set(root, "20240101T000000Z")
+    make_set(root, "20240102T000000Z")
+    out = _prune_with_read_only(tmp_path, root, old / "redis")
+    assert out["removed"] == [] and [f[0] for f in out["failed"]] == ["20240101T000000Z"]
+    assert out["sets"] == [["20240101T000000Z", "incomplete"], ["20240102T000000Z", "complete"]]
