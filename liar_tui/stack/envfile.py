@@ -94,3 +94,18 @@ class Redactor:
             if secret in text:
                 return self._pattern.sub("******", text)
         return text
+
+    def cut(self, text: str, limit: int, mark: str = "…") -> str:
+        """`text` redacted, then cut to `limit` characters (ending in `mark`). The cut must not
+        show the start of a secret either: a secret that straddles the cut, or that goes on past
+        the text (a long line still arriving), ends the text as '******' when 3 or more of its
+        characters would show."""
+        text = self(text)
+        if len(text) > limit:
+            text = text[:limit]
+        for secret in self._secrets:
+            for k in range(min(len(secret) - 1, len(text)), 2, -1):
+                if text.endswith(secret[:k]):
+                    text = text[:-k] + "******"
+                    break
+        return text + mark

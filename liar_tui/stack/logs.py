@@ -160,7 +160,7 @@ class LogDecoder:
         self._text = ""
         if not text or self._skipping:
             return []
-        return self._finish_block([text[: self._max]])
+        return self._finish_block([self._cut(text) if len(text) > self._max else text])
 
     def _demux(self, chunk: bytes) -> bytes:
         if self._multiplexed is False:
@@ -209,7 +209,7 @@ class LogDecoder:
                 if self._skipping:
                     return []
                 self._skipping = True
-                return self._finish_block([text[: self._max] + "…"])
+                return self._finish_block([self._cut(text)])
             self._text = text
             return []
         block, self._text = text[:nl], text[nl + 1 :]
@@ -218,10 +218,19 @@ class LogDecoder:
             self._skipping = False
             del lines[0]  # the end of a line already shown cut
         if len(self._text) > self._max:
-            lines.append(self._text[: self._max] + "…")
+            lines.append(self._cut(self._text))
             self._text = ""
             self._skipping = True
         return self._finish_block(lines)
+
+    def _cut(self, text: str) -> str:
+        """A line longer than max_line: its start, redacted before it is cut (a secret across
+        the cut, or still arriving, must not show its first characters), ending in '…'."""
+        cut = getattr(self._redact, "cut", None)
+        if cut is not None:
+            return str(cut(text, self._max))
+        text = self._redact(text) if self._redact is not None else text
+        return text[: self._max] + "…"
 
     def _finish_block(self, lines: list[str]) -> list[str]:
         if not lines:
@@ -232,7 +241,7 @@ class LogDecoder:
             joined = "\n".join(lines)
         limit = self._max
         if max(map(len, lines)) > limit:
-            lines = [ln if len(ln) <= limit else ln[:limit] + "…" for ln in lines]
+            lines = [ln if len(ln) <= limit else self._cut(ln) for ln in lines]
             joined = "\n".join(lines)
         redact = self._redact
         if _DIRTY.search(joined):

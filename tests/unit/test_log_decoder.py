@@ -71,3 +71,21 @@ def test_to_log_lines_splits_docker_timestamps() -> None:
         LogLine("nginx", TS, "hello world"),
         LogLine("nginx", "", "no ts"),
     ]
+
+
+def test_a_cut_line_never_shows_the_start_of_a_secret() -> None:
+    secret = "Zq9secretPASSWORD0123456789abcdef"
+    redact = Redactor([secret])
+    # a line that ends before the cut but whose secret straddles it
+    line = "k" * 8 + secret + " tail"
+    assert decode(frame(line + "\n"), redact=redact, max_line=20) == ["k" * 8 + "****** tail…"]
+    # the QA case: a long line still arriving when it is cut, the secret beginning just before the cut
+    chunks = frame("y" * 14) + frame(secret[:10]) + frame(secret[10:] + " END\n")
+    for cuts in ([], [22], [22, 40]):
+        out = decode(chunks, cuts, redact=redact, max_line=20)
+        assert out == ["y" * 14 + "******…"], (cuts, out)
+        assert not any(secret[:3] in ln for ln in out)
+    # a whole secret inside the kept part is redacted as everywhere, the rest of the line dropped
+    assert decode(frame(secret + " " + "z" * 50 + "\n"), redact=redact, max_line=20) == ["****** " + "z" * 13 + "…"]
+    # two or fewer characters that merely look like a secret's start are left alone
+    assert decode(frame("y" * 19 + "Zq" + "\n"), redact=redact, max_line=20) == ["y" * 19 + "Z…"]
