@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -131,6 +132,40 @@ def format_log_line(line: LogLine, show_ts: bool, show_service: bool) -> str:
         parts.append(f"{line.service:<8}")
     parts.append(line.text)
     return " ".join(parts)
+
+
+def write_log_file(path: Path, lines: Iterable[str], overwrite: bool = False) -> bool:
+    """Write `lines` to `path` (mode 0600) through a temporary file in the same folder, renamed
+    into place: a failed write never leaves a half-written file, at `path` or beside it. An
+    existing `path` is replaced only with `overwrite`; without it, returns False and writes nothing."""
+    if not overwrite and (path.exists() or path.is_symlink()):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if a file appeared meanwhile: never replaced unasked
+            except FileExistsError:
+                return False
+            except OSError:
+                if path.exists() or path.is_symlink():
+                    return False
+                os.replace(tmp, path)  # a file system without hard links
+    finally:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+    return True
 
 
 class LiarApp(App[int]):
@@ -501,14 +536,25 @@ class LiarApp(App[int]):
             self.call_after_refresh(follower.ack)
 
     def on_log_saved(self, message: LogSaved) -> None:
-        if message.error:
-            self.notify(f"could not save the log: {message.error}", severity="error")
-            self.main.show_activity(Text(f"✗ save log: {message.error}", style="red"))
-            self.wiring.record("action", "", f"save log to {message.path} failed: {message.error}")
-        else:
-            self.notify(f"saved {message.lines:,} lines to {message.path}")
-            self.wiring.record("action", "", f"saved {message.lines:,} log lines to {message.path}")
-            self.main.show_activity(Text(f"✓ saved {message.lines:,} lines to {message.path}", style="green"))
+        dialog = message.dialog
+        open_dialog = dialog if dialog is not None and dialog.is_attached and dialog in self.screen_stack else None
+        if message.exists or message.error:
+            if open_dialog is not None:
+                # The dialog stays: the name can be changed, or (exists) enter pressed again.
+                open_dialog.save_refused(message.path, message.error, exists=message.exists)
+                if message.error:
+                    self.wiring.record("action", "", f"save log to {message.path} failed: {message.error}")
+                return
+            error = message.error or "the file exists (not overwritten)"
+            self.notify(f"could not save the log to {message.path}: {error}", severity="error")
+            self.main.show_activity(Text(f"✗ save log to {message.path}: {error}", style="red"))
+            self.wiring.record("action", "", f"save log to {message.path} failed: {error}")
+            return
+        if open_dialog is not None:
+            open_dialog.dismiss(message.path)
+        self.notify(f"saved {message.lines:,} lines to {message.path}")
+        self.wiring.record("action", "", f"saved {message.lines:,} log lines to {message.path}")
+        self.main.show_activity(Text(f"✓ saved {message.lines:,} lines to {message.path}", style="green"))
 
     # -- periodic repaint (coalesced) ---------------------------------------------------------
     def _tick(self) -> None:
@@ -1016,21 +1062,23 @@ class LiarApp(App[int]):
             self._follower.start()
         panel.update_bar()
 
-    def save_log(self, path: Path, lines: list[LogLine], show_ts: bool, show_service: bool) -> None:
-        self._save_worker(path, lines, show_ts, show_service)
+    def save_log(self, path: Path, lines: list[LogLine], show_ts: bool, show_service: bool,
+                 overwrite: bool = False, dialog: Any = None) -> None:
+        """Write `lines` to `path` in a worker; an existing file is replaced only with `overwrite`."""
+        self._save_worker(path, lines, show_ts, show_service, overwrite, dialog)
 
     @work(thread=True, exclusive=False, group="save", exit_on_error=False)
-    def _save_worker(self, path: Path, lines: list[LogLine], show_ts: bool, show_service: bool) -> None:
+    def _save_worker(self, path: Path, lines: list[LogLine], show_ts: bool, show_service: bool,
+                     overwrite: bool = False, dialog: Any = None) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for line in lines:
-                    fh.write(format_log_line(line, show_ts, show_service) + "\n")
+            written = write_log_file(path, (format_log_line(ln, show_ts, show_service) for ln in lines), overwrite)
         except OSError as exc:
-            self.post_message(LogSaved(path, 0, exc.strerror or str(exc)))
+            self.post_message(LogSaved(path, 0, exc.strerror or str(exc), dialog=dialog))
             return
-        self.post_message(LogSaved(path, len(lines)))
+        if not written:
+            self.post_message(LogSaved(path, 0, exists=True, dialog=dialog))
+            return
+        self.post_message(LogSaved(path, len(lines), dialog=dialog))
 
     # -- shell ---------------------------------------------------------------------------------
     def open_shell(self, service: str) -> None:

@@ -65,13 +65,17 @@ class HealthInspected(Message):
 
 
 class LogSaved(Message):
-    """The visible log was written to a file (or writing failed: `error`)."""
+    """The visible log was written to a file, or not: `exists` (the file is there and overwriting
+    was not asked for) or `error` (why writing failed). `dialog` is the save dialog that asked, if
+    any: it stays open until the save is done."""
 
-    def __init__(self, path: Path, lines: int, error: str = "") -> None:
+    def __init__(self, path: Path, lines: int, error: str = "", *, exists: bool = False, dialog: Any = None) -> None:
         super().__init__()
         self.path = path
         self.lines = lines
         self.error = error
+        self.exists = exists
+        self.dialog = dialog
 
 
 # -- deep health: probes, drift, buckets, autoheal, activity -------------------------------------

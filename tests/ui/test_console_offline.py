@@ -226,6 +226,69 @@ def test_save_writes_the_visible_lines(tmp_path: Path) -> None:
     run_sync(run())
 
 
+def test_save_never_overwrites_silently_and_a_failed_save_keeps_the_dialog(tmp_path: Path) -> None:
+    """QA wrote a log over compose/.env: an existing file is overwritten only after a second enter
+    on the same path, the write goes through a temporary file renamed into place, and a failed
+    save keeps the dialog open with the path and what to do (not a toast behind a closed dialog)."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.main.log_view.add_lines(sample_log_lines())
+            existing = tmp_path / ".env"
+            existing.write_text("POSTGRES_PASSWORD=keep-me\n")
+
+            def error_text() -> str:
+                return str(app.screen.query_one("#save-error").render())
+
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, SaveLogScreen)
+            app.screen.query_one(Input).value = str(existing)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "exists" in error_text(), 5, what="the exists warning")
+            assert error_text() == f"{existing} exists: enter again to overwrite, or change the name"
+            assert isinstance(app.screen, SaveLogScreen) and existing.read_text() == "POSTGRES_PASSWORD=keep-me\n"
+            # another name: saved there, the existing file untouched, the dialog closes
+            fresh = tmp_path / "fresh.log"
+            app.screen.query_one(Input).value = str(fresh)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the dialog closed")
+            assert len(fresh.read_text().splitlines()) == 40 and existing.read_text() == "POSTGRES_PASSWORD=keep-me\n"
+            assert any(str(fresh) in str(n.message) for n in app._notifications)
+            # enter twice on the same existing path: overwritten
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            app.screen.query_one(Input).value = str(existing)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "exists" in error_text(), 5, what="the exists warning")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the dialog closed")
+            assert len(existing.read_text().splitlines()) == 40
+            # an error: the dialog stays, says which path and what to do; no temporary file is left
+            blocked = tmp_path / "a-dir"
+            blocked.mkdir()
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            app.screen.query_one(Input).value = str(blocked)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "exists" in error_text(), 5, what="the exists warning")
+            await pilot.press("enter")  # overwrite a folder: the rename fails
+            await wait_until(pilot, lambda: "could not save" in error_text(), 5, what="the error in the dialog")
+            assert isinstance(app.screen, SaveLogScreen)
+            assert str(blocked) in error_text() and "change the name" in error_text()
+            not_a_dir = tmp_path / "fresh.log" / "x.log"
+            app.screen.query_one(Input).value = str(not_a_dir)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: str(not_a_dir) in error_text(), 5, what="the error in the dialog")
+            assert isinstance(app.screen, SaveLogScreen)
+            assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "a-dir", "fresh.log"]
+            assert list(blocked.iterdir()) == []
+            await pilot.press("escape")
+            assert isinstance(app.screen, MainScreen)
+
+    run_sync(run())
+
+
 def test_how_far_back_takes_a_count_or_a_duration() -> None:
     async def run() -> None:
         app, _, _ = offline_app()

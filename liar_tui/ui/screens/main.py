@@ -355,11 +355,13 @@ class MainScreen(Screen[None]):
         target = "all" if self.liar.logs_all else self.selected
         default = Path.cwd() / f"liar-tui-{self.project_name}-{target}-{stamp}.log"
 
-        def done(path: Path | None) -> None:
-            if path is not None:
-                self.liar.save_log(path, self.log_view.visible_lines(), self.log_view.show_ts, self.log_view.show_service)
+        # the lines as they are now: the dialog may stay open a while (an existing file, an error)
+        lines, show_ts, show_service = self.log_view.visible_lines(), self.log_view.show_ts, self.log_view.show_service
 
-        self.app.push_screen(SaveLogScreen(default, self.log_view.row_count), done)
+        def save(path: Path, overwrite: bool, dialog: SaveLogScreen) -> None:
+            self.liar.save_log(path, lines, show_ts, show_service, overwrite=overwrite, dialog=dialog)
+
+        self.app.push_screen(SaveLogScreen(default, len(lines), save))
 
     @property
     def zoomed(self) -> bool:

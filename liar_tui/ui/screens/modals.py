@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.table import Table
@@ -110,26 +111,54 @@ class ConfirmDownScreen(ModalScreen[str | None]):
 
 
 class SaveLogScreen(ModalScreen[Path | None]):
-    """`w`: where to write the visible log."""
+    """`w`: where to write the visible log. The dialog stays open until the file is written: an
+    existing file is overwritten only after a second enter on the same path, and a failed save
+    says why here, so the name can be changed."""
 
-    DEFAULT_CSS = modal_css("SaveLogScreen")
+    DEFAULT_CSS = modal_css("SaveLogScreen") + """
+    SaveLogScreen #save-error { width: 100%; }
+    """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel", tooltip="Save dialog: cancel (enter saves)")]
 
-    def __init__(self, default: Path, lines: int) -> None:
+    def __init__(self, default: Path, lines: int, save: Callable[[Path, bool, "SaveLogScreen"], None] | None = None) -> None:
         super().__init__()
         self.default = default
         self.lines = lines
+        self._save = save
+        self._confirm: Path | None = None  # an existing file enter was pressed on once
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Save the visible log", classes="title")
             yield Label(f"{self.lines:,} lines (after the filter, secrets redacted). enter saves, esc cancels.", classes="hint")
             yield Input(value=str(self.default), id="save-path")
+            yield Label("", id="save-error", classes="error")
 
     @on(Input.Submitted, "#save-path")
     def _submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
+        if not value:
+            self.query_one("#save-error", Label).update("give a file name (esc cancels)")
+            return
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        if self._save is None:
+            self.dismiss(path)
+            return
+        overwrite = path == self._confirm
+        self.query_one("#save-error", Label).update("")
+        self._save(path, overwrite, self)
+
+    def save_refused(self, path: Path, error: str = "", exists: bool = False) -> None:
+        """The save did not happen: `path` exists (a second enter on it overwrites), or `error`."""
+        label = self.query_one("#save-error", Label)
+        if exists:
+            self._confirm = path
+            label.update(f"{path} exists: enter again to overwrite, or change the name")
+        else:
+            self._confirm = None
+            label.update(f"could not save to {path}: {error}: change the name or folder (esc cancels)")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
