@@ -370,8 +370,7 @@ class LiarApp(App[int]):
             self._follower.update_state(message.state)
         screen = self.health_view
         if screen is not None and screen.service == message.state.service:
-            screen.state = message.state
-            screen.redraw()
+            screen.show(message.state)  # the monitor inspected it: its checks and the time are new
         self.trigger_probes()
 
     def on_engine_status_changed(self, message: EngineStatusChanged) -> None:

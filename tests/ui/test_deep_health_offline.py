@@ -362,3 +362,52 @@ def test_health_view_shows_the_stats_the_compact_table_has_no_room_for() -> None
             assert all(len(line.rstrip()) <= app.screen.query_one("#health-stats").content_region.width for line in stats)
 
     run_sync(run())
+
+
+def test_health_view_keeps_its_checks_and_inspect_time_fresh(monkeypatch: Any) -> None:
+    """The health view's last checks and `inspected` time follow the service: a state change
+    from the monitor (a recreate) shows at once with its time, and checks that change no status
+    (no engine event) are picked up by the view's own inspect while it is open."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from uikit import FIXED_NOW
+
+    from liar_tui.stack.model import HealthCheckResult, HealthInfo
+    from liar_tui.ui.screens import health
+
+    now = [FIXED_NOW]
+
+    def checks(tag: str, n: int) -> HealthInfo:
+        return HealthInfo("healthy", 0, tuple(
+            HealthCheckResult(now[0] - timedelta(seconds=n - i), now[0] - timedelta(seconds=n - i - 0.5), 0, f"{tag}{i}")
+            for i in range(n)))
+
+    def hint(app: Any) -> str:
+        return str(app.screen.query_one("#health-hint").render())
+
+    async def run() -> None:
+        app, monitor, _ = offline_app()
+        app.clock = lambda: (now[0], now[0].timestamp())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("1", "H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and "inspected 12:00:00" in hint(app), 5,
+                             what="the health view")
+            # a recreate: the monitor's state change (a fresh inspect) shows at once, with its time
+            now[0] = FIXED_NOW + timedelta(seconds=30)
+            recreated = replace(monitor.state("postgres"), container_id="ab" * 32, health=checks("RECREATED", 1))
+            monitor.set_state(recreated)
+            app.post_message(ServiceStateChanged(recreated))
+            await wait_until(pilot, lambda: "RECREATED0" in health_text(app), 2, what="the new container's check")
+            assert "inspected 12:00:30" in hint(app)
+            await pilot.press("escape")
+            # checks that change nothing else send no event: the open view inspects again by itself
+            monkeypatch.setattr(health, "REINSPECT_INTERVAL", 0.2)
+            await pilot.press("H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
+            now[0] = FIXED_NOW + timedelta(seconds=60)
+            monitor.set_state(replace(recreated, health=checks("LATER", 3)))
+            await wait_until(pilot, lambda: "LATER2" in health_text(app) and "inspected 12:01:00" in hint(app), 3,
+                             what="the later checks without any event")
+
+    run_sync(run())

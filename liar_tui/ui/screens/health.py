@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from ..app import LiarApp
 
 
+#: Seconds between inspects of the shown service while the view is open: a healthcheck run that
+#: does not change the health status sends no engine event, and its result is only in an inspect.
+REINSPECT_INTERVAL = 5.0
+
+
 class HealthScreen(ModalScreen[None]):
     """Health of one service (1-4 or ←/→ pick another), over the four probes' summary."""
 
@@ -81,9 +86,17 @@ class HealthScreen(ModalScreen[None]):
                 yield Static(self._stats(), id="health-stats")
             yield Label("inspecting…", id="health-hint", classes="hint")
 
+    def on_mount(self) -> None:
+        self.set_interval(REINSPECT_INTERVAL, self._reinspect)
+
+    def _reinspect(self) -> None:
+        self.liar.inspect_health(self.service)  # a worker; the answer comes back through show()
+
     # -- updates from the app -----------------------------------------------------------------
     def show(self, state: ServiceState) -> None:
-        """A fresh inspect of this service arrived."""
+        """A fresh inspect of this service arrived (the view's own, or the monitor's on a state change)."""
+        if state.service != self.service:
+            return
         self.state = state
         self.inspected = self._now()[0]
         self.redraw()
