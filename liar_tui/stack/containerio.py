@@ -69,8 +69,8 @@ def run_exec(
 ) -> ExecOutcome:
     """Run `cmd` in `container`; stream stdin from a file, stdout to `on_stdout`; return the outcome.
 
-    Raises ExecCancelled when `cancel` is set (the connection is closed, which ends the command
-    with EPIPE/EOF), ExecFailed when the engine refuses the exec.
+    Raises ExecCancelled when `cancel` is set (the connection is closed and the command is
+    ended: see end_exec), ExecFailed when the engine refuses the exec.
     """
     from .engineapi import APIError
 
@@ -174,6 +174,13 @@ def run_exec(
                 out_total += len(data)
                 if on_stdout is not None:
                     on_stdout(data)
+    except ExecCancelled:
+        try:
+            raw.close()
+        except OSError:
+            pass
+        end_exec(api, container, exec_id)
+        raise
     finally:
         try:
             raw.close()
@@ -186,6 +193,51 @@ def run_exec(
         raise writer_error[0]
     exit_code = _exit_code(api, exec_id)
     return ExecOutcome(exit_code, stderr.decode("utf-8", "replace"), out_total, sent[0])
+
+
+def pid_in_container(host_pid: int) -> int:
+    """The pid a host process has inside its container's pid namespace (0 when unknown)."""
+    try:
+        with open(f"/proc/{host_pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def end_exec(api: Any, container: str, exec_id: str, wait: float = 5.0) -> bool:
+    """End a command started by run_exec that is still running, and wait (briefly) until it has.
+
+    Closing the exec's connection does not end the command: the engine keeps draining its output,
+    so a cancelled pg_dump ran to the end (and held its snapshot) while the console said
+    'cancelled'. The engine has no API to signal an exec, so a second exec sends SIGTERM to the
+    command's pid inside the container (its host pid, from the engine, mapped through /proc)."""
+    try:
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running"):
+            return True
+        cpid = pid_in_container(int(info.get("Pid") or 0))
+        if cpid <= 0:
+            return False
+        killer = api.exec_create(container, ["sh", "-c", f"kill -TERM {cpid} 2>/dev/null; true"],
+                                 stdout=True, stderr=True, tty=False, user="0")
+        raw = api.exec_start(killer["Id"])
+        try:
+            raw.settimeout(wait)
+            while raw.recv(CHUNK):
+                pass
+        finally:
+            raw.close()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not api.exec_inspect(exec_id).get("Running"):
+                return True
+            time.sleep(0.05)
+    except Exception:  # noqa: BLE001 - best effort: the engine or container may be gone already
+        return False
+    return False
 
 
 def _exit_code(api: Any, exec_id: str, timeout: float = 15.0) -> int:

@@ -369,6 +369,17 @@ def test_cancel_from_another_thread_leaves_no_complete_set(stack: Project, tmp_p
     assert not any(p.service == service and p.phase == "done" for p in seen)  # stopped inside that service
     assert list((tmp_path / "sets").iterdir()) == []
     assert mgr.list() == []
+    # the command in the container ended with the cancel (closing the exec's connection alone
+    # left pg_dump running to the end: the engine keeps draining its output)
+    command = {"postgres": "pg_dump -Fc", "redis": "cat /proc/self/fd/3"}.get(service)
+    if command:
+        cid = stackkit.state_of(stack, service).container_id
+
+        def gone() -> bool:
+            rows = stackkit.Engine().api.top(cid, ps_args="-eo pid,args")["Processes"]
+            return not any(command in " ".join(row) for row in rows)
+
+        assert gone(), f"{command} still runs in {service} after the cancel returned"
     # the stack still serves: nothing was left locked or stopped
     assert stackkit.redis_client(stack).ping()
 
