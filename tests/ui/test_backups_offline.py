@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import Input, Label
 from uikit import MemoryActivity, drawn, offline_app, run_sync, wait_until
 
 from liar_tui.stack.backup import BackupProgress, RestoreReport, ServiceCheck, ServiceRestore, VerifyReport
@@ -20,6 +20,7 @@ from liar_tui.stack.backupset import BackupCancelled, BackupFile, BackupSet
 from liar_tui.ui.messages import BackupJobFinished, BackupProgressed
 from liar_tui.ui.screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
 from liar_tui.ui.screens.main import MainScreen
+from liar_tui.ui.screens.modals import ConfirmDownScreen
 
 
 def make_set(set_id: str, services: tuple[str, ...] = ("postgres", "redis", "minio"), complete: bool = True) -> BackupSet:
@@ -213,3 +214,38 @@ def test_verify_with_a_service_down_is_not_finished_not_failed(messages: list[An
 
     run_sync(run())
 
+
+
+def test_typed_confirmations_show_no_name_in_the_box() -> None:
+    """The project name as a placeholder read as already typed (QA pressed enter and was told it
+    is not the project name): the boxes start empty and the label above says what to type."""
+    fake = FakeManager([make_set("20240601T110000Z")])
+
+    def box_shows(screen: Any, selector: str) -> str:
+        box = screen.query_one(selector, Input)
+        return box.placeholder + "".join(seg.text for seg in box.render_line(0))
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("V")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
+            await pilot.pause(0.1)
+            assert "liar-game" not in box_shows(app.screen, "#restore-name")
+            labels = " ".join(str(label.render()) for label in app.screen.query(Label))
+            assert "type liar-game to confirm" in labels
+            await pilot.press("escape", "escape")
+            await pilot.press("D")
+            await pilot.pause(0.1)
+            await pilot.press("v")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmDownScreen)
+            assert "liar-game" not in box_shows(app.screen, "#confirm-name")
+            labels = " ".join(str(label.render()) for label in app.screen.query(Label))
+            assert "type liar-game to confirm" in labels
+            await pilot.press("escape")
+
+    run_sync(run())

@@ -189,8 +189,9 @@ class RestoreConfirmScreen(ModalScreen["tuple[str, ...] | None"]):
             )
             yield Label("Services (space-separated):", classes="hint")
             yield Input(value=" ".join(b.services), id="restore-services")
-            yield Label(f"Type the project name ({self.project}) and press enter to restore:", classes="hint")
-            yield Input(placeholder=self.project, id="restore-name")
+            yield Label(f"type {self.project} to confirm, then enter restores:", classes="hint")
+            # no placeholder: a greyed name in the box reads as already typed
+            yield Input(id="restore-name")
             yield Label("", id="restore-error", classes="error")
 
     def on_mount(self) -> None:

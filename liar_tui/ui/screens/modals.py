@@ -87,8 +87,9 @@ class ConfirmDownScreen(ModalScreen[str | None]):
             yield Label("Stops and removes the containers and the network. Data stays in " f"{self.data_dir}.")
             yield Label("y: down (keep data)   v: down and DELETE ALL DATA…   esc/n: cancel", classes="hint")
             with Vertical(id="volumes-box"):
-                yield Label(f"Type the project name ({self.project_name}) and press enter to delete all data:", classes="error")
-                yield Input(placeholder=self.project_name, id="confirm-name")
+                yield Label(f"type {self.project_name} to confirm, then enter deletes all data:", classes="error")
+                # no placeholder: a greyed name in the box reads as already typed
+                yield Input(id="confirm-name")
                 yield Label("", id="confirm-error", classes="error")
 
     def action_down(self) -> None:
