@@ -833,6 +833,7 @@ class BackupManager:
         scope = set(services) if services else set(bset.services)
         full = scope >= set(bset.services)
         problems: list[str] = []
+        missing: set[str] = set()  # services with a file gone: nothing of theirs to read
         files = [f for f in bset.files if f.service in scope]
         total = sum(f.size for f in files)
         rep = _Reporter(progress, "set", "verify", total)
@@ -843,6 +844,7 @@ class BackupManager:
                 size = p.stat().st_size
             except OSError:
                 problems.append(f"{f.path}: missing (the set is damaged)")
+                missing.add(f.service)
                 continue
             if size != f.size:
                 problems.append(f"{f.path}: size {size} but the manifest says {f.size} (truncated or changed)")
@@ -859,6 +861,9 @@ class BackupManager:
                 fn = {"postgres": self._check_postgres, "redis": self._check_redis, "minio": self._check_minio}.get(svc)
                 if fn is None:
                     continue
+                if svc in missing:
+                    checks.append(ServiceCheck(svc, False, "not read: its backup file is missing"))
+                    continue
                 try:
                     check = fn(access, bset, progress, cancel)
                 except ServiceNotRunning as exc:
@@ -869,6 +874,8 @@ class BackupManager:
                     if isinstance(exc, BackupCancelled):
                         raise
                     check = ServiceCheck(svc, False, str(exc))
+                except OSError as exc:  # a file that went away or cannot be read mid-verify
+                    check = ServiceCheck(svc, False, f"could not read its backup: {exc.strerror or exc}")
                 checks.append(check)
                 if not check.ok:
                     problems.append(f"{svc}: {check.summary}")

@@ -6,6 +6,7 @@ A backup counts only when it has been restored and compared: every test here res
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -347,6 +348,30 @@ def test_verify_fails_on_a_flipped_byte(stack: Project, full_set: tuple[BackupSe
     assert bad.returncode == 1, bad.stdout
     expected = {"postgres": "pg_restore cannot read", "redis": "redis-check-rdb rejects", "minio": "sha256 mismatch"}[service]
     assert expected in bad.stdout, bad.stdout
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "minio"])
+def test_verify_and_restore_name_a_missing_file(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]],
+                                               tmp_path: Path, service: str) -> None:
+    """A file of the set deleted: verify reports it (FAIL, exit 1, the set marked 'verify
+    failed'), not an OSError about folder permissions; restore refuses the same way."""
+    bset = full_set[0]
+    rel = {
+        "postgres": "postgres/database.dump",
+        "redis": "redis/dump.rdb",
+        "minio": max((f for f in bset.files if f.kind == "objects"), key=lambda f: f.size).path,
+    }[service]
+    dirs = tmp_path / "sets"
+    copy = _copy_set(bset, dirs)
+    (copy / rel).unlink()
+    bad = cli(stack, "verify", copy.name, "--backup-dir", str(dirs))
+    assert bad.returncode == 1, bad.stderr
+    assert f"{rel}: missing" in bad.stdout and "FAILED" in bad.stderr and "permissions" not in bad.stderr, bad
+    assert list_sets(dirs)[0].status == "verify failed"
+    as_json = cli(stack, "verify", copy.name, "--backup-dir", str(dirs), "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["ok"] is False, as_json
+    refused = cli(stack, "restore", copy.name, service, "--backup-dir", str(dirs), "--yes")
+    assert refused.returncode == 1 and "permissions" not in refused.stderr and "Traceback" not in refused.stderr, refused
 
 
 @pytest.mark.parametrize("service,phase", [("postgres", "dump"), ("redis", "copy"), ("minio", "objects")])
