@@ -382,6 +382,17 @@ def probe_marker(result: Any, short: bool = False) -> Text:
     return Text(f"{glyph} {word}" if short else f"{glyph} probe {word}", style=style)
 
 
+def shown_probe(result: Any, state: ServiceState | None) -> Any:
+    """The probe result worth showing for a service in `state`: a container that is not running
+    is not 'ok', whatever the last probe (taken while it ran) said; until the probe's own failure
+    arrives, nothing (None draws '-')."""
+    if result is None or state is None:
+        return result
+    if result.level == "ok" and not state.running:
+        return None
+    return result
+
+
 def drift_marker(drift: Any, key: str) -> Text | None:
     """'⚠ drift: recreate to apply (R)' for a drifted service (`key` does the fix), else None."""
     if drift is None or not drift.drifted:
@@ -450,14 +461,14 @@ def probe_figures(result: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def probe_line(service: str, result: Any, width: int, selected: bool = False) -> Text:
+def probe_line(service: str, result: Any, width: int, selected: bool = False, none_text: str = "not probed yet") -> Text:
     """'▶ postgres  ✔ ok    PostgreSQL 15.6: 3/100 connections ...' (one line, cut at width)."""
     out = Text("▶ " if selected else "  ", style="bold")
     out.append(f"{service:<9}", style=f"bold {SERVICE_COLOURS.get(service, '')}")
     marker = probe_marker(result, short=True)
     out.append_text(marker)
     out.append(" " * max(1, 7 - marker.cell_len))
-    out.append(result.reason if result is not None else "not probed yet", style="" if result is not None else "dim")
+    out.append(result.reason if result is not None else none_text, style="" if result is not None else "dim")
     out.truncate(width, overflow="ellipsis")
     return out
 

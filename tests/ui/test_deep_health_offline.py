@@ -411,3 +411,44 @@ def test_health_view_keeps_its_checks_and_inspect_time_fresh(monkeypatch: Any) -
                              what="the later checks without any event")
 
     run_sync(run())
+
+
+def test_a_stopped_service_shows_no_stale_probe_ok() -> None:
+    """QA saw `redis ● exited (0) ✔ ok` for about a second: the last probe (taken while it ran)
+    said ok. A container that is not running shows '-' until the probe's own failure arrives."""
+    from dataclasses import replace
+
+    from uikit import drawn, sample_states
+
+    from liar_tui.stack.model import HealthInfo
+
+    async def run() -> None:
+        states = sample_states()
+        states["redis"] = replace(states["postgres"], service="redis", container_name="liar-game-redis")
+        app, monitor, _ = offline_app(states, probe_factory=FakeProbeRunner)
+        async with app.run_test(size=(80, 24)) as pilot:
+            runner = await started_runner(pilot, app)
+            ok = ProbeResult("redis", "ok", "Redis 7: PING 0.3 ms", {}, 0.001, None)
+            runner.emit(ok)
+            await wait_until(pilot, lambda: "✔ ok" in drawn(app.main.services.pane("redis")), 5, what="the ok marker")
+            stopped = replace(monitor.state("redis"), state="exited", exit_code=0, health=HealthInfo("none", 0, ()))
+            monitor.set_state(stopped)
+            app.post_message(ServiceStateChanged(stopped))
+            await pilot.pause(0.1)
+            row = drawn(app.main.services.pane("redis"))
+            assert "exited (0)" in row and "✔" not in row and " ok" not in row, row
+            # the wide card's border and the health view say the same
+            await pilot.resize_terminal(160, 48)
+            await pilot.pause(0.2)
+            assert "ok" not in Text.from_markup(str(app.main.services.pane("redis").border_subtitle)).plain
+            await pilot.press("2", "H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
+            text = health_text(app)
+            assert "redis    -      not running" in text, text
+            await pilot.press("escape")
+            # the probe's own failure shows once it arrives
+            runner.emit(ProbeResult("redis", "fail", "connection refused", {}, 0.001, None))
+            await pilot.pause(0.1)
+            assert "probe fail" in Text.from_markup(str(app.main.services.pane("redis").border_subtitle)).plain
+
+    run_sync(run())

@@ -30,6 +30,7 @@ from ..render import (
     probe_figures,
     probe_line,
     render_stats_lines,
+    shown_probe,
     status_text,
     utc_time,
 )
@@ -178,7 +179,10 @@ class HealthScreen(ModalScreen[None]):
             head.append("  not started yet", style="dim")
         parts.append(head)
         for service in SERVICES:
-            line = probe_line(service, app.probes.get(service), width, selected=service == self.service)
+            last = app.probes.get(service)
+            shown = shown_probe(last, app.state_of(service))
+            line = probe_line(service, shown, width, selected=service == self.service,
+                              none_text="not running: waiting for the next probe" if last is not None else "not probed yet")
             line.no_wrap = True
             line.overflow = "ellipsis"
             parts.append(line)

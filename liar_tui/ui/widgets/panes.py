@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, StatsSample
-from ..render import SERVICE_COLOURS, drift_marker, probe_marker, render_pane, render_row, render_table_header
+from ..render import SERVICE_COLOURS, drift_marker, probe_marker, render_pane, render_row, render_table_header, shown_probe
 from .bars import LineWidget, TextBar
 
 HistorySource = Callable[[str], Sequence[StatsSample]]
@@ -51,6 +51,7 @@ class ServicePane(LineWidget):
         self.selected = False
         self.probe: Any = None  # the last ProbeResult (marker in the border / PROBE column)
         self.drift: Any = None  # the last DriftInfo (marker in place of the image line)
+        self._marker_level: str | None = None  # the probe level the border shows
         #: which key applies a drift's fix (the keymap may move them)
         self.fix_keys: dict[str, str] = {"recreate": "R", "restart": "r"}
         self._history = history
@@ -66,6 +67,7 @@ class ServicePane(LineWidget):
 
     def repaint(self, now_wall: datetime | None = None, now: float | None = None) -> bool:
         """Re-render from the given state and history; refresh only if the text changed."""
+        self._sync_probe_marker()
         width = self.content_size.width
         if width <= 0:
             return False
@@ -74,19 +76,31 @@ class ServicePane(LineWidget):
             now_wall, now = clock() if clock is not None else (datetime.now(timezone.utc), time.time())
         history = self._history(self.service) if self.state.running else ()
         if self.compact:
-            lines = [render_row(self.state, history, width, now_wall, now, self.selected, self.connected, self.probe, self.drift)]
+            probe = shown_probe(self.probe, self.state)
+            lines = [render_row(self.state, history, width, now_wall, now, self.selected, self.connected, probe, self.drift)]
         else:
             marker = drift_marker(self.drift, self.fix_keys.get(self.drift.fix, "")) if self.drift is not None else None
             lines = render_pane(self.state, history, width, now_wall, now, self.connected, marker)
         return self.set_lines(lines)
 
+    def _shown_level(self) -> str | None:
+        shown = shown_probe(self.probe, self.state)
+        return shown.level if shown is not None else None
+
+    def _sync_probe_marker(self) -> None:
+        """The card's bottom border shows the probe level worth showing for the current state."""
+        level = self._shown_level()
+        if level != self._marker_level:
+            self._marker_level = level
+            self.border_subtitle = probe_marker(shown_probe(self.probe, self.state))
+
     def set_probe(self, result: Any) -> None:
-        """Show a probe's level: in the bottom border of a card, in the PROBE column of a row."""
-        level = result.level if result is not None else None
-        changed = level != (self.probe.level if self.probe is not None else None)
+        """Show a probe's level: in the bottom border of a card, in the PROBE column of a row
+        (not a stale 'ok' of a container that has stopped since: see render.shown_probe)."""
+        before = self._shown_level()
         self.probe = result
-        if changed:
-            self.border_subtitle = probe_marker(result)
+        changed = self._shown_level() != before
+        self._sync_probe_marker()
         if self.compact and changed:
             self.repaint()
 
