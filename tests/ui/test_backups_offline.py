@@ -249,3 +249,31 @@ def test_typed_confirmations_show_no_name_in_the_box() -> None:
             await pilot.press("escape")
 
     run_sync(run())
+
+
+def test_backups_view_at_80_columns_shows_each_sets_status() -> None:
+    """At 80 columns STATUS was off screen while PROJECT (always this project) took the room:
+    STATUS comes before SERVICES, and PROJECT only shows when a set is another project's."""
+    from dataclasses import replace
+
+    fake = FakeManager([make_set("20240531T100000Z", ("redis",)), make_set("20240601T110000Z")])
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("V")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
+                                      what="sets")
+            await pilot.pause(0.1)
+            table = drawn(screen.table)
+            assert table.count("complete") == 2 and "STATUS" in table, table
+            assert "PROJECT" not in table
+            fake.sets.append(replace(make_set("20240601T120000Z"), project="other-game"))
+            await pilot.press("f5")
+            await wait_until(pilot, lambda: len(screen.sets) == 3, 5, what="the reload")
+            await pilot.pause(0.1)
+            assert [str(c.label) for c in screen.table.columns.values()][-1] == "PROJECT"
+            assert drawn(screen.table).count("complete") == 3
+
+    run_sync(run())

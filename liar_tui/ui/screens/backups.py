@@ -252,9 +252,15 @@ class BackupsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        for name in ("SET", "CREATED (UTC)", "SIZE", "SERVICES", "PROJECT", "STATUS"):
-            self.table.add_column(name, key=name)
+        self._set_columns(with_project=False)
         self.table.focus()
+
+    def _set_columns(self, with_project: bool) -> None:
+        # STATUS before SERVICES: at 80 columns it must stay on screen; PROJECT only when a set
+        # comes from another project (it is otherwise always this one's name).
+        self.table.clear(columns=True)
+        for name in ("SET", "CREATED (UTC)", "SIZE", "STATUS", "SERVICES", *(("PROJECT",) if with_project else ())):
+            self.table.add_column(name, key=name)
 
     def on_unmount(self) -> None:
         self.liar.backups_closed(self)
@@ -264,19 +270,21 @@ class BackupsScreen(Screen[None]):
         selected = select or (self.selected.id if self.selected is not None else None)
         self.sets = list(sets)
         self.backup_dir = backup_dir
-        self.table.clear()
+        with_project = any(s.project and s.project != self.project for s in self.sets)
+        self._set_columns(with_project)
         for s in self.sets:
             status = s.status if s.complete or s.in_progress else "incomplete (no manifest)"
             style = {"verified": "green", "verify failed": "bold red", "complete": ""}.get(status, "yellow")
-            self.table.add_row(
+            cells: list[Any] = [
                 s.id,
                 s.created_at.strftime("%Y-%m-%d %H:%M:%S") if s.created_at else "-",
                 Text(format_bytes(s.size), justify="right"),
-                ",".join(s.services) or "-",
-                s.project or "-",
                 Text(status, style=style),
-                key=s.id,
-            )
+                ",".join(s.services) or "-",
+            ]
+            if with_project:
+                cells.append(s.project or "-")
+            self.table.add_row(*cells, key=s.id)
         if self.sets:
             ids = [s.id for s in self.sets]
             self.table.move_cursor(row=ids.index(selected) if selected in ids else len(ids) - 1)
