@@ -947,6 +947,8 @@ class LiarApp(App[int]):
                 report = mgr.verify(job.set_id, progress=progress, cancel=job.cancel)
                 job.details = [f"{mark:<4} {text}" for mark, text in report.check_lines()] + report.other_problems()
                 job.ok = report.ok
+                job.skipped = tuple(report.unchecked)
+                job.failed = tuple(c.service for c in report.checks if not c.ok and c.service not in job.skipped)
                 if report.ok:
                     job.text = f"verify {job.set_id}: OK in {report.seconds:.1f}s"
                 elif report.unfinished:

@@ -277,3 +277,64 @@ def test_backups_view_at_80_columns_shows_each_sets_status() -> None:
             assert drawn(screen.table).count("complete") == 3
 
     run_sync(run())
+
+
+def job_rows(screen: Any) -> dict[str, tuple[str, Any]]:
+    """row -> (its label's text, its bar's total) of a job dialog."""
+    from rich.console import Console
+
+    out = {}
+    for row, label in screen._labels.items():
+        console = Console(width=200, record=True, color_system=None)
+        console.print(label.render())
+        out[row] = (console.export_text().strip(), screen._bars[row].total)
+    return out
+
+
+def test_finished_jobs_leave_every_row_final_and_still(messages: list[Any]) -> None:
+    """After a verify finished OK a row still said `minio waiting` over a full bar; after a cancel
+    the rows kept pulsing under 'cancelled'. A finished job leaves each row done, skipped,
+    cancelled or failed, and no bar without a total (an indeterminate bar animates)."""
+    fake = FakeManager([make_set("20240601T110000Z")], block=True)
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            # a verify that reports no progress for some rows
+            await pilot.press("V")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+            await pilot.press("v")
+            await wait_until(pilot, lambda: app.backup_job is None and isinstance(app.screen, JobScreen) and app.screen.job.done,
+                             5, what="verify")
+            await pilot.pause(0.1)
+            rows = job_rows(app.screen)
+            assert set(rows) == {"set", "postgres", "redis", "minio"}
+            assert all(text.split()[1] == "done" and total is not None for text, total in rows.values()), rows
+            assert all(app.screen._bars[r].percentage == 1.0 for r in rows)
+            await pilot.press("escape", "escape")
+            # a cancelled backup: the running row and the waiting ones say cancelled, nothing pulses
+            await pilot.press("ctrl+b")
+            await wait_until(pilot, lambda: any(isinstance(m, BackupProgressed) and m.progress.service == "postgres"
+                                                for m in messages), 5, what="progress")
+            await pilot.pause(0.1)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.backup_job is None, 5, what="the cancel")
+            await pilot.pause(0.1)
+            rows = job_rows(app.screen)
+            assert all(text.split()[1] == "cancelled" and total is not None for text, total in rows.values()), rows
+            await pilot.press("escape")
+            # a verify with postgres down: postgres skipped, the others done
+            fake.down = ("postgres",)
+            fake.block = False
+            await pilot.press("V")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+            await pilot.press("v")
+            await wait_until(pilot, lambda: app.backup_job is None and isinstance(app.screen, JobScreen) and app.screen.job.done,
+                             5, what="verify")
+            await pilot.pause(0.1)
+            rows = job_rows(app.screen)
+            assert {r: t.split()[1] for r, (t, _) in rows.items()} == {"set": "done", "postgres": "skipped", "redis": "done",
+                                                                      "minio": "done"}, rows
+
+    run_sync(run())

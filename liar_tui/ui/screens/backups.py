@@ -45,6 +45,8 @@ class BackupJob:
     unfinished: bool = False  # a verify that could not check every service, and found nothing wrong
     text: str = ""
     details: list[str] = field(default_factory=list)
+    skipped: tuple[str, ...] = ()  # services a verify could not check (not running)
+    failed: tuple[str, ...] = ()  # services a verify found a problem in
 
     @property
     def mild(self) -> bool:
@@ -87,6 +89,8 @@ class JobScreen(ModalScreen[None]):
         self.project = project
         self._bars: dict[str, ProgressBar] = {}
         self._labels: dict[str, Label] = {}
+        self._done: dict[str, str] = {}  # row -> the detail of its "done" report
+        self._details: dict[str, str] = {}  # row -> the detail of its last report
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -102,10 +106,10 @@ class JobScreen(ModalScreen[None]):
             yield Label(self._hint(), id="job-hint", classes="hint")
 
     @staticmethod
-    def _label_text(service: str, phase: str, detail: str) -> Text:
+    def _label_text(service: str, phase: str, detail: str, style: str = "cyan") -> Text:
         name = "checksums" if service == "set" else service
         out = Text(f"{name:<10}", style="bold")
-        out.append(phase, style="cyan")
+        out.append(phase, style=style)
         if detail:
             out.append(f"  {detail}", style="dim")
         return out
@@ -132,14 +136,39 @@ class JobScreen(ModalScreen[None]):
             bar.update(total=p.bytes_total, progress=min(p.bytes_done, p.bytes_total))
         size = format_bytes(p.bytes_done) + (f" of {format_bytes(p.bytes_total)}" if p.bytes_total else "") if p.bytes_done else ""
         detail = " · ".join(x for x in (size, p.message) if x)
+        self._details[service] = detail
+        if p.phase == "done":
+            self._done[service] = detail
         self._labels[service].update(self._label_text(service, p.phase, detail))
+
+    def _final_phase(self, row: str) -> str:
+        """What a row says once the job is over: done, skipped, failed, cancelled or not done."""
+        job = self.job
+        if row in job.skipped:
+            return "skipped"
+        if row in job.failed:
+            return "failed"
+        if row in self._done or job.ok or (job.kind == "verify" and job.unfinished):
+            return "done"
+        if job.cancelled:
+            return "cancelled"
+        return "not done"
 
     def finished(self) -> None:
         job = self.job
-        if job.ok:  # progress reports are throttled: the last one of a step may not have come
-            for bar in self._bars.values():
-                total = bar.total or 1
+        # Every row ends in a final state, and no bar keeps pulsing: progress reports are
+        # throttled (the last one of a step may not have come), and a cancel or a failure stops
+        # rows that never started.
+        for row, bar in self._bars.items():
+            phase = self._final_phase(row)
+            total = bar.total or 1
+            if phase == "done":
                 bar.update(total=total, progress=total)
+            else:
+                bar.update(total=total, progress=min(bar.progress, total))
+            detail = self._done.get(row, "") if phase == "done" else ""
+            style = {"done": "green", "skipped": "yellow", "cancelled": "yellow"}.get(phase, "red")
+            self._labels[row].update(self._label_text(row, phase, detail, style))
         mild = job.mild
         style = "bold green" if job.ok else ("bold yellow" if mild else "bold red")
         text = Text(("✓ " if job.ok else ("■ " if mild else "✗ ")) + job.text, style=style)
