@@ -6,9 +6,13 @@ Every failure the user can fix prints one line (`liar-tui: ...`) and exits non-z
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -211,7 +215,11 @@ def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
     if args.volumes and not args.yes:
         if not sys.stdin.isatty():
             return _fail("down --volumes deletes all data in docker/volumes/: add --yes to confirm when not on a terminal")
-        answer = input(f"Delete all data of {stack.project.name} in {stack.project.data_dir}? Type the project name to confirm: ")
+        try:
+            answer = input(f"Delete all data of {stack.project.name} in {stack.project.data_dir}? Type the project name to confirm: ")
+        except EOFError:
+            answer = ""
+            print()
         if answer.strip() != stack.project.name:
             return _fail("not confirmed: nothing was removed", 1)
     result = stack.down(volumes=args.volumes)
@@ -278,9 +286,32 @@ def cmd_setup(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _term_as_interrupt(headless: bool) -> Iterator[None]:
+    """SIGTERM (`timeout`, cron, systemd stopping a job) ends a headless command the way Ctrl-C
+    does: a backup is cancelled and keeps nothing, instead of dying with a partial set left."""
+    if not headless or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _term_as_interrupt(args.command is not None):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         project = discover(args.project_dir, args.project_name)
         if args.command == "setup":
@@ -309,6 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        # the reader went away (`liar-tui status | head -1`, `| grep -q`): nothing more to say
+        _quiet_stdout()
+        return 0
     except APIError as exc:
         # The engine refused a request (a container removed meanwhile, a name in use): its words.
         return _fail(f"the Docker engine refused: {exc.explanation} (try again; `liar-tui status` shows the stack now)", 1)
@@ -325,7 +360,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def open_console(project: Project, args: argparse.Namespace) -> int:
     """The Textual console on the stack. Settings: flags > LIAR_TUI_* > config file > defaults."""
-    import os
 
     from .config import load_settings
 
@@ -377,6 +411,22 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail on a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def exit_with(code: int) -> None:
+    """Exit; a Ctrl-C arriving while the interpreter shuts down ends it without a traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(code)
+
+
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    exit_with(main())

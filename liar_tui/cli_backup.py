@@ -93,7 +93,7 @@ def _outcome(exc: BaseException) -> str:
 
 @contextmanager
 def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
-    """Ctrl-C sets `cancel`: the job stops at its next block, cleans up and says what it kept
+    """Ctrl-C (or SIGTERM) sets `cancel`: the job stops at its next block, cleans up and says what it kept
     (as esc does in the console); a second Ctrl-C interrupts at once. With no `cancel` (a
     restore, which stopped half-way would leave a service half restored) the first Ctrl-C only
     says so.
@@ -122,11 +122,13 @@ def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
         except (OSError, ValueError):
             pass
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM (`timeout`, cron, systemd stopping the job) is taken the same way
+    previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _manager(stack: "Stack", args: argparse.Namespace) -> BackupManager:

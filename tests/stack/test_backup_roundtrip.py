@@ -495,8 +495,9 @@ def test_cli_backup_list_prune(stack: Project, tmp_path: Path) -> None:
     assert_no_secret(stack, first.stdout, second.stdout, listed.stdout, pruned.stdout)
 
 
-def _on_a_terminal(project: Project, args: list[str], answer: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI with a pseudo-terminal as stdin (so it asks) and type `answer`."""
+def _on_a_terminal(project: Project, args: list[str], answer: str, end: str = "\n") -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a pseudo-terminal as stdin (so it asks) and type `answer` (then `end`:
+    Enter, or Ctrl-D)."""
     master, slave = os.openpty()
     try:
         proc = subprocess.Popen(
@@ -504,7 +505,7 @@ def _on_a_terminal(project: Project, args: list[str], answer: str) -> subprocess
             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         )
         os.close(slave)
-        os.write(master, (answer + "\n").encode())
+        os.write(master, (answer + end).encode())
         out, err = proc.communicate(timeout=300)
     finally:
         os.close(master)
@@ -527,3 +528,38 @@ def test_restore_asks_on_a_terminal(stack: Project, full_set: tuple[BackupSet, d
     r = stackkit.redis_client(stack)
     assert r.get("asked:marker") is None  # not in the set: gone
     assert backupkit.redis_digest(stack) == full_set[1]["redis"]
+
+
+def test_ctrl_d_at_the_down_volumes_prompt_removes_nothing(stack: Project) -> None:
+    marker = stack.data_dir / "redis" / "ctrl-d-marker"
+    marker.write_text("kept")
+    try:
+        out = _on_a_terminal(stack, ["down", "--volumes"], "", end="\x04")
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.strip().splitlines() == ["liar-tui: not confirmed: nothing was removed"], out.stderr
+        assert marker.read_text() == "kept"
+        assert stackkit.state_of(stack, "redis").running
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def test_sigterm_cancels_a_headless_backup_and_keeps_nothing(stack: Project, tmp_path: Path) -> None:
+    """`timeout`, cron or systemd end a job with SIGTERM: the backup is cancelled as by Ctrl-C
+    (exit 130, one line), not killed with a half-written set left behind."""
+    import signal
+
+    sets = tmp_path / "sets"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(stack.root), "--project-name", stack.name,
+         "backup", "--backup-dir", str(sets), "-q"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        stackkit.wait_for(lambda: sets.is_dir() and any(sets.iterdir()), 60, interval=0.02, what="the set folder")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "liar-tui: backup cancelled: nothing was kept", err
+    assert list(sets.iterdir()) == []

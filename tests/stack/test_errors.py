@@ -179,3 +179,14 @@ def test_actions_check_ports_and_containers_before_they_touch_a_service(tmp_path
             assert_one_line_error(out, f"{action} redis failed", "redis has no container", "liar-tui up redis")
     finally:
         stackkit.destroy(project)
+
+
+def test_a_reader_that_leaves_early_is_not_an_engine_error(tmp_path: Path, engine_ready: None) -> None:
+    """`liar-tui status | grep -q unhealthy`: the pipe closes early; that is not 'the engine
+    dropped the connection' (BrokenPipeError is a ConnectionError), and not a failure."""
+    project = stackkit.make_project(tmp_path / "p")
+    for args in (["status"], ["status", "--json"]):
+        cmd = " ".join([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), *args])
+        out = subprocess.run(["bash", "-c", f"{cmd} | true; echo rc=${{PIPESTATUS[0]}}"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.stdout.strip() == "rc=0" and out.stderr == "", out
