@@ -338,3 +338,56 @@ def test_finished_jobs_leave_every_row_final_and_still(messages: list[Any]) -> N
                                                                       "minio": "done"}, rows
 
     run_sync(run())
+
+
+def test_a_long_restore_result_fits_80x24_and_scrolls() -> None:
+    """At 80x24 the restore result was cut (the minio line and the `esc/enter closes` hint off
+    screen, no scrollbar): the dialog fits the screen, its body scrolls (shown at its end, the
+    result), the hint stays in view, and long result lines wrap under themselves."""
+    from liar_tui.ui.screens.backups import BackupsScreen as _BS  # noqa: F401
+
+    long = ("restored 123 objects into 3 buckets (game-logs, replays, user-uploads) and removed 4 objects "
+            "that were not in the set; verified by their hashes")
+
+    class LongRestore(FakeManager):
+        def restore(self, name: str, services: Any, progress: Any = None, **_: Any) -> RestoreReport:
+            self.calls.append(("restore", name, tuple(services)))
+            for svc in services:
+                progress(BackupProgress(svc, "done", 100, 100, "streamed"))
+            return RestoreReport(name, tuple(ServiceRestore(s, f"{s}: {long} END-{s}", 0.1) for s in services), 0.5)
+
+    fake = LongRestore([make_set("20240601T110000Z")])
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("V")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
+            app.screen.query_one("#restore-name", Input).value = "liar-game"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="restore")
+            await pilot.pause(0.3)
+            screen = app.screen
+            dialog = screen.query_one("Vertical")
+            hint = screen.query_one("#job-hint")
+            body = screen.query_one("#job-body")
+            assert dialog.region.bottom <= 24 and hint.region.y < dialog.region.bottom - 1, (dialog.region, hint.region)
+            assert str(hint.render()) == "esc/enter closes"
+            assert body.max_scroll_y > 0 and body.scroll_y == body.max_scroll_y  # scrolls, and shows the result
+            result = screen.query_one("#job-result")
+            assert result.region.bottom <= body.region.bottom  # the minio line is in view
+            lines = [strip.text.rstrip() for strip in result.render_lines(result.region.reset_offset)]
+            assert any(ln.rstrip().endswith("END-minio") for ln in lines), lines
+            # wrapped at words under the detail's indent, not cut
+            wrapped = [ln for ln in lines if ln and not ln.startswith(("✓", "· postgres", "· redis", "· minio"))]
+            assert wrapped and all(ln.startswith("  ") for ln in wrapped), lines
+            await pilot.press("up")  # the body scrolls by keyboard
+            await pilot.pause(0.1)
+            assert body.scroll_y < body.max_scroll_y
+            await pilot.press("enter")
+            assert isinstance(app.screen, BackupsScreen)
+
+    run_sync(run())

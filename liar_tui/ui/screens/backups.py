@@ -12,11 +12,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
@@ -73,6 +75,7 @@ class JobScreen(ModalScreen[None]):
     (backup and verify) while it runs and closes once it is done."""
 
     DEFAULT_CSS = modal_css("JobScreen") + """
+    JobScreen #job-body { height: auto; }
     JobScreen Label.service { margin: 1 0 0 0; }
     JobScreen ProgressBar { width: 100%; }
     JobScreen ProgressBar Bar { width: 1fr; }
@@ -95,15 +98,36 @@ class JobScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.job.title(self.project), classes="title")
-            rows = ("set", *self.job.services) if self.job.kind in ("verify", "restore") else self.job.services
-            for service in rows:
-                label = Label(self._label_text(service, "waiting", ""), classes="service")
-                bar = ProgressBar(total=None, show_eta=False, id=f"bar-{service}")
-                self._labels[service], self._bars[service] = label, bar
-                yield label
-                yield bar
-            yield Static("", id="job-result")
+            # the rows and the result scroll (a restore's result at 80x24 does not fit); the
+            # title and the hint stay in view
+            with VerticalScroll(id="job-body"):
+                rows = ("set", *self.job.services) if self.job.kind in ("verify", "restore") else self.job.services
+                for service in rows:
+                    label = Label(self._label_text(service, "waiting", ""), classes="service")
+                    bar = ProgressBar(total=None, show_eta=False, id=f"bar-{service}")
+                    self._labels[service], self._bars[service] = label, bar
+                    yield label
+                    yield bar
+                yield Static("", id="job-result")
             yield Label(self._hint(), id="job-hint", classes="hint")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def _fit_body(self) -> None:
+        """The body's height limit: what the dialog (90% of the screen) leaves after its border,
+        the title and the hint (TCSS cannot say 'the rest' inside an auto-height dialog)."""
+        if not self.is_mounted or not self.query("#job-body"):
+            return
+        title = self.query_one(Label)
+        hint = self.query_one("#job-hint", Label)
+        room = int(self.size.height * 0.9) - 2 - title.outer_size.height - hint.outer_size.height
+        body = self.query_one("#job-body", VerticalScroll)
+        if body.styles.max_height != room:
+            body.styles.max_height = max(3, room)
 
     @staticmethod
     def _label_text(service: str, phase: str, detail: str, style: str = "cyan") -> Text:
@@ -171,11 +195,18 @@ class JobScreen(ModalScreen[None]):
             self._labels[row].update(self._label_text(row, phase, detail, style))
         mild = job.mild
         style = "bold green" if job.ok else ("bold yellow" if mild else "bold red")
-        text = Text(("✓ " if job.ok else ("■ " if mild else "✗ ")) + job.text, style=style)
+        head = Text(("✓ " if job.ok else ("■ " if mild else "✗ ")) + job.text, style=style)
+        # each detail wraps at words under itself (a hanging indent), not back at the margin
+        details = Table.grid(padding=0, expand=True)
+        details.add_column(width=2, no_wrap=True)
+        details.add_column(ratio=1, overflow="fold")
         for line in job.details:
-            text.append(f"\n  {line}", style="")
-        self.query_one("#job-result", Static).update(text)
+            details.add_row(Text("· ", style="dim"), Text(line))
+        self.query_one("#job-result", Static).update(Group(head, details) if job.details else head)
         self.query_one("#job-hint", Label).update(self._hint())
+        body = self.query_one("#job-body", VerticalScroll)
+        body.focus()  # ↑/↓/pgup/pgdn scroll it when it does not fit
+        self.call_after_refresh(body.scroll_end, animate=False)  # the result is the news
 
     def action_cancel_or_close(self) -> None:
         if self.job.done:
