@@ -329,6 +329,7 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
     if not args.yes and not interactive:
         return _fail("restore replaces the stack's data and stdin is not a terminal: add --yes to confirm")
     stack.check_engine()
+    stack.check_env()  # before a verify that may take minutes
     mgr = _manager(stack, args)
     bset = mgr.get(args.set)
     if not bset.complete:

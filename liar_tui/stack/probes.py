@@ -639,6 +639,9 @@ def not_running_result(st: ServiceState) -> ProbeResult:
     return ProbeResult(st.service, FAIL, word, {"state": st.state})
 
 
+CREDENTIALED = ("postgres", "redis", "minio")  # probes that log in with the .env's passwords
+
+
 def run_probes(
     project: Project,
     states: Mapping[str, ServiceState] | None = None,
@@ -659,10 +662,16 @@ def run_probes(
     lock = threading.Lock()
     done = threading.Condition(lock)
     threads = []
+    no_env = not project.env_file.exists()
     for service in services:
         st = (states or {}).get(service)
         if st is not None and not st.running:
             results[service] = not_running_result(st)
+            continue
+        if no_env and service in CREDENTIALED:
+            # not "password rejected": there is no password to try
+            results[service] = ProbeResult(service, FAIL, f"{project.rel(project.env_file)} is missing, so the probe has no "
+                                                          f"credentials: run `liar-tui setup` (or restore your .env)")
             continue
 
         def work(target: ProbeTarget = all_targets[service], starting: bool = bool(st and st.health.status == "starting")) -> None:

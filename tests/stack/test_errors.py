@@ -190,3 +190,25 @@ def test_a_reader_that_leaves_early_is_not_an_engine_error(tmp_path: Path, engin
         out = subprocess.run(["bash", "-c", f"{cmd} | true; echo rc=${{PIPESTATUS[0]}}"],
                              capture_output=True, text=True, timeout=120)
         assert out.stdout.strip() == "rc=0" and out.stderr == "", out
+
+
+def test_a_missing_env_file_is_named_by_status_probes_and_restore(running_stack: Project, tmp_path: Path) -> None:
+    """With compose/.env gone, the probes do not blame a password mismatch (and suggest a wrong
+    fix), and restore says so before verifying a set for minutes."""
+    import json
+
+    env_file = running_stack.env_file
+    aside = tmp_path / "env.aside"
+    env_file.rename(aside)
+    try:
+        cli = ("--project-dir", str(running_stack.root), "--project-name", running_stack.name)
+        out = run_cli(*cli, "status", "--json")
+        assert out.returncode == 0, out.stderr
+        probes = {s["name"]: s["probe"] for s in json.loads(out.stdout)["services"]}
+        for service in ("postgres", "redis", "minio"):
+            assert probes[service]["level"] == "fail" and ".env is missing" in probes[service]["reason"], probes[service]
+            assert "password" not in probes[service]["reason"], probes[service]
+        restore = run_cli(*cli, "restore", "latest", "--yes", "--backup-dir", str(tmp_path / "none"))
+        assert_one_line_error(restore, ".env is missing", "liar-tui setup")
+    finally:
+        aside.rename(env_file)
