@@ -83,6 +83,32 @@ def test_help_lists_every_binding(messages: list[Any]) -> None:
     run_sync(run())
 
 
+def test_help_pages_without_skipping_a_line_at_80x24() -> None:
+    """Each pgdn skipped one line: the key list was taller than the room the dialog gave it (its
+    last row hidden under the border, the hint off screen). Now it all shows, and a page is
+    exactly the rows in view."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause(0.3)
+            screen = app.screen
+            dialog, scroll, hint = screen.query_one("Vertical"), screen.query_one("#help-scroll"), screen.query_one(".hint")
+            inner_bottom = dialog.region.bottom - 1  # the border's row
+            assert scroll.region.bottom <= hint.region.y and hint.region.bottom <= inner_bottom, (dialog.region, scroll.region, hint.region)
+            rows = scroll.scrollable_content_region.height
+            table = screen.query_one("#help-table", Static)
+            lines = [strip.text for strip in table.render_lines(table.region.reset_offset)]
+            page1 = lines[:rows]
+            await pilot.press("pagedown")
+            await pilot.pause(0.2)
+            assert scroll.scroll_y == rows
+            page2 = lines[int(scroll.scroll_y):int(scroll.scroll_y) + rows]
+            assert page2[0] == lines[len(page1)]  # the line after page 1's last, none skipped
+
+    run_sync(run())
+
+
 def test_keymap_remaps_a_binding_and_help_shows_it() -> None:
     async def run() -> None:
         app, _, stack = offline_app(settings=Settings(up=False, keys={"service.restart": "ctrl+r"}))

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
 from ...stack.model import format_bytes
 from ..widgets.bars import TextBar
-from .style import modal_css
+from .style import fit_body, modal_css
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -118,16 +118,8 @@ class JobScreen(ModalScreen[None]):
         self.call_after_refresh(self._fit_body)
 
     def _fit_body(self) -> None:
-        """The body's height limit: what the dialog (90% of the screen) leaves after its border,
-        the title and the hint (TCSS cannot say 'the rest' inside an auto-height dialog)."""
-        if not self.is_mounted or not self.query("#job-body"):
-            return
-        title = self.query_one(Label)
-        hint = self.query_one("#job-hint", Label)
-        room = int(self.size.height * 0.9) - 2 - title.outer_size.height - hint.outer_size.height
-        body = self.query_one("#job-body", VerticalScroll)
-        if body.styles.max_height != room:
-            body.styles.max_height = max(3, room)
+        if self.query("#job-body"):
+            fit_body(self, self.query_one("#job-body", VerticalScroll), self.query_one(Label), self.query_one("#job-hint", Label))
 
     @staticmethod
     def _label_text(service: str, phase: str, detail: str, style: str = "cyan") -> Text:

@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Static
 
 from ...stack.logs import LogRange, parse_range
 from ..keys import KeyRow
-from .style import modal_css
+from .style import fit_body, modal_css
 
 
 class HelpScreen(ModalScreen[None]):
@@ -24,7 +24,8 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = modal_css("HelpScreen") + """
     HelpScreen > Vertical { width: 100%; max-width: 110; }
-    HelpScreen VerticalScroll { height: auto; max-height: 100%; }
+    HelpScreen VerticalScroll { height: auto; }
+    HelpScreen Label.hint { width: 100%; }
     """
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close", tooltip="Help: close"),
@@ -42,6 +43,19 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(id="help-scroll"):
                 yield Static(self._table(), id="help-table")
             yield Label("esc closes · ctrl+p lists every action · keys can be remapped by id in config.toml", classes="hint")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def _fit_body(self) -> None:
+        # the table scrolls inside what the title and the hint leave: all of it in view, so a
+        # page down moves by exactly the rows shown
+        if self.query("#help-scroll"):
+            fit_body(self, self.query_one("#help-scroll", VerticalScroll), self.query_one(".title", Label),
+                     self.query_one(".hint", Label))
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=True, expand=True, padding=(0, 1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def modal_css(name: str) -> str:
     """The shared modal look; DEFAULT_CSS is scoped to its class, so each modal gets its own copy."""
@@ -16,3 +18,15 @@ def modal_css(name: str) -> str:
 {name} Label.error {{ color: $error; }}
 {name} Input {{ margin: 1 0 0 0; }}
 """
+
+
+def fit_body(screen: Any, body: Any, *fixed: Any, share: float = 0.9) -> None:
+    """Limit a modal's scrolling body to what the dialog (at most `share` of the screen, as
+    modal_css says) leaves after its border and the `fixed` widgets (title, hint): TCSS cannot
+    say 'the rest' inside an auto-height dialog, and a body taller than that is clipped, its last
+    rows hidden under the border (paging then skips them) and the hint pushed off screen."""
+    if not screen.is_mounted or not body.is_mounted:
+        return
+    room = max(3, int(screen.size.height * share) - 2 - sum(w.outer_size.height for w in fixed))
+    if body.styles.max_height is None or body.styles.max_height.value != room:
+        body.styles.max_height = room
