@@ -227,6 +227,36 @@ def test_footer_follows_the_selected_services_state() -> None:
     run_sync(run())
 
 
+def test_a_key_that_does_not_apply_says_why() -> None:
+    """E or r on a stopped service and B on nginx did nothing and said nothing: now a one-line
+    reason with what to do; the action still does not run and the footer still dims the key."""
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            def said() -> list[str]:
+                return [str(n.message) for n in app._notifications]
+
+            await pilot.press("3")  # nginx: exited
+            await pilot.pause(0.3)
+            await pilot.press("r")
+            await wait_until(pilot, lambda: "nginx is not running: start it with s" in said(), 5, what="the reason for r")
+            await pilot.press("E")
+            await pilot.pause(0.1)
+            assert said().count("nginx is not running: start it with s") == 2
+            await pilot.press("B")
+            await wait_until(pilot, lambda: "nginx has no backup: backups cover postgres, redis and minio" in said(), 5,
+                             what="the reason for B")
+            assert stack.calls == [] and app.backup_job is None and not app._suspended
+            assert app.main.check_action("restart", ()) is None and app.main.check_action("shell", ()) is None
+            # a key that applies says nothing of the kind
+            before = len(said())
+            await pilot.press("1", "r")
+            await wait_until(pilot, lambda: stack.calls, 5, what="the restart")
+            assert not any("not running" in m for m in said()[before:])
+
+    run_sync(run())
+
+
 def test_save_writes_the_visible_lines(tmp_path: Path) -> None:
     async def run() -> None:
         app, _, _ = offline_app()

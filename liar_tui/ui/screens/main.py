@@ -234,6 +234,55 @@ class MainScreen(Screen[None]):
             return True if self.log_view.pattern is not None or self.log_view.only_matching else None
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action does not apply now does nothing (the footer dims it): say why."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled or active.node is not self:
+            return
+        reason = self.disabled_reason(active.binding.action)
+        if reason:
+            event.stop()
+            self.notify(reason, severity="warning", timeout=5)
+
+    def disabled_reason(self, action: str) -> str:
+        """Why `action` does not apply now, in one line with what to do ('' when it does)."""
+        app = self.liar
+        service = self.selected
+        key = app.key_for
+        if action in SERVICE_ACTIONS or action in ("up", "down", "backup_service", "backup_all"):
+            if not app.engine_connected:
+                return "the Docker engine is unreachable: actions come back when it does"
+        if action in SERVICE_ACTIONS:
+            if service in app.busy:
+                return f"{service} is busy ({app.busy[service]}): wait for it to finish"
+            state = app.state_of(service)
+            if action in ("restart", "shell") and not state.running:
+                if state.container_id:
+                    return f"{service} is not running: start it with {key('service.toggle')}"
+                return f"{service} has no container: bring the stack up with {key('stack.up')}"
+            if action == "toggle_service" and not state.container_id:
+                return f"{service} has no container: bring the stack up with {key('stack.up')}"
+        if action in ("up", "down") and "stack" in app.busy:
+            return f"the stack is busy ({app.busy['stack']}): wait for it to finish"
+        if action == "down":
+            return "nothing to take down: the stack has no containers"
+        if action in ("backup_service", "backup_all"):
+            backed = app.backup_services
+            if action == "backup_service" and service not in backed:
+                return f"{service} has no backup: backups cover {', '.join(backed[:-1])} and {backed[-1]}"
+            if app.backup_job is not None:
+                return f"a {app.backup_job.kind} is running: one at a time"
+            wanted = backed if action == "backup_all" else (service,)
+            down = [s for s in wanted if not app.state_of(s).running]
+            if down:
+                return (f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not running: a backup needs "
+                        f"{'it' if len(down) == 1 else 'them'} running (select it and press {key('service.toggle')})")
+        if action in ("next_match", "previous_match"):
+            return f"no match in the log: {key('logs.search')} searches it"
+        if action == "only_matching":
+            return f"no search yet: {key('logs.search')} searches the log"
+        return ""
+
     # -- service actions ----------------------------------------------------------------------
     def action_restart(self) -> None:
         self.liar.run_service_action("restart", self.selected)
