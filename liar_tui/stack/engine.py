@@ -49,6 +49,11 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
 
 
+def is_default_socket(address: str) -> bool:
+    """The socket a plain `dockerd` listens on (what `liar-tui setup` can start)."""
+    return address in (f"unix://{DEFAULT_SOCKET}", "unix:///run/docker.sock", "unix:///var/run/docker.sock")
+
+
 def explain_connection_error(exc: BaseException) -> str:
     """One line that says why the engine is not answering and what to do."""
     address = engine_address()
@@ -73,6 +78,9 @@ def explain_connection_error(exc: BaseException) -> str:
         if "Permission denied" in text or isinstance(exc, PermissionError):
             return f"no permission on {sock}: run as root or add yourself to the docker group (`sudo usermod -aG docker $USER`)"
         if "Connection refused" in text:
+            if not is_default_socket(address):
+                return (f"nothing answers at DOCKER_HOST={address} (a stale socket): start the engine that "
+                        f"listens there, or unset DOCKER_HOST to use {DEFAULT_SOCKET}")
             return (
                 f"Docker engine at {address} refuses connections (stale socket?): restart it with "
                 f"`sudo systemctl restart docker` or `sudo dockerd &`"

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .engine import Engine, engine_address
+from .engine import Engine, engine_address, is_default_socket
 from .envfile import SECRET_KEYS, parse_env, set_env_values, write_private
 from .errors import StackError
 from .project import Project
@@ -139,15 +139,25 @@ def engine_answers() -> bool:
         return False
 
 
+def _last_log_line(log: Path) -> str:
+    try:
+        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][-200:] if lines else "nothing logged"
+
+
 def start_engine(say: Say, wait_seconds: float = 60) -> None:
     if engine_answers():
         say(f"engine: answering at {engine_address()}")
         return
-    if not engine_address().startswith("unix://"):
-        raise SetupError(f"the engine at {engine_address()} does not answer: start it there, or unset DOCKER_HOST")
+    if not engine_address().startswith("unix://") or not is_default_socket(engine_address()):
+        # a dockerd started here would listen on the default socket, not there
+        raise SetupError(f"the engine at DOCKER_HOST={engine_address()} does not answer: start it there, or unset DOCKER_HOST")
     if not _is_root():
         raise SetupError("the Docker engine is not running and starting it needs root: run `sudo liar-tui setup`")
     started = False
+    child: subprocess.Popen[bytes] | None = None
     if shutil.which("systemctl") and Path("/run/systemd/system").exists():
         p = _run(["systemctl", "start", "docker"], timeout=120)
         started = p.returncode == 0
@@ -157,7 +167,7 @@ def start_engine(say: Say, wait_seconds: float = 60) -> None:
         log = Path("/var/log/liar-tui-dockerd.log")
         say(f"engine: starting dockerd in the background (log: {log})")
         with open(log, "ab") as fh:
-            subprocess.Popen(
+            child = subprocess.Popen(
                 ["dockerd"],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
@@ -169,6 +179,9 @@ def start_engine(say: Say, wait_seconds: float = 60) -> None:
         if engine_answers():
             say("engine: up")
             return
+        if child is not None and child.poll() is not None:
+            # e.g. "pid file found, ensure docker is not running": say why now, not after a minute
+            raise SetupError(f"dockerd exited at once ({_last_log_line(log)}): read {log}")
         time.sleep(0.5)
     raise SetupError(f"dockerd did not answer within {wait_seconds:.0f}s: read /var/log/liar-tui-dockerd.log")
 

@@ -193,3 +193,46 @@ def test_setup_starts_a_stopped_engine_and_waits_for_it(engine_ready: None) -> N
     assert out[3] == "engine: answering at unix:///var/run/docker.sock", out
     assert out[4].startswith("log: ") and int(out[4].split()[1]) > 0, out
     assert _dockerd_pids() == hosts, "the private engine is gone again and the host's is untouched"
+
+
+def test_setup_says_at_once_when_the_dockerd_it_starts_exits() -> None:
+    """A dockerd that cannot start (here: a pid file naming a live process, as a crashed engine's
+    leftovers can) is reported with dockerd's own reason in seconds, not after a minute's wait."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("needs root and unshare (util-linux)")
+    script = START_ENGINE_SCRIPT.split('"$PYTHON"')[0] + (
+        'echo $$ > /run/docker.pid\n'
+        'start=$(date +%s)\n'
+        '"$PYTHON" -c \'from liar_tui.stack.hostsetup import start_engine; start_engine(print)\' && exit 4\n'
+        'echo "took: $(( $(date +%s) - start ))"\n'
+        'rm -f /run/docker.pid\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    env |= {"PYTHON": sys.executable, "PYTHONPATH": str(REPO)}
+    p = subprocess.run(["unshare", "--mount", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=180, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "SetupError: dockerd exited at once (" in p.stderr and "pid file" in p.stderr, p.stderr
+    took = int(p.stdout.split("took: ")[1].split()[0])
+    assert took < 15, p.stdout
+
+
+def test_setup_does_not_start_an_engine_for_another_socket(tmp_path: Path) -> None:
+    """DOCKER_HOST names a socket nobody listens on: a dockerd started here would not listen
+    there, so setup says what to do instead of starting one."""
+    import socket
+
+    path = tmp_path / "dead.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    project = fresh_project(tmp_path / "p")
+    engines = _dockerd_pids()
+    out = subprocess.run([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "setup"],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "DOCKER_HOST": f"unix://{path}"})
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert f"DOCKER_HOST=unix://{path}" in line and "unset DOCKER_HOST" in line, line
+    assert "starting dockerd" not in out.stdout and _dockerd_pids() == engines
+    status = subprocess.run([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "status"],
+                            capture_output=True, text=True, timeout=60, env={**os.environ, "DOCKER_HOST": f"unix://{path}"})
+    assert "DOCKER_HOST" in status.stderr and "systemctl" not in status.stderr, status.stderr
