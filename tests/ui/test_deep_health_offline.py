@@ -452,3 +452,27 @@ def test_a_stopped_service_shows_no_stale_probe_ok() -> None:
             assert "probe fail" in Text.from_markup(str(app.main.services.pane("redis").border_subtitle)).plain
 
     run_sync(run())
+
+
+def test_the_health_views_service_is_selected_after_it_closes() -> None:
+    """←/→ and 1-4 in the health view change the service shown; after esc the main view had the
+    old selection. They stay in step."""
+    async def run() -> None:
+        app, _, stack = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("1", "H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
+            await pilot.press("right")
+            await pilot.pause(0.1)
+            assert app.screen.service == "redis"
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            assert app.main.selected == "redis"
+            await pilot.press("H", "4", "left", "escape")
+            await pilot.pause(0.1)
+            assert app.main.selected == "nginx"
+            await pilot.press("r")  # the service keys act on it
+            await pilot.pause(0.2)
+            assert stack.calls == []  # nginx is exited: r does not apply to it
+
+    run_sync(run())

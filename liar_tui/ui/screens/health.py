@@ -127,6 +127,7 @@ class HealthScreen(ModalScreen[None]):
         self.inspected = None
         self.redraw()
         self.liar.inspect_health(service)
+        self.liar.main.services.select(service)  # back in the main view, the same service is selected
 
     def action_cycle(self, step: int) -> None:
         i = SERVICES.index(self.service) if self.service in SERVICES else 0
