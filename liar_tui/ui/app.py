@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -166,6 +167,16 @@ def write_log_file(path: Path, lines: Iterable[str], overwrite: bool = False) ->
         except FileNotFoundError:
             pass
     return True
+
+
+#: Clear the screen and its scrollback, cursor home (before a shell gets the terminal).
+CLEAR_TERMINAL = "\x1b[H\x1b[2J\x1b[3J"
+
+
+def terminal_write(text: str) -> None:
+    """Write to the real terminal while the console is suspended (a shell is about to run)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 class LiarApp(App[int]):
@@ -1092,16 +1103,18 @@ class LiarApp(App[int]):
         self.wiring.record("action", service, f"{label} shell opened from the console")
         try:
             with self.suspend():
-                print(f"liar-tui: {label} in {service} ({self.project.name}); exit it to return to the console", flush=True)
+                # Leaving the console shows the terminal's normal screen, which still holds the
+                # previous shell's output: a clean screen for this one.
+                terminal_write(CLEAR_TERMINAL)
+                terminal_write(f"liar-tui: {label} in {service} ({self.project.name}); exit it to return to the console\n")
                 try:
                     code = subprocess.run(argv).returncode
                 except OSError as exc:
-                    print(f"liar-tui: cannot run docker compose: {exc}", flush=True)
+                    terminal_write(f"liar-tui: cannot run docker compose: {exc}\n")
                 if code != 0:
                     # What compose or the shell said (not running, no such user...) would be
                     # painted over the moment the console resumes: keep it until it is read.
-                    print(f"liar-tui: {label} in {service} ended (exit {code}); press Enter to return to the console",
-                          flush=True)
+                    terminal_write(f"liar-tui: {label} in {service} ended (exit {code}); press Enter to return to the console\n")
                     try:
                         input()
                     except (EOFError, KeyboardInterrupt):

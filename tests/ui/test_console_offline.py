@@ -257,6 +257,41 @@ def test_a_key_that_does_not_apply_says_why() -> None:
     run_sync(run())
 
 
+def test_a_shell_starts_on_a_clear_screen(monkeypatch: Any) -> None:
+    """The previous shell's output showed above a new one (the terminal's normal screen keeps
+    it): the screen is cleared before the shell gets the terminal."""
+    import contextlib
+
+    from liar_tui.ui import app as app_module
+
+    events: list[str] = []
+
+    class Done:
+        returncode = 0
+
+    def fake_run(argv: Any, *a: Any, **kw: Any) -> Done:
+        events.append("shell")
+        return Done()
+
+    monkeypatch.setattr(app_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(app_module, "terminal_write", lambda text: events.append(text))
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2", "E")
+            await wait_until(pilot, lambda: "shell" in events, 5, what="the shell")
+            first = events.index("shell")
+            assert any("\x1b[2J" in e and "\x1b[3J" in e for e in events[:first]), events
+            events.clear()
+            await pilot.press("E")
+            await wait_until(pilot, lambda: "shell" in events, 5, what="the second shell")
+            assert "\x1b[2J" in events[0], events
+
+    run_sync(run())
+
+
 def test_save_writes_the_visible_lines(tmp_path: Path) -> None:
     async def run() -> None:
         app, _, _ = offline_app()
