@@ -358,7 +358,9 @@ class Stack:
     def down(self, *, volumes: bool = False, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
         """Stop and remove the containers and network. Data in docker/volumes/ (bind mounts) stays;
         `volumes=True` also removes it, and named volumes."""
-        result = self._run("down", [], lambda: self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True),
+        # the action's name says when the data goes too: in the result, the toast and the activity log
+        action = "down (data deleted)" if volumes else "down"
+        result = self._run(action, [], lambda: self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True),
                            on_progress)
         if result.ok and volumes:
             self._remove_data()

@@ -47,4 +47,9 @@ def shell_command(project: Project, service: str, *, tty: bool = True) -> list[s
     adds `-T` so scripts can feed it: `echo 'SELECT 1' | liar-tui shell postgres`."""
     if service not in SERVICES:
         raise ValueError(f"no service named {service!r}")
-    return [*compose_prefix(project), "exec", *([] if tty else ["-T"]), service, *SHELL_PROGRAMS[service]]
+    program = SHELL_PROGRAMS[service]
+    if service == "postgres" and not tty:
+        # a script fed to psql stops at its first error and exits non-zero (psql's default goes on
+        # and exits 0, so `... | liar-tui shell postgres` would report success after a failure)
+        program = ["sh", "-c", 'exec psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']
+    return [*compose_prefix(project), "exec", *([] if tty else ["-T"]), service, *program]

@@ -180,3 +180,10 @@ def test_redis_shell_password_never_on_a_command_line(running_stack: Project) ->
     finally:
         proc.communicate("", timeout=30)
     assert shutil.which("docker")
+
+
+def test_a_psql_script_fed_to_the_shell_stops_at_its_first_error(running_stack: Project) -> None:
+    """`... | liar-tui shell postgres` exits non-zero when the script fails, and does not run on."""
+    result = cli(running_stack, "shell", "postgres", stdin="SELECT 1/0;\nSELECT 'after' AS ran_on;\n", timeout=60)
+    assert result.returncode != 0, (result.stdout, result.stderr)
+    assert "division by zero" in result.stderr and "after" not in result.stdout

@@ -66,6 +66,7 @@ def test_up_wait_prints_four_healthy_then_down_volumes_removes_everything(engine
         assert (data / "postgres").is_dir() and any((data / "postgres").iterdir())
         down = cli(project, "down", "--volumes", "--yes")
         assert down.returncode == 0, down.stderr
+        assert "down (data deleted) all services: done" in down.stdout, down.stdout  # not told like a plain down
         assert containers(project) == []
         assert not any(p.exists() and any(p.iterdir()) for p in (data / s for s in ("postgres", "redis", "minio"))), \
             list(data.rglob("*"))[:5]
