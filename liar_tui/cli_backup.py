@@ -338,6 +338,12 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
     missing = [s for s in services if s not in bset.services]
     if missing:
         raise BackupError(f"backup set {bset.id} has no {', '.join(missing)} backup (it holds {', '.join(bset.services)})")
+    states = stack.states()
+    stopped = [s for s in services if not (states.get(s) and states[s].running)]
+    if stopped:  # before the verify, whose content check would call a good set "failing" for it
+        names = " ".join(stopped)
+        return _fail(f"{', '.join(stopped)} not running: a restore loads into the running service; "
+                     f"start it with `liar-tui up {names}`", 1)
     printer = _ProgressPrinter(args.quiet, show_done=False)
     if not args.quiet:
         print(f"verifying {bset.id} ...", flush=True)

@@ -134,6 +134,17 @@ def test_service_not_running(engine_ready: None, tmp_path: Path) -> None:
     one_line_error(cli(never_started, "backup", "--backup-dir", str(tmp_path / "sets")),
                    "postgres is not running", "liar-tui up")
     one_line_error(cli(never_started, "shell", "redis"), "redis is not running", "liar-tui up")
+    # restore says the service is not running, not that a good set "fails verification"
+    from liar_tui.stack.backupset import SetWriter
+
+    w = SetWriter(tmp_path / "sets", "20240101T000000Z", never_started.name, ["redis"]).open()
+    hw = w.writer("redis/dump.rdb", "redis", "rdb")
+    hw.write(b"REDIS0011")
+    w.add(hw.commit())
+    w.finish({"redis": {"rdb_bytes": 9}}, {"liar-tui": "test"})
+    line = one_line_error(cli(never_started, "restore", "20240101T000000Z", "--yes", "--backup-dir", str(tmp_path / "sets")),
+                          "redis not running", "liar-tui up redis")
+    assert "verification" not in line
 
 
 # -- shells ---------------------------------------------------------------------------------------
