@@ -8,7 +8,7 @@ State changes render at once; stats, uptime and the host bar repaint once per re
 
 Deep health runs beside that, started after the first frame: a ProbeRunner (its own thread, a
 round every PROBE_INTERVAL seconds; held only until the launch's `up` is done), a drift check in a
-worker every DRIFT_INTERVAL seconds (skipped while nothing it compares changed), the bucket
+worker as soon as a file or container it compares changes (looked at every DRIFT_INTERVAL s), the bucket
 bootstrap after the console's own `up`, and the AutoHealer (off unless toggled or configured).
 Everything that happens is recorded in the ActivityLog (ConsoleWiring) and shown by the activity
 view (`A`).
@@ -70,8 +70,10 @@ from .wiring import ConsoleWiring
 
 #: Seconds between probe rounds while their results are on screen (markers or the health view).
 PROBE_INTERVAL = 10.0
-#: Seconds between drift checks (each skipped while nothing it compares has changed).
-DRIFT_INTERVAL = 30.0
+#: Seconds between looks at what a drift check compares (the compose files', .env's and
+#: nginx.conf's mtimes, the containers): a few stats; the check itself runs only when one of them
+#: changed (wiring.drift_due), so an edit shows within this long (`liar-tui status` shows it at once).
+DRIFT_INTERVAL = 2.0
 #: After launch, deep health waits this long: the first frame and the engine's state come first.
 DEEP_HEALTH_DELAY = 0.5
 #: A log batch this large means a burst: full collections are held back (ui/heap.py) until
@@ -775,7 +777,9 @@ class LiarApp(App[int]):
     @work(thread=True, exclusive=False, group="drift", exit_on_error=False)
     def _drift_worker(self, force: bool) -> None:
         if not self._drift_lock.acquire(blocking=False):
-            self._drift_again = True  # one more run after the one in progress
+            # A forced check waits for the one in progress, then runs; a periodic look (every
+            # DRIFT_INTERVAL) is not needed: the next one comes soon.
+            self._drift_again = self._drift_again or force
             return
         try:
             while True:

@@ -476,3 +476,41 @@ def test_the_health_views_service_is_selected_after_it_closes() -> None:
             assert stack.calls == []  # nginx is exited: r does not apply to it
 
     run_sync(run())
+
+
+def test_drift_is_checked_soon_after_the_env_is_edited(tmp_path: Path) -> None:
+    """Drift took up to 30 s to show after .env or the compose file was edited (`liar-tui status`
+    shows it at once): the console looks at the files' mtimes every 2 s and checks at once when
+    one changed, and not while nothing did."""
+    import os
+    import time
+
+    from liar_tui.stack.project import Project
+
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / "docker-compose.yml").write_text("services: {}\n")
+    env = tmp_path / "compose" / ".env"
+    env.write_text("REDIS_PASSWORD=one\n")
+    checks: list[float] = []
+
+    async def run() -> None:
+        app, _, _ = offline_app(project=Project(root=tmp_path, name="liar-game"))
+        app._drift_enabled = True
+
+        def detect(states: Any) -> dict[str, Any]:
+            checks.append(time.monotonic())
+            return {}
+
+        app.wiring.detect_drift = detect  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: checks, 5, what="the first drift check")
+            await pilot.pause(4.5)
+            assert len(checks) == 1  # nothing changed: no check
+            env.write_text("REDIS_PASSWORD=two\n")
+            later = time.time() + 5
+            os.utime(env, (later, later))
+            edited = time.monotonic()
+            await wait_until(pilot, lambda: len(checks) == 2, 5, what="a drift check after the edit")
+            assert checks[1] - edited < 3.5
+
+    run_sync(run())
