@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,25 @@ from . import __version__, cli_backup, cli_health
 from .stack.engineapi import APIError
 from .stack.errors import StackError
 from .stack.model import SERVICES, ActionResult, ProgressEvent, ServiceState, format_duration
-from .stack.project import Project, discover
+from .stack.project import DEFAULT_PROJECT_NAME, Project, discover
 
 if TYPE_CHECKING:  # python-on-whales (pydantic) costs ~200 ms: the console imports it on first use
     from .stack.compose import Stack
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum` (`logs -n -5` printed the whole log)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="create and start the stack")
     p.add_argument("services", nargs="*", metavar="SVC")
     p.add_argument("--wait", action="store_true", help="wait until every service is healthy")
-    p.add_argument("--timeout", type=int, default=300, help="seconds --wait waits (default 300)")
+    p.add_argument("--timeout", type=_count(1), default=300, help="seconds --wait waits (default 300)")
 
     p = sub.add_parser("down", help="stop and remove the containers (data kept)")
     p.add_argument("--volumes", action="store_true", help="also delete the data in docker/volumes/")
@@ -92,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="print a service's logs")
     p.add_argument("service", metavar="SVC", choices=SERVICES)
     p.add_argument("-f", "--follow", action="store_true", help="keep following")
-    p.add_argument("-n", "--tail", type=int, default=200, help="lines from the end (default 200)")
+    p.add_argument("-n", "--tail", type=_count(0), default=200, help="lines from the end (default 200)")
     p.add_argument("-t", "--timestamps", action="store_true")
 
     cli_health.add_parsers(sub)
@@ -202,6 +218,14 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     stack.preflight(ports=True, services=args.services or None)
     _say(f"starting {stack.project.name} from {stack.project.rel(stack.project.compose_file)}")
     result = stack.up(args.services, wait=args.wait, wait_timeout=args.timeout if args.wait else None, on_progress=_progress)
+    if not result.ok and args.wait and "not healthy after" in result.message:
+        # compose's "application not healthy after 2s" names neither the service nor a fix
+        states = stack.states()
+        slow = [s for s in (args.services or SERVICES) if s in states and states[s].health.status not in ("healthy", "")]
+        if slow:
+            result = dataclasses.replace(result, message=(
+                f"{result.message}: not healthy yet: {', '.join(f'{s} ({states[s].health.status})' for s in slow)}; "
+                f"`liar-tui status` shows why, or wait longer with --timeout"))
     cli_health.record_action(stack, result)
     code = _print_result(result)
     if result.ok and (not args.services or "minio" in args.services):
@@ -282,7 +306,8 @@ def cmd_setup(project: Project, args: argparse.Namespace) -> int:
     from .stack.hostsetup import setup_host
 
     setup_host(project, _say)
-    _say(f"ready: start the stack with `liar-tui --project-dir {project.root} up --wait`")
+    named = f" --project-name {project.name}" if project.name != DEFAULT_PROJECT_NAME else ""
+    _say(f"ready: start the stack with `liar-tui --project-dir {project.root}{named} up --wait`")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
 def discover(
     project_dir: str | os.PathLike[str] | None = None,
     name: str | None = None,
@@ -159,7 +163,13 @@ def discover(
     """Find the project: --project-dir, then LIAR_TUI_PROJECT_DIR, then the nearest parent holding
     compose/docker-compose.yml, then the copy bundled with the package."""
     env = os.environ if environ is None else environ
-    project_name = name or env.get("LIAR_TUI_PROJECT_NAME") or DEFAULT_PROJECT_NAME
+    project_name = name if name is not None else (env.get("LIAR_TUI_PROJECT_NAME") or DEFAULT_PROJECT_NAME)
+    if not _PROJECT_NAME.fullmatch(project_name):
+        # compose's own rule; checked here so `status` does not report a project that cannot exist
+        raise ProjectNotFound(
+            f"project name {project_name!r} is not one compose accepts: use lowercase letters, digits, '-' and '_', "
+            f"starting with a letter or digit (default {DEFAULT_PROJECT_NAME})"
+        )
 
     for source, value in (("--project-dir", project_dir), ("LIAR_TUI_PROJECT_DIR", env.get("LIAR_TUI_PROJECT_DIR"))):
         if value:

@@ -212,3 +212,29 @@ def test_a_missing_env_file_is_named_by_status_probes_and_restore(running_stack:
         assert_one_line_error(restore, ".env is missing", "liar-tui setup")
     finally:
         aside.rename(env_file)
+
+
+def test_up_wait_timeout_names_the_slow_service_and_the_fix(tmp_path: Path, engine_ready: None) -> None:
+    project = stackkit.make_project(tmp_path / "p")
+    try:
+        # a fresh postgres runs initdb first: not healthy within a second
+        out = run_cli("--project-dir", str(project.root), "--project-name", project.name, "up", "postgres", "--wait", "--timeout", "1")
+        line = assert_one_line_error(out, "not healthy after", "not healthy yet: postgres (", "--timeout")
+        assert "liar-tui status" in line
+    finally:
+        stackkit.destroy(project)
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--project-name", "", "status"], ["project name ''", "lowercase"]),
+    (["--project-name", "Bad Name", "status"], ["project name 'Bad Name'", "lowercase"]),
+])
+def test_a_project_name_compose_would_refuse(project: Project, args: list[str], needles: list[str]) -> None:
+    out = run_cli("--project-dir", str(project.root), *args)
+    assert_one_line_error(out, *needles)
+
+
+def test_negative_counts_are_refused(project: Project) -> None:
+    for args in (["logs", "redis", "-n", "-5"], ["up", "--wait", "--timeout", "-5"]):
+        out = run_cli("--project-dir", str(project.root), *args)
+        assert out.returncode == 2 and "is less than" in out.stderr and "Traceback" not in out.stderr, out.stderr
