@@ -195,8 +195,17 @@ def status_json(stack: Stack, states: dict[str, ServiceState], probes: dict | No
         "project_dir": str(stack.project.root),
         "engine": {"address": info.address, "version": info.version},
         "healthy": all(s["state"] == "running" and s["health"] in ("healthy", "none") for s in services),
+        # the worst probe level (ok/warn/fail): Docker's "healthy" above can hide a failing probe
+        "probe_level": _worst_level(probes),
         "services": services,
     }
+
+
+def _worst_level(probes: dict[str, Any] | None) -> str | None:
+    if not probes:
+        return None
+    rank = {"ok": 0, "warn": 1, "fail": 2}
+    return max((p.level for p in probes.values()), key=lambda level: rank.get(level, 2))
 
 
 def _print_result(result: ActionResult) -> int:

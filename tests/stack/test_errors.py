@@ -205,6 +205,7 @@ def test_a_missing_env_file_is_named_by_status_probes_and_restore(running_stack:
         out = run_cli(*cli, "status", "--json")
         assert out.returncode == 0, out.stderr
         probes = {s["name"]: s["probe"] for s in json.loads(out.stdout)["services"]}
+        assert json.loads(out.stdout)["probe_level"] == "fail"  # the summary a monitoring script reads
         for service in ("postgres", "redis", "minio"):
             assert probes[service]["level"] == "fail" and ".env is missing" in probes[service]["reason"], probes[service]
             assert "password" not in probes[service]["reason"], probes[service]

@@ -232,6 +232,8 @@ def test_status_reports_probes_and_drift(stack: Project) -> None:
         assert s["probe"]["level"] in LEVELS and s["probe"]["reason"]
         assert isinstance(s["drift"], bool)
         assert "figures" in s["probe"] and "latency_ms" in s["probe"]
+    worst = max((s["probe"]["level"] for s in data["services"]), key=["ok", "warn", "fail"].index)
+    assert data["probe_level"] == worst
     assert took < 8, f"status --json took {took:.1f}s"
     table = subprocess.run([*base, "status"], capture_output=True, text=True, timeout=60)
     assert table.returncode == 0, table.stderr
