@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import StackError
-from .model import BACKUP_DIR_ENV
+from .model import BACKUP_DIR_ENV, format_bytes
 
 FORMAT = "liar-tui-backup/1"
 MANIFEST = "manifest.json"
@@ -69,7 +69,8 @@ def not_writable_message(path: Path, exc: BaseException) -> str:
 
 
 def full_message(path: Path, written: int) -> str:
-    after = f" after {written / 1048576:.1f} MiB of this backup" if written else ""
+    # bytes handed to the set's files, some perhaps still buffered when the disk said no
+    after = f" after about {format_bytes(written)} of this backup" if written else ""
     return (
         f"backup dir {path} is full (no space left on device){after}: "
         f"nothing was kept; free space there or choose another with --backup-dir (or {BACKUP_DIR_ENV})"
