@@ -344,8 +344,6 @@ def test_a_long_restore_result_fits_80x24_and_scrolls() -> None:
     """At 80x24 the restore result was cut (the minio line and the `esc/enter closes` hint off
     screen, no scrollbar): the dialog fits the screen, its body scrolls (shown at its end, the
     result), the hint stays in view, and long result lines wrap under themselves."""
-    from liar_tui.ui.screens.backups import BackupsScreen as _BS  # noqa: F401
-
     long = ("restored 123 objects into 3 buckets (game-logs, replays, user-uploads) and removed 4 objects "
             "that were not in the set; verified by their hashes")
 
