@@ -38,7 +38,7 @@ def add_parsers(sub: Any) -> None:
         "activity log, with the state and health changes and (unless --no-probes) the probe alarms, "
         "so a night's watch can be read in the morning.",
     )
-    p.add_argument("--checks", type=int, metavar="N", default=3, help="failing healthchecks in a row before a restart (default 3)")
+    p.add_argument("--checks", type=int, metavar="N", default=3, help="failing healthchecks in a row before a restart, counted once Docker marks the service unhealthy (default 3)")
     p.add_argument("--max-attempts", type=int, metavar="N", default=3, help="restarts per service before giving up (default 3)")
     p.add_argument("--backoff", type=float, metavar="SECONDS", default=30.0,
                    help="seconds after a restart before another; doubles each time (default 30)")

@@ -207,8 +207,9 @@ class AutoHealer:
     def _describe(self) -> str:
         p = self.policy
         return (
-            f"autoheal on: restart a service after {p.checks} failing healthchecks in a row, at most "
-            f"{p.max_attempts} times (backoff {p.backoff:g}s doubling, max {p.max_backoff:g}s)"
+            f"autoheal on: restart a service Docker marks unhealthy (after its healthcheck's own retries) once "
+            f"{p.checks}+ checks in a row have failed, at most {p.max_attempts} times "
+            f"(backoff {p.backoff:g}s doubling, max {p.max_backoff:g}s)"
         )
 
     def _wake(self) -> None:

@@ -172,7 +172,7 @@ def test_autoheal_toggle_changes_state_and_is_recorded(running_stack: Project) -
             assert not app.autoheal_on
             await pilot.press("q")
         texts = [e.text for e in read_entries(activity_path(running_stack), 50) if e.kind == "autoheal"]
-        assert texts[-2].startswith("autoheal on: restart a service after 3 failing healthchecks"), texts
+        assert texts[-2].startswith("autoheal on: restart a service Docker marks unhealthy (after its healthcheck's own retries) once 3+ checks"), texts
         assert texts[-1].startswith("autoheal off"), texts
 
     run_sync(run())

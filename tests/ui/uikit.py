@@ -234,7 +234,7 @@ def sample_activity() -> list[ActivityEntry]:
         ActivityEntry(at(590), "bucket", "minio", "created bucket game-logs"),
         ActivityEntry(at(589), "bucket", "minio", "created bucket user-uploads"),
         ActivityEntry(at(588), "bucket", "minio", "created bucket replays"),
-        ActivityEntry(at(420), "autoheal", "", "autoheal on: restart a service after 3 failing healthchecks in a row, at most 3 times (backoff 30s doubling, max 600s)"),
+        ActivityEntry(at(420), "autoheal", "", "autoheal on: restart a service Docker marks unhealthy (after its healthcheck's own retries) once 3+ checks in a row have failed, at most 3 times (backoff 30s doubling, max 600s)"),
         ActivityEntry(at(300), "health", "redis", "healthy -> unhealthy (3 failing checks; last: NOAUTH Authentication required.)"),
         ActivityEntry(at(299), "probe", "redis", "ok -> fail: password rejected (WRONGPASS/NOAUTH): the server's password differs from REDIS_PASSWORD in .env (after editing .env, recreate redis)"),
         ActivityEntry(at(298), "drift", "redis", "secret redis_password (REDIS_PASSWORD in .env) changed: differs in the container: recreate to apply"),
