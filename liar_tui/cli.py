@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -25,21 +25,6 @@ from .stack.project import DEFAULT_PROJECT_NAME, Project, discover
 
 if TYPE_CHECKING:  # python-on-whales (pydantic) costs ~200 ms: the console imports it on first use
     from .stack.compose import Stack
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least `minimum` (`logs -n -5` printed the whole log)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
-        return value
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="create and start the stack")
     p.add_argument("services", nargs="*", metavar="SVC")
     p.add_argument("--wait", action="store_true", help="wait until every service is healthy")
-    p.add_argument("--timeout", type=_count(1), default=300, help="seconds --wait waits (default 300)")
+    p.add_argument("--timeout", type=cli_health.whole(1), default=300, help="seconds --wait waits (default 300)")
 
     p = sub.add_parser("down", help="stop and remove the containers (data kept)")
     p.add_argument("--volumes", action="store_true", help="also delete the data in docker/volumes/")
@@ -108,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="print a service's logs")
     p.add_argument("service", metavar="SVC", choices=SERVICES)
     p.add_argument("-f", "--follow", action="store_true", help="keep following")
-    p.add_argument("-n", "--tail", type=_count(0), default=200, help="lines from the end (default 200)")
+    p.add_argument("-n", "--tail", type=cli_health.whole(0), default=200, help="lines from the end (default 200)")
     p.add_argument("-t", "--timestamps", action="store_true")
 
     cli_health.add_parsers(sub)
@@ -411,10 +396,13 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
          for name in ("up", "mouse", "refresh", "log_lines", "log_tail", "theme", "autoheal", "keys")}
     )
     if settings.keys:  # only then: the screens' bindings load before the first frame
-        from .config import check_key_ids
-        from .ui.keys import known_binding_ids
+        from .config import ConfigError, check_key_ids
+        from .ui.keys import check_keymap, known_binding_ids
 
         check_key_ids(settings.keys, known_binding_ids())
+        problem = check_keymap(settings.keys)
+        if problem:
+            raise ConfigError(problem)
     from .ui.heap import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the monitor's threads start

@@ -8,6 +8,7 @@ happen inside the functions: `liar-tui --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ STATUS_PROBE_DEADLINE = 3.0
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("activity", help="print the activity log (actions, state changes, probe alarms, autoheal)")
-    p.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="entries from the end (default 50; 0: all)")
+    p.add_argument("-n", "--lines", type=whole(0), default=50, metavar="N", help="entries from the end (default 50; 0: all)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")
 
     p = sub.add_parser(
@@ -40,17 +41,44 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--checks", type=int, metavar="N", default=3, help="failing healthchecks in a row before a restart, counted once Docker marks the service unhealthy (default 3)")
     p.add_argument("--max-attempts", type=int, metavar="N", default=3, help="restarts per service before giving up (default 3)")
-    p.add_argument("--backoff", type=float, metavar="SECONDS", default=30.0,
+    p.add_argument("--backoff", type=seconds, metavar="SECONDS", default=30.0,
                    help="seconds after a restart before another; doubles each time (default 30)")
-    p.add_argument("--max-backoff", type=float, metavar="SECONDS", default=600.0, help="longest backoff in seconds (default 600)")
-    p.add_argument("--recheck", type=float, metavar="SECONDS", default=5.0,
+    p.add_argument("--max-backoff", type=seconds, metavar="SECONDS", default=600.0, help="longest backoff in seconds (default 600)")
+    p.add_argument("--recheck", type=seconds, metavar="SECONDS", default=5.0,
                    help="seconds between re-inspections while a service is unhealthy (default 5)")
     p.add_argument("--stop-timeout", type=int, metavar="SECONDS", default=5,
                    help="seconds between SIGTERM and SIGKILL when restarting (default 5)")
     p.add_argument("--no-probes", dest="probes", action="store_false",
                    help="do not probe the services (no probe alarms in the activity log)")
-    p.add_argument("--probe-interval", type=float, metavar="SECONDS", default=10.0,
+    p.add_argument("--probe-interval", type=seconds, metavar="SECONDS", default=10.0,
                    help="seconds between probe rounds (default 10)")
+
+
+def whole(minimum: int) -> Any:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds (`--recheck 0` made a busy loop,
+    `--backoff nan` printed 'nans doubling')."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ unit-tested without touching the real home folder.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -100,6 +101,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             result = float(str(value).strip())
+            if not math.isfinite(result):  # nan passes every comparison: `--refresh nan` hung the console
+                raise ValueError
         else:
             result = str(value).strip()
             if not result:
@@ -136,6 +139,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         return {}
     except (tomllib.TOMLDecodeError, OSError) as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text (TOML files are UTF-8): fix or remove it") from None
     unknown = sorted(set(data) - set(_SCALARS) - {"keys"})
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join([*_SCALARS, 'keys'])}")

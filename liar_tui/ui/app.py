@@ -303,7 +303,8 @@ class LiarApp(App[int]):
         self.follow_logs()
         self._render_host_bar()
         if not self.settings.up:
-            self.main.show_activity(Text(f"watching {self.project.name} (--no-up: not bringing it up; u brings it up)", style="dim"))
+            up_key = self.key_for("stack.up") or "u"
+            self.main.show_activity(Text(f"watching {self.project.name} (--no-up: not bringing it up; {up_key} brings it up)", style="dim"))
         # psutil loads after the first frame: the services come first.
         self.set_timer(0.1, lambda: self._render_host_bar(sample=True))
         self.set_interval(self.settings.refresh, self._tick)
@@ -369,9 +370,10 @@ class LiarApp(App[int]):
         except Exception:  # noqa: BLE001
             return None
 
-    def key_for(self, binding_id: str) -> str:
-        """The key(s) a binding has now (after the keymap), for hints: 'R', 'ctrl+a'."""
-        for binding in MainScreen.BINDINGS:
+    def key_for(self, binding_id: str, screen: type | None = None) -> str:
+        """The key(s) a binding has now (after the keymap), for hints: 'R', 'ctrl+a'. Looked up
+        in the main screen's bindings, or `screen`'s."""
+        for binding in (screen or MainScreen).BINDINGS:
             if isinstance(binding, Binding) and binding.id == binding_id:
                 return effective_keys(binding, self.keymap)
         return ""

@@ -237,6 +237,10 @@ def test_a_project_name_compose_would_refuse(project: Project, args: list[str], 
 
 
 def test_negative_counts_are_refused(project: Project) -> None:
-    for args in (["logs", "redis", "-n", "-5"], ["up", "--wait", "--timeout", "-5"]):
+    for args in (["logs", "redis", "-n", "-5"], ["up", "--wait", "--timeout", "-5"], ["activity", "-n", "-1"]):
         out = run_cli("--project-dir", str(project.root), *args)
         assert out.returncode == 2 and "is less than" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    # autoheal's seconds: `--recheck 0` made a busy loop, `--backoff nan` announced 'nans doubling'
+    for args in (["--recheck", "0"], ["--backoff", "nan"], ["--max-backoff", "-5"], ["--probe-interval", "inf"]):
+        out = run_cli("--project-dir", str(project.root), "autoheal", *args)
+        assert out.returncode == 2 and "is not a positive number of seconds" in out.stderr, out.stderr

@@ -124,3 +124,45 @@ def test_keys_env_syntax() -> None:
     assert parse_keys_env(" a.b = x ; c.d=ctrl+y,f5 ;") == {"a.b": "x", "c.d": "ctrl+y,f5"}
     with pytest.raises(ConfigError):
         parse_keys_env("no-equals-sign")
+
+
+@pytest.mark.parametrize("keymap,needles", [
+    ({"service.restart": "s"}, ["s is both", "service.restart", "service.toggle", "the main view"]),
+    ({"service.restart": "f9", "service.recreate": "f9"}, ["f9 is both", "service.restart", "service.recreate"]),
+    ({"logs.up": "x"}, ["x is both", "logs.up", "in the log"]),
+    ({"service.restart": "ctrl-r"}, ["'ctrl-r' (for service.restart) is not a key name", "ctrl+r"]),
+    ({"service.restart": ""}, ["'' (for service.restart) is not a key name"]),
+])
+def test_a_remap_onto_a_taken_key_or_a_non_key_is_refused(keymap: dict, needles: list[str]) -> None:
+    """Accepted, these left an action with no key at all (QA: s restarted, stop/start was gone)."""
+    from liar_tui.ui.keys import check_keymap
+
+    problem = check_keymap(keymap)
+    for needle in needles:
+        assert needle in problem, problem
+
+
+def test_free_keys_and_key_names_pass() -> None:
+    from liar_tui.ui.keys import check_keymap, is_key_name
+
+    assert check_keymap({"service.restart": "ctrl+r", "stack.down": "X", "logs.search": "ctrl+f", "service.shell": "f9,e"}) == ""
+    assert check_keymap({"service.restart": "r"}) == ""  # its own key
+    for key in ("r", "R", "?", "f9", "ctrl+r", "shift+tab", "pageup", "question_mark", "slash", "plus", "comma", "escape"):
+        assert is_key_name(key), key
+    for key in ("ctrl-r", "F 9", "", "control+r", "nosuchkey", " "):
+        assert not is_key_name(key), key
+
+
+@pytest.mark.parametrize("cli,env,raw,needle", [
+    ({"refresh": "nan"}, {}, b"", "refresh (command line): 'nan' is not a number"),
+    ({}, {"LIAR_TUI_REFRESH": "inf"}, b"", "is not a number"),
+    ({}, {}, b"refresh = nan\n", "is not a number"),
+    ({}, {}, b"\xff\xfe garbage\n", "not UTF-8 text"),
+])
+def test_nan_and_a_non_utf8_file_are_one_line(tmp_path: Path, cli: dict, env: dict, raw: bytes, needle: str) -> None:
+    """`--refresh nan` passed the range check and hung the console for good; a non-UTF-8 file was a traceback."""
+    path = tmp_path / "config.toml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cli, env, path)
+    assert needle in str(info.value)

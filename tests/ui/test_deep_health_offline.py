@@ -514,3 +514,27 @@ def test_drift_is_checked_soon_after_the_env_is_edited(tmp_path: Path) -> None:
             assert checks[1] - edited < 3.5
 
     run_sync(run())
+
+
+def test_hints_name_the_remapped_keys() -> None:
+    """QA: with stack.up and health.fix-drift remapped, the --no-up line still said 'u brings it
+    up' and the health view 'press R' (keys that then did nothing)."""
+
+    async def run() -> None:
+        settings = Settings(up=False, keys={"stack.up": "ctrl+u", "health.fix-drift": "F"})
+        app, _, stack = offline_app(settings=settings)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.2)
+            line = app.main.activity.text.plain if hasattr(app.main.activity, "text") else str(app.main.activity.render())
+            assert "ctrl+u brings it up" in line and "u brings it up" not in line.replace("ctrl+u", ""), line
+            app.post_message(DriftChecked(sample_drift()))
+            await pilot.pause(0.2)
+            await pilot.press("2", "H")
+            await pilot.pause(0.2)
+            text = health_text(app)
+            assert "(press F)" in text and "press R" not in text, text
+            await pilot.press("F")
+            await wait_until(pilot, lambda: stack.calls, 5, what="recreate by the remapped key")
+            assert stack.calls == [("recreate", ("redis",))]
+
+    run_sync(run())

@@ -102,6 +102,10 @@ class HealthScreen(ModalScreen[None]):
         self.inspected = self._now()[0]
         self.redraw()
 
+    def _fix_key(self) -> str:
+        """The drift fix's key after the keymap (R unless remapped)."""
+        return self.liar.key_for("health.fix-drift", HealthScreen) or "R"
+
     def redraw(self) -> None:
         if not self.is_mounted or not self.query("#health-stats"):
             return  # not composed yet, or being taken down (the 1 Hz tick can come in between)
@@ -166,7 +170,7 @@ class HealthScreen(ModalScreen[None]):
         keys = "1-4 ←→ service"
         drift = self.liar.drift.get(self.service)
         if drift is not None and drift.drifted:
-            keys += f" · R {drift.fix}"
+            keys += f" · {self._fix_key()} {drift.fix}"
         return f"{when} · {keys} · esc close"
 
     def _body(self) -> RenderableType:
@@ -239,7 +243,7 @@ class HealthScreen(ModalScreen[None]):
         elif drift.error:
             out.append(drift.summary(), style="dim")
         elif drift.drifted:
-            out.append(f"⚠ {'; '.join(drift.reasons)}: {drift.fix} to apply (press R)", style="bold yellow")
+            out.append(f"⚠ {'; '.join(drift.reasons)}: {drift.fix} to apply (press {self._fix_key()})", style="bold yellow")
         else:
             out.append(drift.summary(), style="green")
         return out
