@@ -82,7 +82,9 @@ def _record(stack: "Stack", services: list[str] | tuple[str, ...], text: str) ->
     """Write what a backup command did to the activity log (never fails the command)."""
     from .stack.activity import record_quietly
 
-    record_quietly(stack.project, services[0] if len(services) == 1 else "", text)
+    from .cli_health import warn_unrecorded
+
+    warn_unrecorded(record_quietly(stack.project, services[0] if len(services) == 1 else "", text))
 
 
 def _outcome(exc: BaseException) -> str:

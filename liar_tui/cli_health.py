@@ -136,7 +136,14 @@ def record_action(stack: "Stack", result: ActionResult) -> None:
     """Write what an action did to the activity log (never fails the action)."""
     from .stack.activity import record_quietly
 
-    record_quietly(stack.project, result.services[0] if len(result.services) == 1 else "", result.summary())
+    warn_unrecorded(record_quietly(stack.project, result.services[0] if len(result.services) == 1 else "", result.summary()))
+
+
+def warn_unrecorded(error: str) -> None:
+    """The command did its work but its activity entry could not be written: say so, once."""
+    if error:
+        print(f"liar-tui: note: {error}: not recorded there (check that path's owner and permissions)",
+              file=sys.stderr, flush=True)
 
 
 def bootstrap_buckets(stack: "Stack", say: Any, warn: Any, wait: float = 60.0) -> bool:
@@ -162,6 +169,10 @@ def cmd_activity(stack: "Stack", args: argparse.Namespace) -> int:
     from .stack.activity import activity_path, follow_entries, read_entries
 
     path = activity_path(stack.project)
+    if path.exists() and not path.is_file():
+        print(f"liar-tui: the activity log {stack.project.rel(path)} is not a file: move it aside "
+              f"(the next entry starts a new log)", file=sys.stderr)
+        return 1
     try:
         size = path.stat().st_size
     except OSError:
@@ -202,6 +213,9 @@ def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
         stop_timeout=args.stop_timeout,
     )
     log = ActivityLog(stack.project, preload=False)
+    log.on_write_error = lambda error: print(
+        f"liar-tui: {error}: the watch goes on, but its steps are not saved (check that path's owner and permissions)",
+        file=sys.stderr, flush=True)
     log.subscribe(lambda e: print(e.format(), flush=True))
     recorder = ActivityRecorder(log)
     healer = AutoHealer.for_stack(stack, policy=policy, activity=log)

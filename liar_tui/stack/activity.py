@@ -103,6 +103,9 @@ class ActivityLog:
         self._env_mtime: float | None = None
         self._redactor = Redactor()
         self.write_error = ""
+        #: Called (on the recording thread) when writing starts failing, with the one-line reason:
+        #: entries then live in memory only, and whoever runs this says so.
+        self.on_write_error: Callable[[str], None] | None = None
         if preload:
             self._entries.extend(read_entries(self.path, keep))
 
@@ -174,7 +177,13 @@ class ActivityLog:
                 os.close(fd)  # also releases the flock
             self.write_error = ""
         except OSError as exc:
-            self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+            first = not self.write_error
+            self.write_error = f"cannot write the activity log {self.path}: {exc.strerror or exc}"
+            if first and self.on_write_error is not None:
+                try:
+                    self.on_write_error(self.write_error)
+                except Exception:  # noqa: BLE001
+                    pass
 
     def _rotate(self) -> None:
         for i in range(self.backups, 0, -1):
@@ -186,12 +195,15 @@ class ActivityLog:
             self.path.unlink(missing_ok=True)
 
 
-def record_quietly(project: Project, service: str, text: str, kind: str = "action") -> None:
-    """One entry from a headless command (the log is a record, not a precondition: never raises)."""
+def record_quietly(project: Project, service: str, text: str, kind: str = "action") -> str:
+    """One entry from a headless command (the log is a record, not a precondition: never raises).
+    Returns why it could not be written ('' when it was)."""
     try:
-        ActivityLog(project, preload=False).record(kind, service, text)
-    except Exception:  # noqa: BLE001
-        pass
+        log = ActivityLog(project, preload=False)
+        log.record(kind, service, text)
+        return log.write_error
+    except Exception as exc:  # noqa: BLE001
+        return f"cannot write the activity log: {exc}"
 
 
 def read_entries(path: Path, n: int | None = None, upto: int | None = None) -> list[ActivityEntry]:

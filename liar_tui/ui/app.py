@@ -244,6 +244,7 @@ class LiarApp(App[int]):
         self.probes: dict[str, Any] = {}
         self.drift: dict[str, Any] = {}
         self.activity_screen: Any = None
+        self._activity_error = ""  # the activity log's write error last told
         self._activity_generation = 0
         self._activity_stop: threading.Event | None = None
         self._activity_unsubscribe: Callable[[], None] | None = None
@@ -573,6 +574,7 @@ class LiarApp(App[int]):
     # -- periodic repaint (coalesced) ---------------------------------------------------------
     def _tick(self) -> None:
         self._heap.tick()
+        self._check_activity_log()
         if self._hidden:
             return  # the panes are not on screen (activity view, a shell): nothing to repaint
         now_wall, now = self.clock()
@@ -581,6 +583,18 @@ class LiarApp(App[int]):
         health = self.health_view
         if health is not None:
             health.redraw_stats()
+
+    def _check_activity_log(self) -> None:
+        """Say once when the activity log stops being written (entries then live in memory only)."""
+        log = getattr(self.wiring, "_activity", None)
+        error = getattr(log, "write_error", "") if log is not None else ""
+        if error and error != self._activity_error:
+            self.notify(f"{error}: entries are kept in memory only (check that path's owner and permissions)",
+                        title="activity log", severity="warning", timeout=12)
+        if error != self._activity_error:
+            self._activity_error = error
+            if self.activity_screen is not None:
+                self.activity_screen.update_bar()
 
     def render_host_bar(self) -> None:
         self._render_host_bar()

@@ -153,3 +153,33 @@ def test_headless_backup_verify_restore_prune_and_shell_are_recorded(running_sta
     text = path.read_text()
     for secret in secrets_of(running_stack):
         assert secret not in text
+
+
+def test_an_unwritable_activity_log_is_said_not_lost_silently(tmp_path) -> None:
+    """QA: with the log's path a folder (or read-only), every entry was dropped without a word:
+    `restart` said nothing, `activity` said 'no activity yet'. Now each command notes it in one
+    line, the headless autoheal says so once, and `activity` says what is wrong."""
+    project = stackkit.make_project(tmp_path / "p")
+    path = activity_path(project)
+    path.mkdir(parents=True)  # a folder where the log file should be
+    log = ActivityLog(project, preload=False)
+    told: list[str] = []
+    log.on_write_error = told.append
+    log.record("action", "redis", "one")
+    log.record("action", "redis", "two")
+    assert len(told) == 1 and "cannot write the activity log" in told[0] and str(path) in told[0], told
+    assert [e.text for e in log.entries()] == ["one", "two"]  # kept in memory
+    import contextlib
+    import io
+
+    from liar_tui.cli_health import record_action
+    from liar_tui.stack.compose import Stack
+    from liar_tui.stack.model import ActionResult
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        record_action(Stack(project), ActionResult("restart", ("redis",), True, "", 0.1))
+    assert err.getvalue().startswith("liar-tui: note: cannot write the activity log") and err.getvalue().count("\n") == 1
+    shown = subprocess.run([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "activity"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 1 and "is not a file" in shown.stderr and "no activity yet" not in shown.stderr, shown

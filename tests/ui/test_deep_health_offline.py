@@ -538,3 +538,29 @@ def test_hints_name_the_remapped_keys() -> None:
             assert stack.calls == [("recreate", ("redis",))]
 
     run_sync(run())
+
+
+def test_an_activity_log_that_cannot_be_written_is_told_once(tmp_path: Path) -> None:
+    from liar_tui.stack.activity import ActivityLog
+    from liar_tui.stack.project import Project
+
+    project = Project(root=tmp_path, name="liar-game")
+    (tmp_path / "docker" / "liar-tui-activity.log").mkdir(parents=True)  # a folder where the file goes
+    log = ActivityLog(project, preload=False)
+
+    async def run() -> None:
+        app, _, _ = offline_app(project=project, activity=log)
+        async with app.run_test(size=(160, 48)) as pilot:
+            log.record("action", "redis", "restart redis: done in 0.5s")
+            await wait_until(pilot, lambda: any(n.title == "activity log" for n in app._notifications), 5,
+                             what="the activity log warning")
+            log.record("action", "redis", "again")
+            app._tick()
+            await pilot.pause(0.1)
+            warned = [str(n.message) for n in app._notifications if n.title == "activity log"]
+            assert len(warned) == 1 and "cannot write the activity log" in warned[0] and "memory only" in warned[0], warned
+            await pilot.press("A")
+            await pilot.pause(0.3)
+            assert "NOT SAVED: cannot write the activity log" in app.activity_screen.bar.text.plain
+
+    run_sync(run())

@@ -113,7 +113,11 @@ class ActivityScreen(Screen[None]):
         text.append("  │  ", style="dim")
         text.append_text(Text("autoheal ON", style="bold green") if app.autoheal_on else Text("autoheal off", style="dim"))
         text.append("  │  ", style="dim")
-        text.append(f"{self.path_label} · times UTC", style="dim")
+        error = getattr(getattr(app.wiring, "_activity", None), "write_error", "")
+        if error:
+            text.append(f"NOT SAVED: {error}", style="bold red")
+        else:
+            text.append(f"{self.path_label} · times UTC", style="dim")
         self.bar.set_text(text)
 
     def on_unmount(self) -> None:
