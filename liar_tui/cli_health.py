@@ -254,6 +254,7 @@ def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
             probes.stop()
         healer.stop()
         monitor.stop()
+        recorder.close()
         signal.signal(signal.SIGTERM, previous)
         log.record("autoheal", "", "autoheal off")
     return 0

@@ -302,7 +302,11 @@ def _state_word(st: ServiceState) -> str:
 class ActivityRecorder:
     """Turns the monitor's ServiceState updates and the probes' results into activity entries.
 
-    Only transitions are written: the first state seen of each service is the baseline.
+    Only transitions are written: the first state seen of each service is the baseline. Every
+    liar-tui watching a project sees the same transitions (a console and a headless autoheal, two
+    consoles): one of them writes them, the one holding the recorder lock next to the log (an
+    flock, let go when its process ends; another takes it over at its next transition). Actions
+    and autoheal steps are each process's own and are always written.
     """
 
     def __init__(self, log: ActivityLog) -> None:
@@ -310,6 +314,33 @@ class ActivityRecorder:
         self._states: dict[str, ServiceState] = {}
         self._probe_levels: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._recorder_fd: int | None = None
+
+    def _is_recorder(self) -> bool:
+        if self._recorder_fd is not None:
+            return True
+        if getattr(self.log, "path", None) is None:
+            return True  # a log with no file (in memory) shares nothing
+        path = self.log.path.with_name(self.log.path.name + ".recorder.lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return True  # no lock to be had here: better twice than never
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False  # another liar-tui writes these
+        self._recorder_fd = fd
+        return True
+
+    def close(self) -> None:
+        """Let another liar-tui record the transitions."""
+        with self._lock:
+            if self._recorder_fd is not None:
+                os.close(self._recorder_fd)
+                self._recorder_fd = None
 
     def on_state(self, st: ServiceState) -> None:
         with self._lock:
@@ -317,6 +348,11 @@ class ActivityRecorder:
             self._states[st.service] = st
         if prev is None:
             return
+        if (prev.container_id, _state_word(prev), prev.health.status) == (st.container_id, _state_word(st), st.health.status):
+            return  # nothing this writes changed (stats, uptime...)
+        with self._lock:
+            if not self._is_recorder():
+                return
         if prev.container_id and st.container_id and prev.container_id != st.container_id:
             self.log.record("state", st.service, f"new container {st.container_id[:12]} ({_state_word(st)})")
         elif _state_word(prev) != _state_word(st):
@@ -337,6 +373,9 @@ class ActivityRecorder:
             self._probe_levels[result.service] = result.level
         if prev == result.level or (prev is None and result.level == "ok"):
             return
+        with self._lock:
+            if not self._is_recorder():
+                return
         self.log.record("probe", result.service, f"{prev or 'new'} -> {result.level}: {result.reason}")
 
 

@@ -269,5 +269,7 @@ class ConsoleWiring:
             pass
 
     def stop(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()  # another liar-tui on this project records the transitions now
         if self.healer is not None:
             self.healer.stop(join=0.1)

@@ -90,6 +90,7 @@ def test_probe_alarms_reach_the_log_and_the_follower(running_stack: Project) -> 
         stackkit.wait_for(lambda: (r := runner.result("redis")) and r.level == "ok", 15, what="redis probe ok")
     finally:
         runner.stop()
+        recorder.close()
     alarms = [e.text for e in log.entries() if e.kind == "probe" and e.service == "redis"]
     assert alarms[-2].startswith("ok -> fail: unreachable") and alarms[-1].startswith("fail -> ok: Redis")
     try:
@@ -183,3 +184,29 @@ def test_an_unwritable_activity_log_is_said_not_lost_silently(tmp_path) -> None:
     shown = subprocess.run([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "activity"],
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 1 and "is not a file" in shown.stderr and "no activity yet" not in shown.stderr, shown
+
+
+def test_two_watchers_write_each_transition_once(tmp_path) -> None:
+    """QA: a console and a headless autoheal on one project wrote every state, health and probe
+    change twice. One recorder (the lock holder) writes them; when it goes, the other takes over."""
+    from dataclasses import replace
+
+    from liar_tui.stack.model import HealthInfo, ServiceState
+
+    project = stackkit.make_project(tmp_path / "p")
+    first = ActivityRecorder(ActivityLog(project, preload=False))
+    second = ActivityRecorder(ActivityLog(project, preload=False))
+    healthy = ServiceState(service="redis", container_id="c1", state="running", health=HealthInfo(status="healthy"))
+    sick = replace(healthy, health=HealthInfo(status="unhealthy", failing_streak=3))
+    for recorder in (first, second):
+        recorder.on_state(healthy)  # the baseline: not written
+    for recorder in (first, second):
+        recorder.on_state(sick)
+    texts = [e.text for e in read_entries(activity_path(project))]
+    assert texts == ["healthy -> unhealthy (3 failing checks)"], texts
+    first.close()
+    for recorder in (second, first):
+        recorder.on_state(healthy)
+    assert second._recorder_fd is not None  # it took over
+    texts = [e.text for e in read_entries(activity_path(project))]
+    assert texts == ["healthy -> unhealthy (3 failing checks)", "unhealthy -> healthy"], texts
