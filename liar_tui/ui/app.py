@@ -280,7 +280,10 @@ class LiarApp(App[int]):
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
-            self.notify(f"unknown theme {self.settings.theme!r}; available: {', '.join(sorted(self.available_themes))}", severity="warning")
+            source = {"cli": "--theme", "env": "LIAR_TUI_THEME", "file": "config.toml"}.get(
+                (self.settings.sources or {}).get("theme", ""), "the settings")
+            self.notify(f"unknown theme {self.settings.theme!r} (from {source}): using {self.theme}; "
+                        f"available: {', '.join(sorted(self.available_themes))}", severity="warning")
         if self.keymap:
             self.set_keymap(self.keymap)
         fix_keys = {"recreate": self.key_for("service.recreate"), "restart": self.key_for("service.restart")}

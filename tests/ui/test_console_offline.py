@@ -487,7 +487,8 @@ def test_an_unknown_theme_is_named_and_the_default_kept() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.1)
             assert app.theme == "textual-dark"
-            assert any("unknown theme 'no-such-theme'" in str(n.message) for n in app._notifications)
+            told = [str(n.message) for n in app._notifications if "unknown theme 'no-such-theme'" in str(n.message)]
+            assert told and "using textual-dark" in told[0], told
 
     run_sync(run())
 
