@@ -218,10 +218,14 @@ def test_a_missing_env_file_is_named_by_status_probes_and_restore(running_stack:
 
 def test_up_wait_timeout_names_the_slow_service_and_the_fix(tmp_path: Path, engine_ready: None) -> None:
     project = stackkit.make_project(tmp_path / "p")
+    override = project.compose_dir / "docker-compose.override.yml"
+    # a redis whose healthcheck never passes (a fresh postgres was healthy within a second in CI)
+    text = override.read_text()
+    assert "  redis:\n    healthcheck:\n" in text
+    override.write_text(text.replace("  redis:\n    healthcheck:\n", '  redis:\n    healthcheck:\n      test: ["CMD", "false"]\n'))
     try:
-        # a fresh postgres runs initdb first: not healthy within a second
-        out = run_cli("--project-dir", str(project.root), "--project-name", project.name, "up", "postgres", "--wait", "--timeout", "1")
-        line = assert_one_line_error(out, "not healthy after", "not healthy yet: postgres (", "--timeout")
+        out = run_cli("--project-dir", str(project.root), "--project-name", project.name, "up", "redis", "--wait", "--timeout", "3")
+        line = assert_one_line_error(out, "not healthy after", "not healthy yet: redis (", "--timeout")
         assert "liar-tui status" in line
     finally:
         stackkit.destroy(project)
