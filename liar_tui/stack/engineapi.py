@@ -108,7 +108,6 @@ class _Connection:
 
     def body(self, headers: dict[str, str]) -> Iterator[bytes]:
         """The body as it arrives: chunked, sized, or everything until the engine closes."""
-        read = self.reader.read
         if headers.get("transfer-encoding", "").lower() == "chunked":
             yield from self._chunked()
         elif "content-length" in headers:

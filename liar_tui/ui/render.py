@@ -438,7 +438,7 @@ def probe_figures(result: Any) -> list[tuple[str, str]]:
         rows.append(("credentials", "accepted" if f.get("credentials_accepted") else "rejected"))
         for b in f.get("buckets") or []:
             count = f"{b.get('objects', 0)}{'+' if b.get('truncated') else ''}"
-            rows.append((f"bucket", f"{b.get('name')}: {count} objects, {format_bytes(b.get('bytes') or 0)}"))
+            rows.append(("bucket", f"{b.get('name')}: {count} objects, {format_bytes(b.get('bytes') or 0)}"))
         if not f.get("buckets"):
             rows.append(("buckets", "none"))
         missing = f.get("missing") or []

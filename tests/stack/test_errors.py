@@ -28,7 +28,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert out.returncode != 0
+    assert out.returncode != 0, (out.stdout + out.stderr)[-1500:]
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, out.stderr

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
 from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
@@ -22,11 +21,10 @@ from liar_tui.stack.project import Project
 from liar_tui.ui.app import LiarApp
 from liar_tui.ui.messages import ActionFinished, ActionProgressed, EngineStatusChanged, ServiceStateChanged
 from liar_tui.ui.screens.activity import ActivityScreen
-from liar_tui.ui.screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
+from liar_tui.ui.screens.backups import BackupsScreen
 from liar_tui.ui.screens.main import MainScreen
-from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen, LogRangeScreen, SaveLogScreen
-from liar_tui.ui.widgets.logview import LogView, SearchBar
-from liar_tui.ui.widgets.panes import ServicesPanel
+from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen, SaveLogScreen
+from liar_tui.ui.widgets.logview import LogView
 
 
 #: Textual's generic keys every screen inherits (focus cycling, copy, its ctrl+c hint): not ours to list.

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 from textual.command import CommandPalette
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 from uikit import (
     FakeProbeRunner,
     body_text,
