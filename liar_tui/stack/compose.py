@@ -334,6 +334,16 @@ class Stack:
             message = self.project.redactor()(self._explain_up_failure(first_error_line(text)))
             yield ActionResult("up", tuple(services), False, message, time.monotonic() - started)
             return
+        if wait:
+            # compose's --wait sometimes exits 0 when its timeout ends with a service still
+            # "starting" (seen here in about one run in four): success means healthy, so look
+            states = self.states()
+            slow = [s for s in (services or SERVICES)
+                    if (st := states.get(s)) is None or not st.running or st.health.status not in ("healthy", "none", "")]
+            if slow:
+                after = f"after {wait_timeout}s" if wait_timeout else "when compose stopped waiting"
+                yield ActionResult("up", tuple(services), False, f"application not healthy {after}", time.monotonic() - started)
+                return
         yield ActionResult("up", tuple(services), True, "", time.monotonic() - started)
 
     def _explain_up_failure(self, message: str) -> str:
