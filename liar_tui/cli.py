@@ -187,10 +187,11 @@ def status_json(stack: Stack, states: dict[str, ServiceState], probes: dict | No
 
 
 def _worst_level(probes: dict[str, Any] | None) -> str | None:
-    if not probes:
-        return None
-    rank = {"ok": 0, "warn": 1, "fail": 2}
-    return max((p.level for p in probes.values()), key=lambda level: rank.get(level, 2))
+    worst = None
+    for result in (probes or {}).values():
+        if result.worse_than(worst):
+            worst = result
+    return worst.level if worst is not None else None
 
 
 def _print_result(result: ActionResult) -> int:

@@ -322,11 +322,7 @@ def test_verify_with_the_stack_down_says_so_and_does_not_mark_the_set_failed(
 def test_verify_fails_on_a_flipped_byte(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]],
                                         tmp_path: Path, service: str) -> None:
     bset = full_set[0]
-    rel = {
-        "postgres": "postgres/database.dump",
-        "redis": "redis/dump.rdb",
-        "minio": max((f for f in bset.files if f.kind == "objects"), key=lambda f: f.size).path,
-    }[service]
+    rel = _artefact(bset, service)
     dirs = tmp_path / "sets"
     copy = _copy_set(bset, dirs)  # an intact copy verifies: test_round_trip_every_service shows it
 
@@ -350,17 +346,22 @@ def test_verify_fails_on_a_flipped_byte(stack: Project, full_set: tuple[BackupSe
     assert expected in bad.stdout, bad.stdout
 
 
+def _artefact(bset: BackupSet, service: str) -> str:
+    """The set's main file of a service (for minio, its biggest object pack)."""
+    return {
+        "postgres": "postgres/database.dump",
+        "redis": "redis/dump.rdb",
+        "minio": max((f for f in bset.files if f.kind == "objects"), key=lambda f: f.size).path,
+    }[service]
+
+
 @pytest.mark.parametrize("service", ["postgres", "redis", "minio"])
 def test_verify_and_restore_name_a_missing_file(stack: Project, full_set: tuple[BackupSet, dict, list[BackupProgress]],
                                                tmp_path: Path, service: str) -> None:
     """A file of the set deleted: verify reports it (FAIL, exit 1, the set marked 'verify
     failed'), not an OSError about folder permissions; restore refuses the same way."""
     bset = full_set[0]
-    rel = {
-        "postgres": "postgres/database.dump",
-        "redis": "redis/dump.rdb",
-        "minio": max((f for f in bset.files if f.kind == "objects"), key=lambda f: f.size).path,
-    }[service]
+    rel = _artefact(bset, service)
     dirs = tmp_path / "sets"
     copy = _copy_set(bset, dirs)
     (copy / rel).unlink()

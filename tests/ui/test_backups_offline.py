@@ -88,6 +88,14 @@ def job_result(app: Any) -> str:
     return console.export_text()
 
 
+
+async def open_restore_dialog(pilot: Any, app: Any) -> None:
+    """V (the backups view, its sets listed), then r: the restore dialog of the first set."""
+    await pilot.press("V")
+    await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
+
 def test_B_backs_up_the_selected_service_with_progress_and_a_result(messages: list[Any]) -> None:
     activity = MemoryActivity()
     fake = FakeManager()
@@ -229,10 +237,7 @@ def test_typed_confirmations_show_no_name_in_the_box() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("V")
-            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
-            await pilot.press("r")
-            await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
+            await open_restore_dialog(pilot, app)
             await pilot.pause(0.1)
             assert "liar-game" not in box_shows(app.screen, "#restore-name")
             labels = " ".join(str(label.render()) for label in app.screen.query(Label))
@@ -360,10 +365,7 @@ def test_a_long_restore_result_fits_80x24_and_scrolls() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("V")
-            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
-            await pilot.press("r")
-            await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
+            await open_restore_dialog(pilot, app)
             app.screen.query_one("#restore-name", Input).value = "liar-game"
             await pilot.press("enter")
             await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="restore")
