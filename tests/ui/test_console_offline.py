@@ -512,6 +512,28 @@ def test_health_details_redact_secrets(tmp_path: Path) -> None:
     run_sync(run())
 
 
+def test_health_view_after_the_last_autoheal_restart_promises_no_next_one(monkeypatch: Any) -> None:
+    """After its last allowed restart autoheal will only give up: no "next allowed in" countdown."""
+    from liar_tui.stack.autoheal import AutohealStatus
+
+    async def run() -> None:
+        app, _, _ = offline_app(sample_states())
+        async with app.run_test(size=(120, 40)) as pilot:
+            cap = app.autoheal_policy.max_attempts
+            monkeypatch.setattr(app.wiring, "autoheal_status", lambda s: AutohealStatus(s, cap, False, 40.0, True))
+            await pilot.press("2", "H")
+            await pilot.pause(0.3)
+            text = body_text(app.screen)
+            assert f"{cap} of {cap} restarts · no restarts left" in text, text
+            assert "next allowed" not in text
+            monkeypatch.setattr(app.wiring, "autoheal_status", lambda s: AutohealStatus(s, 1, False, 40.0, True))
+            await pilot.press("escape", "H")
+            await pilot.pause(0.3)
+            assert f"1 of {cap} restarts · next allowed in 40s" in body_text(app.screen)
+
+    run_sync(run())
+
+
 def test_no_color_is_honoured(monkeypatch: Any) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app, _, _ = offline_app()

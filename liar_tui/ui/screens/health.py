@@ -262,6 +262,9 @@ class HealthScreen(ModalScreen[None]):
             out.append(f" · {st.attempts} of {app.autoheal_policy.max_attempts} restarts")
             if st.gave_up:
                 out.append(" · gave up", style="bold red")
+            elif st.attempts >= app.autoheal_policy.max_attempts:
+                # No further restart will come: a "next allowed in" would promise one.
+                out.append(" · no restarts left: gives up if it stays unhealthy", style="yellow")
             elif st.next_allowed_in > 0:
                 out.append(f" · next allowed in {st.next_allowed_in:.0f}s")
             if st.waiting_for_recovery:
