@@ -71,6 +71,10 @@ def explain_connection_error(exc: BaseException) -> str:
                     f"there is a docker CLI but no Docker engine here (no dockerd, no {sock}): run "
                     f"`sudo liar-tui setup` (installs Debian's docker.io and starts it) or install Docker Engine"
                 )
+            if not is_default_socket(address):
+                # Someone chose this socket: starting the default engine would not help.
+                return (f"nothing listens at DOCKER_HOST={address} (no such socket): start the engine that "
+                        f"listens there, or unset DOCKER_HOST to use {DEFAULT_SOCKET}")
             return (
                 f"Docker engine is not running (no {sock}): start it with `sudo systemctl start docker` "
                 f"or `sudo dockerd &`, or run `sudo liar-tui setup`"

@@ -298,7 +298,8 @@ class LiarApp(App[int]):
             self.monitor = self.wiring.make_monitor()
             self.monitor.start()
         status = getattr(self.monitor, "engine_status", None)
-        if status is not None and status.connected:
+        if status is not None and (status.connected or status.error):
+            # Connected, or already failed (the monitor says so once, maybe before we listened).
             self._apply_engine(status, first=True)
         else:
             self.main.show_engine(None)

@@ -164,6 +164,28 @@ def test_exited_service_shown_and_started_by_keyboard_at_80x24(running_stack: Pr
     quit_and_check_gone(tmux, "liar", pid, project)
 
 
+def test_console_opened_without_an_engine_says_why_at_once(tmux: TmuxServer, tmp_path: Path) -> None:
+    """Launched while nothing listens at DOCKER_HOST: the console says so, with the fix, instead of
+    "connecting…" forever (the monitor reports a failure once, maybe before the app listens)."""
+    project = stackkit.make_project(tmp_path / "p")
+    sock = tmp_path / "none.sock"
+    for width, height in ((200, 50), (80, 24)):
+        session = f"noengine{width}"
+        tmux.new_session(
+            session,
+            [liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up"],
+            width,
+            height,
+            env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml", "DOCKER_HOST": f"unix://{sock}"},
+            cwd=project.root,
+        )
+        seen = tmux.wait_for(session, lambda s: "engine unreachable" in s, timeout=15, what="the engine marked unreachable")
+        assert "engine: connecting" not in seen.screen, seen.screen
+        if width == 200:
+            assert f"nothing listens at DOCKER_HOST=unix://{sock}" in seen.screen, seen.screen
+        tmux.send_keys(session, "q")
+
+
 def test_large_terminal_cards_help_and_quit_at_200x50(running_stack: Project, tmux: TmuxServer) -> None:
     project = running_stack
     pid = launch(tmux, project, 200, 50)

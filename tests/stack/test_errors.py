@@ -44,9 +44,11 @@ def project(tmp_path: Path) -> Project:
     return stackkit.make_project(tmp_path / "p")
 
 
-def test_engine_not_running(project: Project, tmp_path: Path) -> None:
+def test_engine_not_running_at_the_chosen_socket(project: Project, tmp_path: Path) -> None:
+    # DOCKER_HOST names a socket that does not exist: starting the default engine would not help
     out = run_cli("--project-dir", str(project.root), "status", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    assert_one_line_error(out, "not running", "dockerd")
+    assert_one_line_error(out, f"nothing listens at DOCKER_HOST=unix://{tmp_path}/none.sock", "unset DOCKER_HOST")
+    assert "systemctl" not in out.stderr
 
 
 def test_engine_not_reachable(project: Project, tmp_path: Path) -> None:
