@@ -252,10 +252,15 @@ def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
     probes, drift = cli_health.status_extras(
         stack, states, probes=getattr(args, "probes", True), drift=getattr(args, "drift", True)
     )
+    elsewhere = stack.made_elsewhere(states)
     if args.json:
-        print(json.dumps(status_json(stack, states, probes, drift), indent=2))
+        data = status_json(stack, states, probes, drift)
+        data["made_elsewhere"] = str(elsewhere) if elsewhere is not None else None
+        print(json.dumps(data, indent=2))
     else:
         print(format_status_table(stack.project, states, probes=probes, drift=drift))
+        if elsewhere is not None:
+            print(f"note: {stack.project.elsewhere_message(elsewhere)}", flush=True)
     return 0
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -25,6 +26,7 @@ from .engine import Engine
 from .errors import (
     ComposeMissing,
     EngineMissing,
+    ProjectElsewhere,
     EnvFileMissing,
     InvalidComposeFile,
     NoContainer,
@@ -287,6 +289,24 @@ class Stack:
     def states(self) -> dict[str, ServiceState]:
         return self.engine.project_states(self.project.name)
 
+    def made_elsewhere(self, states: dict[str, ServiceState] | None = None) -> Path | None:
+        """The other checkout this project name's containers were made from, if any."""
+        for st in (states if states is not None else self.states()).values():
+            other = self.project.made_elsewhere(st.working_dir) if st.container_id else None
+            if other is not None:
+                return other
+        return None
+
+    def check_owner(self) -> dict[str, ServiceState]:
+        """The states, unless the containers under this project name were made from another copy
+        of the project: compose would take them over, and a recreate would mount this copy's
+        (maybe empty) data instead of theirs, so every action refuses."""
+        states = self.states()
+        other = self.made_elsewhere(states)
+        if other is not None:
+            raise ProjectElsewhere(self.project.elsewhere_message(other))
+        return states
+
     # -- lifecycle ---------------------------------------------------------------------------
     def _run(self, action: str, services: list[str], fn: Callable[[], object],
              on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
@@ -313,6 +333,11 @@ class Stack:
         services = list(services or [])
         started = time.monotonic()
         stderr_lines: list[str] = []
+        try:
+            self.check_owner()
+        except StackError as exc:
+            yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started)
+            return
         try:
             stream = self.docker.compose.up(
                 services or None,
@@ -370,8 +395,11 @@ class Stack:
         `volumes=True` also removes it, and named volumes."""
         # the action's name says when the data goes too: in the result, the toast and the activity log
         action = "down (data deleted)" if volumes else "down"
-        result = self._run(action, [], lambda: self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True),
-                           on_progress)
+        def run() -> object:
+            self.check_owner()
+            return self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True)
+
+        result = self._run(action, [], run, on_progress)
         if result.ok and volumes:
             self._remove_data()
         return result
@@ -432,7 +460,7 @@ class Stack:
     def _container_of(self, service: str, action: str) -> ServiceState:
         """The service's container; a one-line error naming the fix when there is none (compose
         itself would 'restart' or 'stop' nothing and say it did)."""
-        state = self.states().get(service)
+        state = self.check_owner().get(service)
         if state is None or not state.container_id:
             raise NoContainer(f"{service} has no container: bring it up first (`liar-tui up {service}`)")
         return state
@@ -442,6 +470,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
+            self.check_owner()
             self.check_ports([service])  # before the working container is removed
             return self.docker.compose.up(
                 [service], detach=True, force_recreate=True, dependencies=False, stream_logs=True

@@ -347,6 +347,11 @@ def _service_drift(
         return DriftInfo(service, error="not in the compose file")
     if not st.container_id:
         return DriftInfo(service, compose_hash=hashes.get(service, ""), error="no container")
+    other = stack.project.made_elsewhere(st.working_dir)
+    if other is not None:
+        # Compared with this copy's files every service would look drifted, and "recreate" would
+        # take the other copy's containers over onto this copy's data.
+        return DriftInfo(service, compose_hash=hashes.get(service, ""), error=f"its container was made from {other}")
     data = engine.inspect(st.container_id)
     if data is None:
         return DriftInfo(service, compose_hash=hashes.get(service, ""), error="no container")

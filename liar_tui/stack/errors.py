@@ -40,6 +40,10 @@ class InvalidComposeFile(StackError):
     """compose rejected the compose file."""
 
 
+class ProjectElsewhere(StackError):
+    """The project name's containers were made from another copy of the project."""
+
+
 class ProjectNotFound(StackError):
     """No compose/docker-compose.yml where we looked."""
 

@@ -14,6 +14,7 @@ from typing import Any
 LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"
 LABEL_CONFIG_HASH = "com.docker.compose.config-hash"
+LABEL_WORKING_DIR = "com.docker.compose.project.working_dir"
 
 #: The services of the liar-game stack, in display order.
 SERVICES: tuple[str, ...] = ("postgres", "redis", "nginx", "minio")
@@ -111,6 +112,7 @@ class ServiceState:
     ports: tuple[PortBinding, ...] = ()
     config_hash: str = ""
     pid: int = 0
+    working_dir: str = ""  # the compose folder the container was made from (its compose label)
 
     @property
     def running(self) -> bool:
@@ -226,6 +228,7 @@ def parse_inspect(data: dict[str, Any], service: str | None = None) -> ServiceSt
         ports=parse_ports(data.get("NetworkSettings")),
         config_hash=str(labels.get(LABEL_CONFIG_HASH) or ""),
         pid=int(state.get("Pid") or 0),
+        working_dir=str(labels.get(LABEL_WORKING_DIR) or ""),
     )
 
 

@@ -53,6 +53,26 @@ class Project:
     def images_dir(self) -> Path:
         return self.compose_dir / "images"
 
+    def made_elsewhere(self, working_dir: str) -> Path | None:
+        """The other checkout a container of this project name was made from (its compose
+        working_dir label names another folder), or None when it is this one's (or unknown)."""
+        if not working_dir:
+            return None
+        theirs = Path(working_dir)
+        try:
+            if theirs.resolve() == self.compose_dir.resolve():
+                return None
+        except OSError:
+            pass
+        return theirs.parent if theirs.name == "compose" else theirs
+
+    def elsewhere_message(self, other: Path) -> str:
+        """One line: the containers under this name belong to another checkout, and the fix."""
+        return (
+            f"project {self.name}'s containers were made from {other}, not {self.root}: run liar-tui there "
+            f"(--project-dir {other}), or give this copy its own name (--project-name NAME)"
+        )
+
     def compose_files(self) -> list[Path]:
         files = [self.compose_file]
         if self.override_file.exists():

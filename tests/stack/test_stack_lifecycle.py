@@ -148,3 +148,33 @@ def test_cli_logs_follow_prints_new_lines_and_stops_on_ctrl_c(running_stack: Pro
         code = proc.wait(10)
     assert code == 0
     assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+
+
+def test_a_second_copy_under_the_same_name_refuses_to_take_the_stack_over(running_stack: Project, tmp_path: Any) -> None:
+    """Another checkout (or the bundled copy) run under the running stack's project name: compose
+    would take its containers over and a recreate would mount this copy's empty data. Every
+    action refuses with one line naming both folders; status says so; drift is not claimed."""
+    import shutil
+
+    other = stackkit.make_project(tmp_path / "copy", running_stack.name)
+    shutil.copy2(running_stack.env_file, other.env_file)  # same secrets and ports: only the folder differs
+    before = {s: st.container_id for s, st in Stack(running_stack).states().items()}
+    stack = Stack(other)
+    for result in (stack.recreate("postgres"), stack.restart("redis"), stack.stop("nginx"), stack.start("nginx"),
+                   stack.up(), stack.down(volumes=True)):
+        assert not result.ok, result
+        assert f"made from {running_stack.root}, not {other.root}" in result.message, result.message
+        assert "--project-name" in result.message
+    out = cli(other, "recreate", "postgres")
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    after = Stack(running_stack).states()
+    assert {s: st.container_id for s, st in after.items()} == before
+    assert all(st.running for st in after.values())
+    status = cli(other, "status", "--json")
+    data = json.loads(status.stdout)
+    assert data["made_elsewhere"] == str(running_stack.root)
+    assert not any(s["drift"] for s in data["services"]), [s["drift_detail"] for s in data["services"]]
+    assert all("made from" in s["drift_detail"]["error"] for s in data["services"])
+    assert f"note: project {running_stack.name}'s containers were made from {running_stack.root}" in cli(other, "status").stdout
+    # the stack's own folder is not affected
+    assert Stack(running_stack).made_elsewhere() is None
