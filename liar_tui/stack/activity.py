@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .envfile import SECRET_KEYS, Redactor
+from .envfile import LiveRedactor
 from .model import ServiceState
 from .project import Project
 
@@ -99,9 +99,9 @@ class ActivityLog:
         self._entries: deque[ActivityEntry] = deque(maxlen=keep)
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[ActivityEntry], None]] = []
-        self._secrets: set[str] = set()
-        self._env_mtime: float | None = None
-        self._redactor = Redactor()
+        # Looks at .env before every entry (entries are rare): a password changed a moment ago is
+        # hidden in the next entry already, and the old one stays hidden.
+        self._redactor = LiveRedactor(project.env_file, interval=0.0)
         self.write_error = ""
         #: Called (on the recording thread) when writing starts failing, with the one-line reason:
         #: entries then live in memory only, and whoever runs this says so.
@@ -117,7 +117,7 @@ class ActivityLog:
                 at=datetime.now(timezone.utc),
                 kind=_one_line(kind) or "note",
                 service=_one_line(service or ""),
-                text=self._current_redactor()(_one_line(text)),
+                text=self._redactor(_one_line(text)),
             )
             self._entries.append(entry)
             self._append(entry)
@@ -147,21 +147,6 @@ class ActivityLog:
         return unsubscribe
 
     # -- internals --------------------------------------------------------------------------
-    def _current_redactor(self) -> Redactor:
-        """Re-read .env when it changed; secrets seen earlier stay redacted (old passwords too)."""
-        env_file = self.project.env_file
-        try:
-            mtime = env_file.stat().st_mtime
-        except OSError:
-            mtime = None
-        if mtime != self._env_mtime:
-            self._env_mtime = mtime
-            env = self.project.env()
-            self._secrets.update(env.get(k, "") for k in SECRET_KEYS)
-            self._secrets.discard("")
-            self._redactor = Redactor(sorted(self._secrets))
-        return self._redactor
-
     def _append(self, entry: ActivityEntry) -> None:
         data = (entry.to_line() + "\n").encode("utf-8")
         try:

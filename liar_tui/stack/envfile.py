@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
@@ -109,3 +112,54 @@ class Redactor:
                     text = text[:-k] + "******"
                     break
         return text + mark
+
+
+class LiveRedactor:
+    """A Redactor that follows a .env file: when the file changes (looked at once a second at
+    most) its secrets are read again, and the ones seen before stay hidden too -- a password
+    rotated while the console runs must not show in a log line that still quotes the new or the
+    old one. Same calls as Redactor."""
+
+    def __init__(self, path: Path, interval: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._path = path
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked = float("-inf")
+        self._current = Redactor()
+        self._reload()
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _reload(self) -> None:
+        stamp = self._file_stamp()
+        if stamp == self._stamp and self._stamp is not None:
+            return
+        try:
+            env = read_env(self._path)
+        except (OSError, UnicodeDecodeError):
+            env = {}
+        with self._lock:
+            self._stamp = stamp
+            self._seen.update(v for k in SECRET_KEYS if (v := env.get(k, "")))
+            self._current = Redactor(sorted(self._seen))
+
+    def current(self) -> Redactor:
+        now = self._clock()
+        if now - self._checked >= self._interval:
+            self._checked = now
+            self._reload()
+        return self._current
+
+    def __call__(self, text: str) -> str:
+        return self.current()(text)
+
+    def cut(self, text: str, limit: int, mark: str = "…") -> str:
+        return self.current().cut(text, limit, mark)

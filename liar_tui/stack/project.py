@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .envfile import Redactor, read_env
+from .envfile import LiveRedactor, read_env
 from .errors import ProjectNotFound
 
 COMPOSE_REL = Path("compose") / "docker-compose.yml"
@@ -86,8 +86,10 @@ class Project:
         except FileNotFoundError:
             return {}
 
-    def redactor(self) -> Redactor:
-        return Redactor.from_env(self.env())
+    def redactor(self) -> LiveRedactor:
+        """Hides the .env's secrets, and follows the file: a password changed while a long-lived
+        reader (the console, `logs -f`) runs is hidden from then on, and so is the old one."""
+        return LiveRedactor(self.env_file)
 
     def rel(self, path: Path) -> str:
         """A path as a person in the project would type it."""

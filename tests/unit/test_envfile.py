@@ -45,3 +45,28 @@ def test_redactor_hides_secret_values() -> None:
     # too short to hide without mangling text
     assert r("abc") == "abc"
     assert Redactor()("text") == "text"
+
+
+def test_live_redactor_follows_a_changed_env_and_keeps_hiding_the_old_secret(tmp_path: Path) -> None:
+    """A password rotated while the console runs: log lines quoting the new one, or the old one,
+    stay hidden (the console's redactor was read once at start, and showed the new one)."""
+    from liar_tui.stack.envfile import LiveRedactor
+    from liar_tui.stack.project import Project
+
+    env = tmp_path / "compose" / ".env"
+    env.parent.mkdir()
+    env.write_text("POSTGRES_PASSWORD=FirstPassw0rd11\nREDIS_PASSWORD=RedisPassw0rd22\n")
+    now = [0.0]
+    live = LiveRedactor(env, clock=lambda: now[0])
+    assert live("pw FirstPassw0rd11") == "pw ******"
+    env.write_text("POSTGRES_PASSWORD=Rotated2NewPgPassw0rd99\nREDIS_PASSWORD=RedisPassw0rd22\n")
+    now[0] += 1.0
+    line = "ALTER USR liaruser PASSWORD 'Rotated2NewPgPassw0rd99' (was FirstPassw0rd11)"
+    assert live(line) == "ALTER USR liaruser PASSWORD '******' (was ******)"
+    assert live.cut("x Rotated2NewPgPassw0rd99", 8) == "x ******…"
+    env.unlink()  # a missing .env forgets nothing
+    now[0] += 1.0
+    assert live("FirstPassw0rd11 RedisPassw0rd22") == "****** ******"
+    # what the console and `logs -f` get from the project is this live kind
+    env.write_text("MINIO_ROOT_PASSWORD=MinioPassw0rd33\n")
+    assert Project(root=tmp_path).redactor()("k=MinioPassw0rd33") == "k=******"
