@@ -41,9 +41,12 @@ BURST_RATE = 5.0
 MAX_LINE = 16 * 1024
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: C0 and C1 controls (xterm takes U+009B as CSI even in UTF-8), and the bidi embeddings,
+#: overrides and isolates (a line could reorder how the text after it reads).
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_UNSAFE}]")
 #: Anything clean_line would change (escapes, tabs, control characters); '\n' separates lines.
-_DIRTY = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_DIRTY = re.compile(f"[\\x09{_UNSAFE}]")
 
 
 class LogLine(NamedTuple):

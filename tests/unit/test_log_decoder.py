@@ -66,6 +66,15 @@ def test_control_characters_are_replaced_and_tty_streams_pass() -> None:
     assert decode(b"plain tty output\nsecond\n") == ["plain tty output", "second"]
 
 
+def test_c1_controls_and_bidi_overrides_never_reach_the_terminal() -> None:
+    """U+009B is CSI to xterm even in UTF-8 (a container's log could restyle the screen), and a
+    right-to-left override makes a line read as something else: both are replaced, in clean and
+    in dirty blocks alike; ordinary non-ASCII text passes."""
+    out = decode(frame("a\u009b7mb\nuser \u202eevil\u2069 ok\n한국어 é\n"))
+    assert out == ["a\ufffd7mb", "user \ufffdevil\ufffd ok", "한국어 é"]
+    assert all("\u009b" not in ln and "\u202e" not in ln for ln in out)
+
+
 def test_to_log_lines_splits_docker_timestamps() -> None:
     assert to_log_lines("nginx", [f"{TS} hello world", "no ts"]) == [
         LogLine("nginx", TS, "hello world"),
