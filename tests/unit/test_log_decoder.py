@@ -98,3 +98,23 @@ def test_a_cut_line_never_shows_the_start_of_a_secret() -> None:
     assert decode(frame(secret + " " + "z" * 50 + "\n"), redact=redact, max_line=20) == ["****** " + "z" * 13 + "…"]
     # two or fewer characters that merely look like a secret's start are left alone
     assert decode(frame("y" * 19 + "Zq" + "\n"), redact=redact, max_line=20) == ["y" * 19 + "Z…"]
+
+
+def test_a_replayed_stretch_of_log_is_dropped_and_the_newest_time_never_goes_back() -> None:
+    """The engine can re-send part of a log when its file rotates under a follower (QA saw 2,283
+    lines twice in a 100k burst): a line older than one already passed is dropped, in the same
+    batch or a later one; equal timestamps in one stream are distinct lines; after a reopen,
+    what the last stream showed is not shown again."""
+    from liar_tui.stack.logs import only_new
+
+    def ln(sec: int, text: str) -> LogLine:
+        return LogLine("nginx", f"2026-11-27T04:00:{sec:02d}.000000000Z", text)
+
+    batch = [ln(1, "a"), ln(2, "b"), ln(2, "b2"), ln(3, "c"), ln(2, "b again"), ln(4, "d")]
+    fresh, newest = only_new(batch, "")
+    assert [x.text for x in fresh] == ["a", "b", "b2", "c", "d"] and newest == ln(4, "").ts
+    fresh, newest = only_new([ln(3, "c again"), ln(5, "e"), LogLine("nginx", "", "no time")], newest)
+    assert [x.text for x in fresh] == ["e", "no time"] and newest == ln(5, "").ts
+    # a reopened stream (since = the last time shown) starts with that line again
+    fresh, newest = only_new([ln(5, "e again"), ln(6, "f")], newest, reopened_at=newest)
+    assert [x.text for x in fresh] == ["f"]
