@@ -17,6 +17,7 @@ view (`A`).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from textual.binding import Binding
 from ..config import Settings
 from ..stack.errors import StackError
 from ..stack.logs import LogBatch, LogFollower, LogLine, LogRange
-from ..stack.model import SERVICES, ActionResult, ServiceState, StatsSample, format_bytes
+from ..stack.model import BACKUP_DIR_ENV, SERVICES, ActionResult, ServiceState, StatsSample, format_bytes
 from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
@@ -169,6 +170,18 @@ def write_log_file(path: Path, lines: Iterable[str], overwrite: bool = False) ->
         except FileNotFoundError:
             pass
     return True
+
+
+#: The backup layer's fixes name the headless flag, which the console does not take.
+_BACKUP_DIR_FLAG = re.compile(rf"--backup-dir \(or {BACKUP_DIR_ENV}\)")
+_PASS_BACKUP_DIR = re.compile(r"\bpass --backup-dir\b")
+
+
+def console_wording(text: str) -> str:
+    """A backup message as the console can act on it: the backup folder is chosen by
+    LIAR_TUI_BACKUP_DIR when the console starts (`--backup-dir` is the backup commands' flag)."""
+    text = _BACKUP_DIR_FLAG.sub(f"{BACKUP_DIR_ENV}=DIR (set it when starting liar-tui)", text)
+    return _PASS_BACKUP_DIR.sub(f"set {BACKUP_DIR_ENV} when starting liar-tui", text)
 
 
 #: Clear the screen and its scrollback, cursor home (before a shell gets the terminal).
@@ -976,6 +989,10 @@ class LiarApp(App[int]):
         from ..stack.backup import BackupCancelled
 
         started = time.monotonic()
+        service = job.services[0] if len(job.services) == 1 else ""
+        if job.kind == "restore":
+            # as headless does: a console ended mid-restore leaves this trace of a half restore
+            self.wiring.record("action", service, f"restore {job.set_id} of {', '.join(job.services)} started")
 
         def progress(p: Any) -> None:
             self.post_message(BackupProgressed(job.id, p))
@@ -1016,13 +1033,12 @@ class LiarApp(App[int]):
             job.cancelled = True
             job.text = self.redact(str(exc))
         except StackError as exc:
-            job.text = self.redact(str(exc))
+            job.text = console_wording(self.redact(str(exc)))
         except Exception as exc:  # noqa: BLE001 - errors are data: shown, never a traceback
             job.text = self.redact(f"{job.kind} failed: {type(exc).__name__}: {exc}")
         if not job.ok and not job.cancelled and not job.text.startswith(job.kind):
             job.text = f"{job.kind} {', '.join(job.services)} failed: {job.text}"
         job.done = True
-        service = job.services[0] if len(job.services) == 1 else ""
         self.wiring.record("action", service, job.text)
         self.post_message(BackupJobFinished(job))
 
@@ -1078,7 +1094,7 @@ class LiarApp(App[int]):
             self.post_message(BackupSetsListed(sets, str(mgr.backup_dir), select=select))
         except Exception as exc:  # noqa: BLE001
             where = str(mgr.backup_dir) if mgr is not None else "?"
-            self.post_message(BackupSetsListed([], where, self.redact(str(exc))))
+            self.post_message(BackupSetsListed([], where, console_wording(self.redact(str(exc)))))
 
     def on_backup_sets_listed(self, message: BackupSetsListed) -> None:
         if self.backups_screen is not None and self.backups_screen.is_mounted:

@@ -391,3 +391,88 @@ def test_a_long_restore_result_fits_80x24_and_scrolls() -> None:
             assert isinstance(app.screen, BackupsScreen)
 
     run_sync(run())
+
+
+def test_a_backup_rows_size_uses_the_same_units_as_elsewhere(messages: list[Any]) -> None:
+    """QA: a 25.4 KiB redis backup's row said `redis: 0.0 MiB in 0.4s`: the backup's own note gives
+    MiB whatever the size. The row names the service and shows the size as format_bytes does."""
+
+    class SmallRedis(FakeManager):
+        def backup(self, services: Any, progress: Any = None, cancel: Any = None) -> BackupSet:
+            progress(BackupProgress("redis", "copy", 13_000, 26_010, ""))
+            progress(BackupProgress("redis", "done", 26_010, 26_010, "redis: 0.0 MiB in 0.4s"))
+            bset = make_set("20240601T120000Z", ("redis",))
+            self.sets.append(bset)
+            return bset
+
+    fake = SmallRedis()
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await pilot.press("2", "B")
+            await wait_until(pilot, lambda: any(isinstance(m, BackupJobFinished) for m in messages), 5, what="the backup")
+            await pilot.pause(0.1)
+            text, _total = job_rows(app.screen)["redis"]
+            assert text == "redis     done  25.4KiB in 0.4s", text
+
+    run_sync(run())
+
+
+def test_a_full_backup_dir_names_what_the_console_takes(messages: list[Any]) -> None:
+    """QA: the console suggested `--backup-dir (or LIAR_TUI_BACKUP_DIR)`, a flag it does not
+    take: in the console the fix names only the variable."""
+    from liar_tui.stack.backupset import BackupDirFull, BackupDirNotWritable, full_message, not_writable_message
+
+    activity = MemoryActivity()
+
+    class Full(FakeManager):
+        error: Exception = BackupDirFull(full_message(Path("/tmp/qa2/full"), 26_010))
+
+        def backup(self, services: Any, progress: Any = None, cancel: Any = None) -> BackupSet:
+            raise self.error
+
+    fake = Full()
+
+    async def run() -> None:
+        app, _, _ = offline_app(activity=activity)
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            for error in (fake.error, BackupDirNotWritable(not_writable_message(Path("/ro"), PermissionError(13, "Permission denied")))):
+                fake.error = error
+                messages.clear()
+                await pilot.press("ctrl+b")
+                await wait_until(pilot, lambda: any(isinstance(m, BackupJobFinished) for m in messages), 5, what="the backup")
+                await pilot.pause(0.1)
+                shown = job_result(app) + app.main.activity.text.plain + activity.entries()[-1].text
+                assert "--backup-dir" not in shown, shown
+                assert "LIAR_TUI_BACKUP_DIR=DIR" in job_result(app), job_result(app)
+                await pilot.press("escape")
+
+    run_sync(run())
+
+
+def test_a_console_restore_records_its_start(messages: list[Any]) -> None:
+    """QA: console restores logged only '... done' (headless logs the start too): a console killed
+    mid-restore left no trace in the activity log."""
+    activity = MemoryActivity()
+    fake = FakeManager([make_set("20240601T110000Z")], block=True)
+
+    async def run() -> None:
+        app, _, _ = offline_app(activity=activity)
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await open_restore_dialog(pilot, app)
+            app.screen.query_one("#restore-services", Input).value = "redis minio"
+            app.screen.query_one("#restore-name", Input).value = "liar-game"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any(c[0] == "restore" for c in fake.calls), 5, what="restore")
+            texts = [e.text for e in activity.entries() if e.kind == "action"]
+            assert texts == ["restore 20240601T110000Z of redis, minio started"], texts
+            fake.release.set()
+            await wait_until(pilot, lambda: app.backup_job is None, 5, what="restore done")
+            texts = [e.text for e in activity.entries() if e.kind == "action"]
+            assert len(texts) == 2 and texts[1].startswith("restore 20240601T110000Z (redis, minio) done"), texts
+
+    run_sync(run())

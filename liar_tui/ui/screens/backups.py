@@ -8,6 +8,7 @@ stack.backup.BackupManager, which reports BackupProgress and takes a cancel Even
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,25 @@ if TYPE_CHECKING:
     from ..app import LiarApp
 
 _ids = itertools.count(1)
+
+#: The backup's own "done" note, `redis: 0.0 MiB in 0.4s`: a size in MiB whatever it is (a 25 KiB
+#: RDB read 0.0 MiB). The row already names the service and shows the size in format_bytes' units.
+_DONE_NOTE = re.compile(r"^(?P<service>[a-z]+): \d+(?:\.\d+)? MiB(?P<rest>\b.*)$")
+
+
+def progress_detail(service: str, p: Any) -> str:
+    """What a job row says after its phase: '25.4KiB in 0.4s', '12.0MiB of 40.0MiB · streaming'."""
+    size = ""
+    if p.bytes_done:
+        size = format_bytes(p.bytes_done)
+        if p.bytes_total and p.bytes_total != p.bytes_done:
+            size += f" of {format_bytes(p.bytes_total)}"
+    message = p.message
+    m = _DONE_NOTE.match(message)
+    if m and m.group("service") == service and p.bytes_done:
+        rest = m.group("rest").strip()
+        return f"{size} {rest}".strip()
+    return " · ".join(x for x in (size, message) if x)
 
 
 @dataclass
@@ -150,8 +170,7 @@ class JobScreen(ModalScreen[None]):
             bar.update(total=total, progress=total)
         elif p.bytes_total:
             bar.update(total=p.bytes_total, progress=min(p.bytes_done, p.bytes_total))
-        size = format_bytes(p.bytes_done) + (f" of {format_bytes(p.bytes_total)}" if p.bytes_total else "") if p.bytes_done else ""
-        detail = " · ".join(x for x in (size, p.message) if x)
+        detail = progress_detail(service, p)
         self._details[service] = detail
         if p.phase == "done":
             self._done[service] = detail
