@@ -72,19 +72,41 @@ class LogBatch:
 
 @dataclass(frozen=True)
 class LogRange:
-    """How far back a log view starts: the last `tail` lines (None = all), or `since_seconds` ago."""
+    """How far back a log view starts: the last `tail` lines (None = all), `since_seconds` ago,
+    or since the moment `since_at` (epoch seconds, from a date)."""
 
     tail: int | None = 200
     since_seconds: float | None = None
+    since_at: float | None = None
 
     def describe(self) -> str:
-        if self.since_seconds is not None:
-            return f"since {format_span(self.since_seconds)}"
+        if self.since_at is not None or self.since_seconds is not None:
+            return f"since {self.as_input()}"
         return "all lines" if self.tail is None else f"tail {self.tail}"
+
+    def as_input(self) -> str:
+        """What parse_range takes to give this range back (a dialog's pre-filled value)."""
+        if self.since_at is not None:
+            at = datetime.fromtimestamp(self.since_at)
+            return at.strftime(_DATE_SHOWN + (":%S" if at.second else ""))
+        if self.since_seconds is not None:
+            return format_span(self.since_seconds)
+        return "all" if self.tail is None else str(self.tail)
+
+    def since_epoch(self, now: float) -> float | None:
+        """Where a log read starts (epoch seconds), or None for a tail."""
+        if self.since_at is not None:
+            return self.since_at
+        return now - self.since_seconds if self.since_seconds is not None else None
 
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+#: The longest duration taken: ten years (a longer one is a typo, and overflowed into 8.64e+35s).
+MAX_SPAN = 3650 * 86400
+#: Dates as `docker logs --since` takes them (local time); the first is how one is shown.
+_DATE_SHOWN = "%Y-%m-%dT%H:%M"
+_DATES = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
 def format_span(seconds: float) -> str:
@@ -94,17 +116,30 @@ def format_span(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def parse_range(text: str) -> LogRange:
-    """'500' -> tail 500; 'all' -> everything; '10m', '2h', '30s', '1d' -> since that long ago."""
+def parse_range(text: str, now: float | None = None) -> LogRange:
+    """'500' -> tail 500; 'all' -> everything; '10m', '2h', '30s', '1d' -> since that long ago;
+    '2026-11-27' or '2026-11-27T10:00' (local time) -> since then."""
     value = text.strip().lower()
+    usage = f"{text.strip()!r}: give a line count (500), 'all', a duration (30s, 10m, 2h, 1d) or a date (2026-11-27T10:00)"
     if value in ("all", "*"):
         return LogRange(tail=None)
     if value.isdigit():
         return LogRange(tail=int(value))
     m = _SPAN.match(value)
     if m and m.group(2):
-        return LogRange(tail=None, since_seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
-    raise ValueError(f"{text!r}: give a line count (500), 'all', or a duration (30s, 10m, 2h, 1d)")
+        seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
+        if seconds > MAX_SPAN:
+            raise ValueError(f"{text.strip()!r} is longer than ten years: give a shorter duration, or 'all'")
+        return LogRange(tail=None, since_seconds=seconds)
+    for fmt in _DATES:
+        try:
+            at = datetime.strptime(value.upper(), fmt).timestamp()
+        except ValueError:
+            continue
+        if at > (now if now is not None else time.time()):
+            raise ValueError(f"{text.strip()!r} is in the future: give a date before now")
+        return LogRange(tail=None, since_at=at)
+    raise ValueError(usage)
 
 
 def clean_line(text: str) -> str:
@@ -445,7 +480,7 @@ class LogFollower:
         Returns where the live stream starts (epoch seconds) and the last timestamp seen."""
         started = time.time()
         rng = self.log_range
-        since = started - rng.since_seconds if rng.since_seconds is not None else None
+        since = rng.since_epoch(started)
         lines: deque[LogLine] = deque(maxlen=self._pending.maxlen)
         if rng.tail != 0 or since is not None:
             stream = handle.attach(self._open(container_id, follow=False, tail=rng.tail, since=since))

@@ -208,5 +208,19 @@ def test_range_and_timestamp_parsing() -> None:
     assert parse_range("2h").describe() == "since 2h"
     with pytest.raises(ValueError):
         parse_range("yesterday")
+    # a date, as `docker logs --since` takes it (local time); one in the future, or a duration
+    # past ten years (it overflowed to 'since 8.64e+35s'), is refused with the reason
+    import datetime as dt
+
+    at = parse_range("2026-11-27T10:00", now=dt.datetime(2026, 11, 28).timestamp())
+    assert at.since_at == dt.datetime(2026, 11, 27, 10, 0).timestamp() and at.describe() == "since 2026-11-27T10:00"
+    assert parse_range(at.as_input(), now=at.since_at) == at
+    assert parse_range("2026-11-27", now=at.since_at).since_at == dt.datetime(2026, 11, 27).timestamp()
+    with pytest.raises(ValueError, match="in the future"):
+        parse_range("2026-11-27T10:00", now=dt.datetime(2026, 11, 26).timestamp())
+    with pytest.raises(ValueError, match="ten years"):
+        parse_range("9999999999999999999999999999999d")
+    for text in ("all", "500", "90m", "1d"):
+        assert parse_range(parse_range(text).as_input()) == parse_range(text)
     assert split_timestamp("2024-01-01T10:00:00.123456789Z hello world") == ("2024-01-01T10:00:00.123456789Z", "hello world")
     assert split_timestamp("no timestamp here") == ("", "no timestamp here")

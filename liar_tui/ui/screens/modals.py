@@ -192,11 +192,8 @@ class LogRangeScreen(ModalScreen[LogRange | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("How far back?", classes="title")
-            yield Label("a line count (200, 5000), all, or a duration (30s, 10m, 2h, 1d)", classes="hint")
-            value = "all" if self.current.tail is None and self.current.since_seconds is None else (
-                str(self.current.tail) if self.current.since_seconds is None else self.current.describe().split()[-1]
-            )
-            yield Input(value=value, id="range-input")
+            yield Label("a line count (200, 5000), all, a duration (30s, 10m, 2h, 1d) or a date (2026-11-27T10:00)", classes="hint")
+            yield Input(value=self.current.as_input(), id="range-input")
             yield Label("", id="range-error", classes="error")
 
     @on(Input.Submitted, "#range-input")
