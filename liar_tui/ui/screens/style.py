@@ -13,7 +13,8 @@ def modal_css(name: str) -> str:
     width: 90%; max-width: 100; height: auto; max-height: 90%;
     border: round $accent; background: $surface; padding: 0 1;
 }}
-{name} Label.title {{ text-style: bold; width: 100%; content-align: center middle; }}
+{name} Label {{ width: 100%; }}
+{name} Label.title {{ text-style: bold; content-align: center middle; }}
 {name} Label.hint {{ color: $text-muted; }}
 {name} Label.error {{ color: $error; }}
 {name} Input {{ margin: 1 0 0 0; }}
