@@ -283,6 +283,7 @@ class LiarApp(App[int]):
         self._host: HostSample | None = None
         self._cleaned = False
         self._quitting = threading.Event()
+        self._quit_pending = False  # quit when the running backup job ends (request_quit)
         self.main = MainScreen(self.settings.log_lines, project.name)
 
     # -- startup ------------------------------------------------------------------------------
@@ -1048,18 +1049,31 @@ class LiarApp(App[int]):
             screen.progressed(message.progress)
 
     def on_backup_job_finished(self, message: BackupJobFinished) -> None:
+        from .screens.backups import QuitDuringJobScreen
+
         job = message.job
         if self.backup_job is job:
             self.backup_job = None
-        screen = self.job_screen
-        if screen is not None and screen.job is job and screen.is_mounted:
-            screen.finished()
         mild = job.mild
         style = "green" if job.ok else ("yellow" if mild else "bold red")
         mark = "✓" if job.ok else ("■" if mild else "✗")
+        if self._quit_pending:
+            # asked for while it ran: the result is in the activity log, and said once more on
+            # the terminal the console leaves
+            self._quit_pending = False
+            self._quit_now(f"liar-tui: {mark} {job.text}")
+            return
+        screen = self.job_screen
+        if screen is not None and screen.job is job and screen.is_mounted:
+            screen.finished()
+        if isinstance(self.screen, QuitDuringJobScreen) and self.screen.job is job:
+            self.screen.job_ended()
         self.main.show_activity(Text(f"{mark} {job.text}", style=style))
-        self.notify(job.text, title=job.kind, severity="information" if job.ok else ("warning" if mild else "error"),
-                    timeout=8 if job.ok else 12)
+        if self.screen is not screen:
+            # the job's dialog shows its result; a toast would only cover it (QA: '✗ backup dir
+            # /tmp/qa2/full is ful▌')
+            self.notify(job.text, title=job.kind, severity="information" if job.ok else ("warning" if mild else "error"),
+                        timeout=8 if job.ok else 12)
         if self.backups_screen is not None:
             self.backups_screen.show_result(Text(f"{mark} {job.text}", style=style))
             self.list_backups(select=job.set_id if job.kind == "backup" and job.ok else "")
@@ -1185,12 +1199,70 @@ class LiarApp(App[int]):
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        self.cleanup()
-        self.exit(0)
+        self.request_quit()
 
     def action_quit_console(self) -> None:
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        """Quit, unless a backup, verify or restore runs: then ask (QuitDuringJobScreen). A
+        restore is never left half done: the console quits when it ends. A backup or verify is
+        cancelled first. Quitting at once used to leave the terminal blank until a restore ended
+        (the process waits for its thread) without a word."""
+        from .screens.backups import QuitDuringJobScreen
+
+        job = self.backup_job
+        if job is None:
+            self._quit_now()
+            return
+        if isinstance(self.screen, QuitDuringJobScreen):
+            self.screen.action_confirm()  # ctrl+q again: yes
+            return
+        if self._quit_pending:
+            self._show_quit_pending(again=True)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self.backup_job is None:
+                self._quit_now()  # it ended while the question was open
+                return
+            self._quit_pending = True
+            if self.backup_job.cancellable:
+                self.backup_job.cancel.set()  # it ends at its next block, keeping nothing
+            self._show_quit_pending()
+
+        self.push_screen(QuitDuringJobScreen(job, self.project.name), answered)
+
+    def _show_quit_pending(self, again: bool = False) -> None:
+        job = self.backup_job
+        if job is None:
+            return
+        if job.cancellable:
+            text = f"⟳ cancelling the {job.kind}, then quitting…"
+        else:
+            text = f"⟳ {'still restoring' if again else 'a restore is running'}: quitting when it ends (it cannot be stopped half-way)"
+        self.main.show_activity(Text(text, style="yellow"))
+        screen = self.job_screen
+        if screen is not None and screen.job is job:
+            screen.quit_pending = True
+            screen.update_hint("bold yellow" if again else "")
+
+    def stay_open(self) -> None:
+        """Take back a quit waiting for a restore to end."""
+        self._quit_pending = False
+        job = self.backup_job
+        screen = self.job_screen
+        if screen is not None:
+            screen.quit_pending = False
+            screen.update_hint()
+        if job is not None:
+            self.main.show_activity(Text(f"⟳ {job.kind} {', '.join(job.services)}… (staying open when it ends)", style="yellow"))
+
+    def _quit_now(self, message: str = "") -> None:
         self.cleanup()
-        self.exit(0)
+        self.exit(0, message=message or None)
 
     def on_unmount(self) -> None:
         self.cleanup()  # however the app ends (also under run_test): no thread outlives it

@@ -61,7 +61,7 @@ def binding_classes() -> list[type]:
     """Every screen, widget and dialog of the console that has key bindings."""
     from .app import LiarApp
     from .screens.activity import ActivityScreen
-    from .screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
+    from .screens.backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen
     from .screens.health import HealthScreen
     from .screens.main import MainScreen
     from .screens.modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
@@ -69,7 +69,7 @@ def binding_classes() -> list[type]:
     from .widgets.panes import ServicesPanel
 
     return [MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen,
-            JobScreen, RestoreConfirmScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen]
+            JobScreen, RestoreConfirmScreen, QuitDuringJobScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen]
 
 
 def known_binding_ids() -> set[str]:
@@ -86,7 +86,7 @@ def known_binding_ids() -> set[str]:
 def binding_groups() -> list[tuple[str, list[type]]]:
     from .app import LiarApp
     from .screens.activity import ActivityScreen
-    from .screens.backups import BackupsScreen, JobScreen, RestoreConfirmScreen
+    from .screens.backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen
     from .screens.health import HealthScreen
     from .screens.main import MainScreen
     from .screens.modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen

@@ -476,3 +476,84 @@ def test_a_console_restore_records_its_start(messages: list[Any]) -> None:
             assert len(texts) == 2 and texts[1].startswith("restore 20240601T110000Z (redis, minio) done"), texts
 
     run_sync(run())
+
+
+def is_quit_question(screen: Any) -> bool:
+    return type(screen).__name__ == "QuitDuringJobScreen"
+
+
+def test_quitting_during_a_restore_asks_and_quits_only_when_it_ends(messages: list[Any]) -> None:
+    """QA: ctrl+q during a console restore blanked the screen ~11 s without a word (the process
+    waited for the restore's thread), then exited. Quitting now asks; yes waits for the restore
+    (never left half done) and the dialog says so; esc takes the quit back; ctrl+q again in the
+    question is yes. The result is printed on the terminal the console leaves."""
+    fake = FakeManager([make_set("20240601T110000Z")], block=True)
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await open_restore_dialog(pilot, app)
+            app.screen.query_one("#restore-name", Input).value = "liar-game"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any(c[0] == "restore" for c in fake.calls), 5, what="restore")
+            await pilot.press("ctrl+q")
+            await pilot.pause(0.1)
+            assert not app._exit and is_quit_question(app.screen)
+            said = " ".join(str(label.render()) for label in app.screen.query(Label))
+            assert "cannot be stopped half-way" in said and "quits as soon as it ends" in said, said
+            await pilot.press("escape")  # stay
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen) and not app._exit and app.backup_job is not None
+            await pilot.press("ctrl+q", "y")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen) and not app._exit
+            assert "quitting when the restore ends" in str(app.screen.query_one("#job-hint").render())
+            assert "quitting when it ends" in app.main.activity.text.plain
+            assert not app.backup_job.cancel.is_set()  # a restore is not stopped half-way
+            await pilot.press("escape")  # takes the quit back
+            await pilot.pause(0.1)
+            assert "quitting" not in str(app.screen.query_one("#job-hint").render())
+            await pilot.press("ctrl+q", "ctrl+q")  # ctrl+q again answers yes
+            await pilot.pause(0.3)
+            assert not app._exit and "quitting when the restore ends" in str(app.screen.query_one("#job-hint").render())
+            fake.release.set()
+            await wait_until(pilot, lambda: app._exit, 5, what="the quit once the restore ended")
+            assert any("restore 20240601T110000Z (postgres, redis, minio) done" in str(r) for r in app._exit_renderables)
+
+    run_sync(run())
+
+
+def test_quitting_during_a_backup_asks_then_cancels_it(messages: list[Any]) -> None:
+    """A backup may be cancelled: quitting asks, and yes cancels it (nothing kept) and quits."""
+    fake = FakeManager(block=True)
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await pilot.press("ctrl+b")
+            await wait_until(pilot, lambda: any(isinstance(m, BackupProgressed) for m in messages), 5, what="progress")
+            await pilot.press("ctrl+q")
+            await pilot.pause(0.1)
+            assert is_quit_question(app.screen) and not app._exit
+            said = " ".join(str(label.render()) for label in app.screen.query(Label))
+            assert "cancels it: nothing partial is kept" in said, said
+            await pilot.press("n")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, JobScreen) and not app.backup_job.cancel.is_set()
+            await pilot.press("ctrl+q", "y")
+            await wait_until(pilot, lambda: app._exit, 5, what="the quit once the backup was cancelled")
+            assert fake.sets == []
+
+    run_sync(run())
+
+
+def test_quitting_without_a_job_quits_at_once() -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("q")
+            await wait_until(pilot, lambda: app._exit, 5, what="the quit")
+
+    run_sync(run())

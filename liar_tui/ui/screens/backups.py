@@ -114,6 +114,7 @@ class JobScreen(ModalScreen[None]):
         self._labels: dict[str, Label] = {}
         self._done: dict[str, str] = {}  # row -> the detail of its "done" report
         self._details: dict[str, str] = {}  # row -> the detail of its last report
+        self.quit_pending = False  # the console quits when this job ends (the app sets it)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -151,13 +152,23 @@ class JobScreen(ModalScreen[None]):
         return out
 
     def _hint(self) -> str:
-        if self.job.done:
+        job = self.job
+        if job.done:
             return "esc/enter closes"
-        if self.job.cancel.is_set():
+        if self.quit_pending:
+            if job.cancellable:
+                return f"cancelling the {job.kind}, then quitting…"
+            return "quitting when the restore ends (it cannot stop half-way) · esc stays"
+        if job.cancel.is_set():
             return "cancelling…"
-        if self.job.cancellable:
+        if job.cancellable:
             return "esc cancels (nothing partial is kept)"
         return "a restore cannot be stopped half-way: wait for it"
+
+    def update_hint(self, style: str = "") -> None:
+        if self.is_mounted:
+            self.query_one("#job-hint", Label).update(Text(self._hint(), style=style))
+            self.call_after_refresh(self._fit_body)  # a hint on two lines leaves the body less room
 
     def progressed(self, p: Any) -> None:
         """A BackupProgress of this job (bytes_total None: size unknown, the bar pulses)."""
@@ -214,7 +225,7 @@ class JobScreen(ModalScreen[None]):
         for line in job.details:
             details.add_row(Text("· ", style="dim"), Text(line))
         self.query_one("#job-result", Static).update(Group(head, details) if job.details else head)
-        self.query_one("#job-hint", Label).update(self._hint())
+        self.update_hint()
         body = self.query_one("#job-body", VerticalScroll)
         body.focus()  # ↑/↓/pgup/pgdn scroll it when it does not fit
         self.call_after_refresh(body.scroll_end, animate=False)  # the result is the news
@@ -224,13 +235,69 @@ class JobScreen(ModalScreen[None]):
             self.dismiss(None)
         elif self.job.cancellable:
             self.job.cancel.set()
-            self.query_one("#job-hint", Label).update(self._hint())
+            self.update_hint()
+        elif self.quit_pending:
+            self.liar.stay_open()  # the restore goes on; the console stays once it ends
         else:
-            self.notify("a restore cannot be stopped half-way: it ends on its own", severity="warning")
+            # said in the dialog: a toast would cover it
+            self.update_hint("bold yellow")
+
+    @property
+    def liar(self) -> "LiarApp":
+        return self.app  # type: ignore[return-value]
 
     def action_close(self) -> None:
         if self.job.done:
             self.dismiss(None)
+
+
+class QuitDuringJobScreen(ModalScreen[bool]):
+    """Quit (`q`, `ctrl+q`, the palette) while a backup, verify or restore runs: a restore cannot
+    be stopped half-way, so the console quits when it ends; a backup or verify is cancelled first
+    (nothing partial is kept). `ctrl+q` again answers yes."""
+
+    DEFAULT_CSS = modal_css("QuitDuringJobScreen")
+    BINDINGS = [
+        Binding("y", "confirm", "Quit", id="quit.confirm", tooltip="Quit dialog: quit when the restore ends / cancel the backup and quit"),
+        Binding("escape,n", "stay", "Stay", id="quit.stay", tooltip="Quit dialog: stay in the console (the job goes on)"),
+    ]
+
+    def __init__(self, job: BackupJob, project: str) -> None:
+        super().__init__()
+        self.job = job
+        self.project = project
+
+    def _lines(self) -> tuple[str, str, str]:
+        job = self.job
+        what = {"backup": "A backup", "verify": "A verify", "restore": "A restore"}[job.kind]
+        if job.done:
+            return (f"{what} has just ended: quit now?", f"It says: {job.text}", "y: quit   esc/n: stay")
+        if not job.cancellable:
+            return (f"Quit while {what.lower()} runs?",
+                    f"{job.title(self.project)}. A restore cannot be stopped half-way (it would leave a "
+                    "service half restored): liar-tui quits as soon as it ends.",
+                    "y: quit when it ends   esc/n: stay")
+        return (f"Quit while {what.lower()} runs?",
+                f"{job.title(self.project)}. Quitting cancels it: nothing partial is kept.",
+                f"y: cancel the {job.kind} and quit   esc/n: stay")
+
+    def compose(self) -> ComposeResult:
+        title, text, keys = self._lines()
+        with Vertical():
+            yield Label(title, classes="title", id="quit-title")
+            yield Label(text, id="quit-text")
+            yield Label(keys, classes="hint", id="quit-keys")
+
+    def job_ended(self) -> None:
+        """The job ended while the question was open: the question changes."""
+        for selector, value in zip(("#quit-title", "#quit-text", "#quit-keys"), self._lines()):
+            self.query_one(selector, Label).update(value)
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_stay(self) -> None:
+        self.dismiss(False)
 
 
 class RestoreConfirmScreen(ModalScreen["tuple[str, ...] | None"]):
