@@ -100,7 +100,7 @@ def binding_groups() -> list[tuple[str, list[type]]]:
         ("the activity view", [LiarApp, ActivityScreen]),
         ("the backups view", [LiarApp, BackupsScreen]),
         *((f"the {cls.__name__} dialog", [LiarApp, cls]) for cls in
-          (JobScreen, RestoreConfirmScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen)),
+          (JobScreen, RestoreConfirmScreen, QuitDuringJobScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen)),
     ]
 
 
