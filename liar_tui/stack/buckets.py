@@ -33,6 +33,10 @@ def s3_client(host: str, port: int, env: Mapping[str, str], *, timeout: float = 
         retries=False,
         maxsize=2,
     )
+    for var in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"):
+        if not env.get(var):
+            # (the SDK's own words, "Secret key must not be empty", name neither the variable nor the file)
+            raise ValueError(f"{var} is empty or missing in compose/.env: set it there (the value MinIO already has)")
     endpoint = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return Minio(
         endpoint,
@@ -92,7 +96,10 @@ def ensure_buckets(
 
     started = time.monotonic()
     redact = project.redactor()
-    client = client or project_s3_client(project)
+    try:
+        client = client or project_s3_client(project)
+    except ValueError as exc:
+        return BucketReport(error=str(exc), seconds=time.monotonic() - started)
     deadline = started + wait
     last = ""
     rejected = 0

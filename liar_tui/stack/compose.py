@@ -24,10 +24,12 @@ from python_on_whales.exceptions import DockerException
 
 from .engine import Engine
 from .errors import (
+    BadBindAddress,
     ComposeMissing,
     EngineMissing,
     ProjectElsewhere,
     EnvFileMissing,
+    SecretMissing,
     InvalidComposeFile,
     NoContainer,
     PortInUse,
@@ -136,6 +138,18 @@ def port_is_free(host_ip: str, port: int) -> bool:
                 return not any(p == port and (addr == host_ip or addr in ("0.0.0.0", "::") or host_ip in ("0.0.0.0", "::"))
                                for addr, p in listening_sockets())
             return True  # e.g. address not on this host: let compose say so
+    return True
+
+
+def address_is_local(host_ip: str) -> bool:
+    """Whether this host has the address (the engine binds published ports in this network
+    namespace): False only when the kernel says it cannot assign it."""
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host_ip, 0))
+        except OSError as exc:
+            return exc.errno != errno.EADDRNOTAVAIL
     return True
 
 
@@ -265,11 +279,34 @@ class Stack:
         for port in self.published_ports(config):
             if services and port.service not in services:
                 continue
+            if not address_is_local(port.host_ip):
+                raise BadBindAddress(
+                    f"BIND_ADDRESS {port.host_ip} ({port.service}) is not an address of this host: set BIND_ADDRESS in "
+                    f"{self.project.rel(self.project.env_file)} to 127.0.0.1, 0.0.0.0 or one of this host's addresses"
+                )
             state = states.get(port.service)
             if state is not None and state.running and any(b.host_port == port.host_port for b in state.ports):
                 continue  # its own container holds it, and keeps it (up) or frees it first (recreate)
             if not port_is_free(port.host_ip, port.host_port):
                 raise PortInUse(port_conflict_message(port, self.project))
+
+    def check_secrets(self, services: list[str] | None = None, config: dict | None = None) -> None:
+        """Every compose secret the services use must have its variable set: compose checks it
+        only when it creates the container, after a recreate has removed the working one."""
+        config = config if config is not None else self.config()
+        declared = config.get("secrets") or {}
+        env = self.project.env()
+        for service, spec in (config.get("services") or {}).items():
+            if services and service not in services:
+                continue
+            for ref in spec.get("secrets") or []:
+                name = ref.get("source") if isinstance(ref, dict) else str(ref)
+                var = (declared.get(name) or {}).get("environment")
+                if var and not (env.get(var) or os.environ.get(var)):
+                    raise SecretMissing(
+                        f"{self.project.rel(self.project.env_file)} has no {var} ({service} needs it): set it there "
+                        f"(for a stack with data, the value the service already has; see compose/.env.example)"
+                    )
 
     def preflight(self, *, ports: bool = False, services: list[str] | None = None) -> None:
         """All checks an action needs, cheapest first."""
@@ -277,6 +314,7 @@ class Stack:
         self.check_compose()
         self.check_env()
         config = self.config()
+        self.check_secrets(services, config)
         if ports:
             self.check_ports(services, config)
 
@@ -471,7 +509,10 @@ class Stack:
 
         def run() -> object:
             self.check_owner()
-            self.check_ports([service])  # before the working container is removed
+            # before the working container is removed: compose finds these only after that
+            config = self.config()
+            self.check_secrets([service], config)
+            self.check_ports([service], config)
             return self.docker.compose.up(
                 [service], detach=True, force_recreate=True, dependencies=False, stream_logs=True
             )

@@ -40,6 +40,14 @@ class InvalidComposeFile(StackError):
     """compose rejected the compose file."""
 
 
+class BadBindAddress(StackError):
+    """BIND_ADDRESS is not an address of this host."""
+
+
+class SecretMissing(StackError):
+    """A compose secret's variable is not set in .env."""
+
+
 class ProjectElsewhere(StackError):
     """The project name's containers were made from another copy of the project."""
 

@@ -481,7 +481,10 @@ def probe_minio(t: ProbeTarget, expected: tuple[str, ...] = EXPECTED_BUCKETS) ->
     from .buckets import s3_client
 
     started = time.monotonic()
-    client = s3_client(t.host, t.port, t.env, timeout=t.timeout)
+    try:
+        client = s3_client(t.host, t.port, t.env, timeout=t.timeout)
+    except ValueError as exc:  # no credentials in .env: nothing to ask MinIO
+        return ProbeResult(t.service, FAIL, str(exc), {}, time.monotonic() - started)
     try:
         names = [b.name for b in client.list_buckets()]
         buckets = []

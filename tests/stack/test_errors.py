@@ -166,6 +166,29 @@ def test_actions_check_ports_and_containers_before_they_touch_a_service(tmp_path
             assert state.running and state.container_id == before, "the working container was kept"
         _env_with(project, "REDIS_PORT", str(own_port))
 
+        # compose itself finds these only when it creates the new container, after it removed the
+        # working one (QA: redis left `Created`): a missing secret, an address this host lacks
+        env_text = project.env_file.read_text()
+        for service, var, says in (("redis", "REDIS_PASSWORD", "set it in compose/.env"),  # compose's own check
+                                   ("minio", "MINIO_ROOT_PASSWORD", "set it there")):  # a secret only
+            if service == "minio":
+                assert run_cli(*cli, "up", "minio").returncode == 0
+            kept = stackkit.state_of(project, service).container_id
+            line = next(ln for ln in env_text.splitlines() if ln.startswith(f"{var}="))
+            project.env_file.write_text(env_text.replace(line + "\n", ""))
+            out = run_cli(*cli, "recreate", service)
+            assert_one_line_error(out, var, says)
+            assert "env.example to" not in out.stderr  # .env is there: copying the example would lose it
+            state = stackkit.state_of(project, service)
+            assert state.running and state.container_id == kept, f"{service}: the working container was kept"
+            project.env_file.write_text(env_text)
+        _env_with(project, "BIND_ADDRESS", "10.254.254.254")
+        out = run_cli(*cli, "recreate", "redis")
+        assert_one_line_error(out, "recreate redis failed", "BIND_ADDRESS 10.254.254.254", "not an address of this host")
+        state = stackkit.state_of(project, "redis")
+        assert state.running and state.container_id == before, "the working container was kept"
+        _env_with(project, "BIND_ADDRESS", "127.0.0.1")
+
         assert run_cli(*cli, "stop", "redis").returncode == 0
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", own_port))

@@ -38,7 +38,9 @@ def _project(tmp_path: Path, env: str = "") -> Project:
 
 
 def _target(service: str, port: int, timeout: float = 1.0, **env: str) -> ProbeTarget:
-    return ProbeTarget(service, "127.0.0.1", port, env, timeout=timeout)
+    # credentials as a project's .env has them (an empty MinIO one is a test of its own)
+    return ProbeTarget(service, "127.0.0.1", port, {"MINIO_ROOT_USER": "minio-admin", "MINIO_ROOT_PASSWORD": "pw", **env},
+                       timeout=timeout)
 
 
 def _info(**over: object) -> dict:
@@ -344,3 +346,11 @@ def test_a_runner_started_paused_waits_for_resume(tmp_path: Path, monkeypatch: p
 
 def test_thresholds_are_settings() -> None:
     assert ProbeThresholds(transaction_warn_seconds=1).transaction_warn_seconds == 1
+
+
+def test_minio_without_credentials_in_env_names_the_variable() -> None:
+    """An empty MINIO_ROOT_PASSWORD: the SDK's own "Secret key must not be empty" (and, from
+    `up`'s bucket bootstrap, a traceback) named neither the variable nor the file."""
+    result = probes.PROBES["minio"](_target("minio", 9, MINIO_ROOT_USER="minio-admin", MINIO_ROOT_PASSWORD=""))
+    assert result.level == FAIL
+    assert result.reason == "MINIO_ROOT_PASSWORD is empty or missing in compose/.env: set it there (the value MinIO already has)"
