@@ -385,7 +385,12 @@ def _service_drift(
         if actual != _sha(item.expected):
             what = "missing in the container" if actual is None else "differs in the container"
             causes.append(f"{item.kind}:{item.name}")
-            reasons.append(f"{item.kind} {item.name} ({item.source}) changed: {what}")
+            reason = f"{item.kind} {item.name} ({item.source}) changed: {what}"
+            if service == "postgres" and "POSTGRES_PASSWORD" in item.source:
+                # PostgreSQL reads it only when it creates its data folder: a recreate alone
+                # leaves the database on the old password (and its probe then says so).
+                reason += " (on a database with data, also ALTER USER … PASSWORD in `liar-tui shell postgres`)"
+            reasons.append(reason)
     if st.started_at is not None:
         started = st.started_at.timestamp()
         for path in _bind_files(spec):

@@ -152,6 +152,23 @@ def test_env_password_change_drifts_until_recreate(drift_stack: Project) -> None
     assert probe_service(targets(drift_stack)["redis"]).level == OK
 
 
+def test_a_postgres_password_change_says_a_recreate_alone_is_not_enough(drift_stack: Project) -> None:
+    """PostgreSQL takes POSTGRES_PASSWORD only when it creates its data folder: drift's advice must
+    not promise that a recreate applies it (QA: after the recreate the probe said ALTER USER)."""
+    stack = Stack(drift_stack)
+    env_file = drift_stack.env_file
+    saved = env_file.read_text()
+    try:
+        env_file.write_text(set_env_values(saved, {"POSTGRES_PASSWORD": stackkit.password()}))
+        info = detect_drift(stack)["postgres"]
+        assert info.fix == "recreate", info
+        text = " ".join(info.reasons)
+        assert "POSTGRES_PASSWORD in .env" in text and "ALTER USER" in text and "liar-tui shell postgres" in text, text
+    finally:
+        env_file.write_text(saved)
+    assert causes(drift_stack, "postgres") == set()
+
+
 def test_env_port_change_drifts_by_composes_hash_until_recreate(drift_stack: Project) -> None:
     """A plain .env value (a published port) changes compose's own config hash of the service."""
     stack = Stack(drift_stack)
