@@ -56,6 +56,8 @@ def test_all_services_logs_with_search_filter(snap_compare: Any) -> None:
         main.logs.search.add_class("-active")
         main.logs.search.query_one(Input).value = "error"
         await pilot.pause(0.1)
+        main.logs.search.flush()  # typing recounts once it pauses: search now
+        await pilot.pause(0.1)
         main.log_view.focus()
         await pilot.press("o", "n")
         await pilot.pause(0.1)

@@ -8,9 +8,10 @@ only the cells that are on screen.
 from __future__ import annotations
 
 import bisect
-import re
+import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -23,11 +24,15 @@ from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widgets import Input, Label
 
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
 from .bars import TextBar, fit_strip
+
+if TYPE_CHECKING:
+    import regex as regexlib
 
 
 class RowCache:
@@ -75,12 +80,49 @@ def short_ts(ts: str) -> str:
     return f"{ts[5:10]} {ts[11:23]}"
 
 
-def compile_search(text: str, regex: bool, ignore_case: bool) -> re.Pattern[str] | None:
-    """The search as a pattern; None when empty. Raises re.error for a bad regex."""
+#: What a search may cost the UI thread, in seconds: the recount over the whole ring (or over a
+#: new batch), the jump to a match, and a row's highlighting. Past it the search is dropped and the
+#: bar says SEARCH_TOO_SLOW, rather than the console freezing (keys typed meanwhile would land in
+#: the search box).
+SEARCH_BUDGET = 0.3
+ROW_BUDGET = 0.02
+SEARCH_TOO_SLOW = "search too slow: simplify the pattern"
+#: The search box recounts once typing pauses this long (not at every key).
+SEARCH_DEBOUNCE = 0.15
+
+
+def compile_search(text: str, is_regex: bool, ignore_case: bool) -> regexlib.Pattern[str] | None:
+    """The search as a pattern; None when empty. Raises ValueError for a bad regex."""
     if not text:
         return None
-    flags = re.IGNORECASE if ignore_case else 0
-    return re.compile(text if regex else re.escape(text), flags)
+    # `regex`, not `re`: each search can be given a time limit. With `re` a pathological pattern
+    # typed in the search box (`(a+)+$` over a line of 25 `a`s and a `!`) held the UI ~40 s.
+    # Imported at the first search: it costs ~35 ms, which the launch need not wait for.
+    import regex as regexlib
+
+    flags = regexlib.IGNORECASE if ignore_case else 0
+    try:
+        return regexlib.compile(text if is_regex else regexlib.escape(text), flags)
+    except regexlib.error as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def matching_seqs(pattern: regexlib.Pattern[str], lines: Iterable[LogLine], first_seq: int, budget: float) -> list[int] | None:
+    """The seqs of `lines` (numbered from `first_seq`) that match; None when that took longer than
+    `budget` seconds (each search is cut short at what is left of it)."""
+    deadline = time.monotonic() + budget
+    search = pattern.search
+    found: list[int] = []
+    try:
+        for i, ln in enumerate(lines):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if search(ln.text, timeout=left):
+                found.append(first_seq + i)
+    except TimeoutError:
+        return None
+    return found
 
 
 class LogView(ScrollView, can_focus=True):
@@ -139,7 +181,7 @@ class LogView(ScrollView, can_focus=True):
         self.search_regex = True
         self.search_case = False  # case sensitive?
         self.search_error = ""
-        self.pattern: re.Pattern[str] | None = None
+        self.pattern: regexlib.Pattern[str] | None = None
         self.current_match: int | None = None
         self.dropped = 0
         self.backlog_loading = False
@@ -215,8 +257,11 @@ class LogView(ScrollView, can_focus=True):
         self._text_width = width
         pattern = self.pattern
         if pattern is not None:
-            search = pattern.search
-            self._matches.extend(start + i for i, ln in enumerate(new) if search(ln.text))
+            found = matching_seqs(pattern, new, start, SEARCH_BUDGET)
+            if found is None:
+                self._drop_slow_search()
+            else:
+                self._matches.extend(found)
         trimmed = self._trim_matches()
         self._update_virtual_size()
         if self.follow:
@@ -314,16 +359,30 @@ class LogView(ScrollView, can_focus=True):
         try:
             self.pattern = compile_search(text, self.search_regex, not self.search_case)
             self.search_error = ""
-        except re.error as exc:
+        except ValueError as exc:
             self.pattern = None
             self.search_error = f"bad regex: {exc}"
         self._matches = []
         self.current_match = None
         if self.pattern is not None:
-            search = self.pattern.search
-            first = self.first_seq
-            self._matches = [first + i for i, ln in enumerate(self._lines) if search(ln.text)]
+            found = matching_seqs(self.pattern, self._lines, self.first_seq, SEARCH_BUDGET)
+            if found is None:
+                self._drop_slow_search()
+            else:
+                self._matches = found
         self._changed()
+
+    def _drop_slow_search(self) -> None:
+        """The search took too long: no pattern (nothing more is matched), the bar says why."""
+        self.pattern = None
+        self.search_error = SEARCH_TOO_SLOW
+        self._matches = []
+        self.current_match = None
+
+    def _search_too_slow_while_drawing(self) -> None:
+        if self.pattern is not None:
+            self._drop_slow_search()
+            self._changed()
 
     def set_only_matching(self, only: bool) -> None:
         anchor = self.current_match
@@ -482,16 +541,21 @@ class LogView(ScrollView, can_focus=True):
                 "logview--current-match" if seq == self.current_match else "logview--match", partial=True
             )
             pos = 0
-            for m in pattern.finditer(line.text):
-                start, stop = m.start(), min(m.end(), end)
-                if start >= end:
-                    break
-                if stop <= start:
-                    continue
-                if start > pos:
-                    segments.append(Segment(text[pos:start], base))
-                segments.append(Segment(text[start:stop], style))
-                pos = stop
+            try:
+                for m in pattern.finditer(line.text, timeout=ROW_BUDGET):
+                    start, stop = m.start(), min(m.end(), end)
+                    if start >= end:
+                        break
+                    if stop <= start:
+                        continue
+                    if start > pos:
+                        segments.append(Segment(text[pos:start], base))
+                    segments.append(Segment(text[start:stop], style))
+                    pos = stop
+            except TimeoutError:
+                # The row is drawn with the matches found so far; the search is dropped after
+                # this frame (the bar says why) and the rows redrawn without it.
+                self.call_later(self._search_too_slow_while_drawing)
             if pos < len(text):
                 segments.append(Segment(text[pos:], base))
         elif text:
@@ -553,6 +617,11 @@ class SearchBar(Horizontal):
             super().__init__()
             self.option = option
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._pending: str | None = None  # typed, not yet searched for
+        self._debounce: Timer | None = None
+
     def compose(self):  # type: ignore[no-untyped-def]
         yield Label("/", id="search-label")
         yield Input(placeholder="search (regex) — enter: next, ctrl+r regex, ctrl+t case, esc: back", id="search-input")
@@ -563,21 +632,38 @@ class SearchBar(Horizontal):
 
     @on(Input.Changed, "#search-input")
     def _changed(self, event: Input.Changed) -> None:
+        # A recount is a pass over the whole ring: once typing pauses, not at every key.
         event.stop()
-        self.post_message(self.Changed(event.value))
+        self._pending = event.value
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(SEARCH_DEBOUNCE, self.flush)
+
+    def flush(self) -> None:
+        """Search for what was typed now (before enter, esc or a toggle acts on it)."""
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+        if self._pending is not None:
+            text, self._pending = self._pending, None
+            self.post_message(self.Changed(text))
 
     @on(Input.Submitted, "#search-input")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.flush()
         self.post_message(self.Submitted())
 
     def action_close(self) -> None:
+        self.flush()
         self.post_message(self.Closed())
 
     def action_toggle_regex(self) -> None:
+        self.flush()
         self.post_message(self.OptionToggled("regex"))
 
     def action_toggle_case(self) -> None:
+        self.flush()
         self.post_message(self.OptionToggled("case"))
 
 

@@ -1,0 +1,105 @@
+"""The log's search and sideways scrolling, as a reader at 80x24 meets them (QA's log-view pass)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.widgets import Input
+from uikit import drawn, offline_app, run_sync, sample_log_lines, wait_until
+
+from liar_tui.stack.logs import LogLine
+from liar_tui.ui.widgets.logview import LogView
+
+TS = "2024-06-01T12:00:00.000000000Z"
+
+
+def test_a_pathological_search_cannot_hang_the_console() -> None:
+    """QA: `(a+)+$` over a line of 25 `a`s and a `!` held the UI ~40 s at 100% CPU, keys typed
+    meanwhile landed in the search box and esc was lost. Now each search has a time limit: a
+    pattern over it is dropped and the bar says so, and esc still gets back to the log."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.add_lines(sample_log_lines())
+            view.add_lines([LogLine("redis", TS, "a" * 25 + "!"), LogLine("redis", TS, "a" * 60 + "!")])
+            await pilot.press("l", "slash")
+            await pilot.pause(0.1)
+            started = time.monotonic()
+            await pilot.press(*"(a+)+$")  # `re` took ~40 s over the 25 `a`s
+            await pilot.pause(0.3)
+            main.logs.search.query_one(Input).value = "(a|aa)+$"  # backtracks even in `regex`
+            await pilot.pause(0.3)
+            await pilot.press("escape")
+            elapsed = time.monotonic() - started
+            assert elapsed < 5, f"the console was held {elapsed:.1f}s"
+            assert app.focused is view  # esc was not lost
+            assert view.search_error == "search too slow: simplify the pattern"
+            assert "search too slow: simplify the pattern" in main.logs.bar.text.plain
+            assert view.pattern is None and view.match_count == 0
+            # a plain search works again at once
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            main.logs.search.query_one(Input).value = "error"
+            await pilot.press("enter")
+            assert view.search_error == "" and view.match_count > 0
+
+    run_sync(run())
+
+
+def test_a_pattern_too_slow_to_draw_is_dropped_not_waited_for() -> None:
+    """Drawing highlights every match of a row in view: a pattern that is slow there (after a
+    recount that was fast enough) draws the row without more highlights and is then dropped."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            view = app.main.log_view
+            view.add_lines([LogLine("redis", TS, ("b" + "a" * 24 + "c") * 40)])
+            view.set_search("b")
+            assert view.match_count == 1
+            from liar_tui.ui.widgets.logview import compile_search
+
+            view.pattern = compile_search("(a|aa)+!", True, True)  # as if the recount had passed
+            view._cache.clear()
+            started = time.monotonic()
+            assert "baaaa" in drawn(view)
+            assert time.monotonic() - started < 2
+            await wait_until(pilot, lambda: view.search_error == "search too slow: simplify the pattern", 5,
+                             what="the too-slow search dropped")
+            assert view.pattern is None
+
+    run_sync(run())
+
+
+def test_typing_a_search_recounts_once_typing_pauses() -> None:
+    """QA: with three 16,000-char lines a key took 12 s, each key recounting the whole ring on the
+    UI thread. Keys typed together recount once; enter acts on all of them."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.add_lines(sample_log_lines())
+            view.add_lines([LogLine("nginx", TS, "y" * 16_000) for _ in range(3)])
+            calls: list[str] = []
+            real = view.set_search
+
+            def counting(text: str, **kw: Any) -> None:
+                calls.append(text)
+                real(text, **kw)
+
+            view.set_search = counting  # type: ignore[method-assign]
+            await pilot.press("l", "slash")
+            await pilot.pause(0.1)
+            started = time.monotonic()
+            await pilot.press(*".*x")
+            await pilot.pause(0.5)
+            assert time.monotonic() - started < 2
+            assert calls == [".*x"], calls
+            await pilot.press("backspace", *"error", "enter")
+            assert calls[-1] == ".*error" and len(calls) == 2, calls
+            assert app.focused is view and view.current_match is not None
+
+    run_sync(run())
