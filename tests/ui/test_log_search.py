@@ -103,3 +103,38 @@ def test_typing_a_search_recounts_once_typing_pauses() -> None:
             assert app.focused is view and view.current_match is not None
 
     run_sync(run())
+
+
+def test_an_empty_search_closes_its_row() -> None:
+    """QA: `/` then enter with nothing typed left the search row open after esc, esc: a row of
+    the 24 lost. Enter or esc on an empty search closes it, and the log has the focus."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.add_lines(sample_log_lines())
+            await pilot.press("l")
+            rows = view.size.height
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            assert main.logs.search.has_class("-active") and view.size.height == rows - 1
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert not main.logs.search.has_class("-active") and view.size.height == rows
+            assert app.focused is view
+            # a search typed, then cleared: esc closes the row too
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            await pilot.press(*"error", "enter")
+            assert view.match_count > 0 and app.focused is view
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            main.logs.search.query_one(Input).value = ""
+            await pilot.pause(0.05)
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert not main.logs.search.has_class("-active") and view.pattern is None
+            assert view.size.height == rows and app.focused is view
+
+    run_sync(run())

@@ -652,7 +652,9 @@ class SearchBar(Horizontal):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.flush()
-        self.post_message(self.Submitted())
+        # enter on an empty search: nothing to jump to, so it is esc (which closes the box); as
+        # a jump it left the box open, focus in the log, where esc no longer reached it
+        self.post_message(self.Submitted() if event.value else self.Closed())
 
     def action_close(self) -> None:
         self.flush()
