@@ -186,10 +186,46 @@ def start_engine(say: Say, wait_seconds: float = 60) -> None:
     raise SetupError(f"dockerd did not answer within {wait_seconds:.0f}s: read /var/log/liar-tui-dockerd.log")
 
 
+#: Which service keeps each secret in its data (once set there, .env alone cannot change it).
+SECRET_SERVICE = {"POSTGRES_PASSWORD": "postgres", "REDIS_PASSWORD": "redis", "MINIO_ROOT_PASSWORD": "minio"}
+
+
+def _replace_weak_secrets(project: Project, say: Say) -> bool:
+    """An existing .env with a secret left empty or at the example's placeholder: give it a strong
+    one when its service has no data yet (nothing holds the old one), else say what to do.
+    True when .env was changed."""
+    env_file = project.env_file
+    text = env_file.read_text(encoding="utf-8")
+    current = parse_env(text)
+    try:
+        example = parse_env(project.env_example.read_text(encoding="utf-8"))
+    except OSError:
+        example = {}
+    fresh: dict[str, str] = {}
+    for key in SECRET_KEYS:
+        value = current.get(key, "")
+        if value and value != example.get(key):
+            continue
+        why = "the example's placeholder" if value else "empty"
+        service = SECRET_SERVICE.get(key, "")
+        data = project.data_dir / service
+        if service and data.is_dir() and any(data.iterdir()):
+            say(f"env: warning: {key} is {why} and {service} already has data in {project.rel(data)}: "
+                f"change it in {service} and then in {project.rel(env_file)}")
+            continue
+        fresh[key] = strong_password()
+        say(f"env: {key} was {why}: set a fresh one ({service} has no data yet)")
+    if not fresh:
+        return False
+    write_private(env_file, set_env_values(text, fresh))
+    return True
+
+
 def write_env(project: Project, say: Say, offline: bool) -> None:
     env_file = project.env_file
     if env_file.exists():
-        say(f"env: {project.rel(env_file)} exists, left as it is")
+        if not _replace_weak_secrets(project, say):
+            say(f"env: {project.rel(env_file)} exists, left as it is")
         if offline:
             current = parse_env(env_file.read_text(encoding="utf-8"))
             missing = {k: v for k, v in OFFLINE_IMAGES.items() if current.get(k) != v and not _image_present(current.get(k, ""))}

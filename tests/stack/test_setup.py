@@ -66,6 +66,36 @@ def test_write_env_makes_strong_private_passwords_once(tmp_path: Path) -> None:
     assert not set(secrets_) & {parse_env(other.env_file.read_text())[k] for k in SECRET_KEYS}
 
 
+def test_write_env_replaces_placeholder_secrets_only_where_no_data_holds_them(tmp_path: Path) -> None:
+    """A .env copied from the example (or with a password left empty) was used as it was: setup
+    gives such a secret a strong value when its service has no data yet, and when it has, leaves
+    it (the data holds it) and says how to change it."""
+    import shutil as sh
+
+    project = fresh_project(tmp_path / "p")
+    text = project.env_example.read_text().replace("REDIS_PASSWORD=change-this-redis-password", "REDIS_PASSWORD=")
+    project.env_file.write_text(text)
+    (project.data_dir / "postgres").mkdir(parents=True)
+    (project.data_dir / "postgres" / "PG_VERSION").write_text("15\n")
+    (project.data_dir / "minio").mkdir(parents=True)  # an empty folder holds nothing
+    said: list[str] = []
+    write_env(project, said.append, offline=False)
+    env = parse_env(project.env_file.read_text())
+    example = parse_env(project.env_example.read_text())
+    assert env["POSTGRES_PASSWORD"] == example["POSTGRES_PASSWORD"]  # kept: the database has it
+    assert len(env["REDIS_PASSWORD"]) >= 32 and len(env["MINIO_ROOT_PASSWORD"]) >= 32
+    assert env["MINIO_ROOT_PASSWORD"] != example["MINIO_ROOT_PASSWORD"]
+    assert stat.S_IMODE(project.env_file.stat().st_mode) == 0o600
+    assert any(line.startswith("env: warning: POSTGRES_PASSWORD is the example's placeholder and postgres already has data")
+               for line in said), said
+    assert "env: REDIS_PASSWORD was empty: set a fresh one (redis has no data yet)" in said
+    assert not any(env["REDIS_PASSWORD"] in line or env["MINIO_ROOT_PASSWORD"] in line for line in said)
+    for key, value in example.items():  # the rest as it was
+        if key not in SECRET_KEYS:
+            assert env[key] == value, key
+    sh.rmtree(project.data_dir)
+
+
 def _dockerd_pids() -> set[int]:
     return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "dockerd"}
 
