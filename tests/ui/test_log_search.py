@@ -138,3 +138,43 @@ def test_an_empty_search_closes_its_row() -> None:
             assert view.size.height == rows and app.focused is view
 
     run_sync(run())
+
+
+def test_next_match_scrolls_sideways_to_a_match_past_the_edge() -> None:
+    """QA: with `zzz` past column 80, `n` said `2/2 matching lines` but no highlighted match was
+    on screen. As in less, the log scrolls sideways to the match, and back for one near the start."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.add_lines(sample_log_lines())
+            view.add_lines([LogLine("nginx", TS, "zzz near the start"),
+                            LogLine("nginx", TS, "x" * 150 + " zzz far right " + "y" * 300)])
+            await pilot.press("l", "slash")
+            await pilot.pause(0.1)
+            await pilot.press(*"zzz", "enter")
+            await pilot.pause(0.1)
+            match_style = view.get_component_rich_style("logview--current-match", partial=True)
+
+            def highlighted() -> str:
+                out = []
+                for y in range(view.size.height):
+                    out.extend(seg.text for seg in view.render_line(y) if seg.style and seg.style.bgcolor == match_style.bgcolor)
+                return "".join(out)
+
+            assert view.current_match_index == 0 and view.scroll_x == 0 and highlighted() == "zzz"
+            await pilot.press("n")
+            await pilot.pause(0.1)
+            assert view.current_match_index == 1
+            assert view.scroll_x > 0 and highlighted() == "zzz", (view.scroll_x, drawn(view))
+            assert f"← col {round(view.scroll_x) + 1}" in main.logs.bar.text.plain
+            await pilot.press("n")  # wraps to the first: back to column 1
+            await pilot.pause(0.1)
+            assert view.current_match_index == 0 and view.scroll_x == 0 and highlighted() == "zzz"
+            # with timestamps on the text starts further right: still in view
+            await pilot.press("t", "N")
+            await pilot.pause(0.1)
+            assert view.current_match_index == 1 and highlighted() == "zzz"
+
+    run_sync(run())

@@ -421,9 +421,37 @@ class LogView(ScrollView, can_focus=True):
         self.follow = False
         self._cache.clear()
         self._scroll_to_seq(self.current_match)
+        self._reveal_match_x(self.current_match)
         self.refresh()
         self.post_message(self.StatusChanged())
         return True
+
+    def _reveal_match_x(self, seq: int) -> None:
+        """Scroll sideways, as less does, so the line's first match is in view (a match past the
+        right edge left `2/2 matching lines` in the bar and nothing highlighted on screen)."""
+        if self.pattern is None:
+            return
+        text = self.line(seq).text
+        try:
+            m = self.pattern.search(text, timeout=SEARCH_BUDGET)
+        except TimeoutError:
+            return
+        if m is None:
+            return
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return
+        start = self.prefix_width + cell_len(text[: m.start()])
+        stop = max(start + 1, self.prefix_width + cell_len(text[: m.end()]))
+        x = round(self.scroll_x)
+        if x <= start and (stop <= x + width or start == x):
+            return  # already in view
+        if stop <= width:
+            target = 0  # in the first screen's width: the line's start stays in view too
+        else:
+            # a quarter of the width of what comes before, as much of the match as fits
+            target = min(start, max(start - width // 4, stop - width))
+        self.scroll_to(x=max(0, target), animate=False, immediate=False)
 
     @property
     def current_match_index(self) -> int | None:
