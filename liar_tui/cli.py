@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the service probes (no connection to the services)")
     p.add_argument("--no-drift", dest="drift", action="store_false",
                    help="skip the drift check against the compose file and .env")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a service is not running and healthy or a probe fails (for cron and monitoring)")
 
     for name, text in (
         ("restart", "restart a service"),
@@ -261,7 +263,23 @@ def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
         print(format_status_table(stack.project, states, probes=probes, drift=drift))
         if elsewhere is not None:
             print(f"note: {stack.project.elsewhere_message(elsewhere)}", flush=True)
+    if getattr(args, "check", False):
+        bad = status_problems(states, probes)
+        if bad:
+            return _fail(f"not healthy: {'; '.join(bad)}", 1)
     return 0
+
+
+def status_problems(states: dict[str, ServiceState], probes: dict | None) -> list[str]:
+    """What `status --check` fails on: a service not running and healthy, or a failing probe."""
+    bad = []
+    for name in SERVICES:
+        st = states.get(name, ServiceState(service=name))
+        if not st.running or st.health.status not in ("healthy", "none"):
+            bad.append(f"{name} {st.status_word}")
+        elif probes is not None and name in probes and probes[name].level == "fail":
+            bad.append(f"{name} probe: {probes[name].reason}"[:160])
+    return bad
 
 
 def cmd_service_action(stack: Stack, args: argparse.Namespace) -> int:

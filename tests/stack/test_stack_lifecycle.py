@@ -178,3 +178,20 @@ def test_a_second_copy_under_the_same_name_refuses_to_take_the_stack_over(runnin
     assert f"note: project {running_stack.name}'s containers were made from {running_stack.root}" in cli(other, "status").stdout
     # the stack's own folder is not affected
     assert Stack(running_stack).made_elsewhere() is None
+
+
+def test_status_check_exits_1_when_a_service_is_not_healthy(running_stack: Project) -> None:
+    """`status` always exits 0 (it reports); `status --check` is for cron and monitoring."""
+    ok = cli(running_stack, "status", "--check", "--no-probes", "--no-drift")
+    assert ok.returncode == 0, ok.stderr
+    stack = Stack(running_stack)
+    assert stack.stop("nginx").ok
+    try:
+        out = cli(running_stack, "status", "--check", "--no-probes", "--no-drift")
+        assert out.returncode == 1, out
+        assert out.stderr.strip().splitlines() == ["liar-tui: not healthy: nginx exited(0)"], out.stderr
+        assert "nginx" in out.stdout  # the table is still printed
+        assert cli(running_stack, "status", "--no-probes", "--no-drift").returncode == 0
+    finally:
+        assert stack.start("nginx").ok
+        stackkit.wait_health(running_stack, "nginx", "healthy")
