@@ -232,7 +232,7 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
 
 
 def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
-    stack.preflight()
+    stack.preflight(env=False)
     if args.volumes and not args.yes:
         if not sys.stdin.isatty():
             return _fail("down --volumes deletes all data in docker/volumes/: add --yes to confirm when not on a terminal")

@@ -308,10 +308,13 @@ class Stack:
                         f"(for a stack with data, the value the service already has; see compose/.env.example)"
                     )
 
-    def preflight(self, *, ports: bool = False, services: list[str] | None = None) -> None:
-        """All checks an action needs, cheapest first."""
+    def preflight(self, *, ports: bool = False, services: list[str] | None = None, env: bool = True) -> None:
+        """All checks an action needs, cheapest first. `env=False` (down): a missing .env is no
+        reason to refuse, the action reads the compose file with the example's values."""
         self.check_engine()
         self.check_compose()
+        if not env and not self.project.env_file.exists():
+            return
         self.check_env()
         config = self.config()
         self.check_secrets(services, config)
@@ -435,12 +438,25 @@ class Stack:
         action = "down (data deleted)" if volumes else "down"
         def run() -> object:
             self.check_owner()
-            return self.docker.compose.down(volumes=volumes, remove_orphans=True, stream_logs=True)
+            return self._docker_for_down().compose.down(volumes=volumes, remove_orphans=True, stream_logs=True)
 
         result = self._run(action, [], run, on_progress)
         if result.ok and volumes:
             self._remove_data()
         return result
+
+    def _docker_for_down(self) -> DockerClient:
+        """Taking the stack down needs no secret: with .env gone (lost, or moved aside), compose
+        reads the file with the example's placeholder values instead of refusing, so a stack
+        whose .env was lost can still be stopped."""
+        if self.project.env_file.exists() or not self.project.env_example.exists():
+            return self.docker
+        return DockerClient(
+            compose_files=self.project.compose_files(),
+            compose_project_name=self.project.name,
+            compose_env_files=[self.project.env_example],
+            compose_project_directory=self.project.compose_dir,
+        )
 
     def _remove_data(self) -> None:
         data = self.project.data_dir

@@ -244,6 +244,12 @@ def write_env(project: Project, say: Say, offline: bool) -> None:
     text = set_env_values(project.env_example.read_text(encoding="utf-8"), values)
     write_private(env_file, text)
     say(f"env: wrote {project.rel(env_file)} with fresh passwords (mode 0600)" + (" and the offline images" if offline else ""))
+    for key, service in SECRET_SERVICE.items():
+        data = project.data_dir / service
+        if data.is_dir() and any(data.iterdir()):
+            # A lost .env: the data keeps the old password, which the fresh one will not open.
+            say(f"env: warning: {project.rel(data)} has data made with an earlier {key}: put the old .env back, "
+                f"or set the new one inside {service} too")
 
 
 def _image_present(ref: str) -> bool:

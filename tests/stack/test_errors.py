@@ -139,6 +139,22 @@ def test_wrong_service(project: Project) -> None:
     assert out.returncode != 0 and "Traceback" not in out.stderr
 
 
+def test_down_works_without_env_and_up_still_asks_for_it(tmp_path: Path, engine_ready: None) -> None:
+    """A lost .env left the stack impossible to stop with liar-tui (down refused: '.env is
+    missing'); taking it down needs no secret. Bringing it up still does."""
+    project = stackkit.make_project(tmp_path / "p")
+    cli = ("--project-dir", str(project.root), "--project-name", project.name)
+    try:
+        assert run_cli(*cli, "up", "redis").returncode == 0
+        project.env_file.rename(tmp_path / "env.aside")
+        down = run_cli(*cli, "down")
+        assert down.returncode == 0, down.stderr
+        assert not stackkit.state_of(project, "redis").container_id
+        assert_one_line_error(run_cli(*cli, "up", "redis"), ".env is missing", "liar-tui setup")
+    finally:
+        stackkit.destroy(project)
+
+
 def _env_with(project: Project, key: str, value: str) -> None:
     lines = [ln for ln in project.env_file.read_text().splitlines() if not ln.startswith(f"{key}=")]
     project.env_file.write_text("\n".join(lines + [f"{key}={value}"]) + "\n")

@@ -93,6 +93,14 @@ def test_write_env_replaces_placeholder_secrets_only_where_no_data_holds_them(tm
     for key, value in example.items():  # the rest as it was
         if key not in SECRET_KEYS:
             assert env[key] == value, key
+    # a lost .env: the fresh one cannot open data made with the old passwords, and setup says so
+    project.env_file.unlink()
+    said.clear()
+    write_env(project, said.append, offline=False)
+    assert [line for line in said if "warning" in line] == [
+        f"env: warning: {project.rel(project.data_dir / 'postgres')} has data made with an earlier POSTGRES_PASSWORD: "
+        "put the old .env back, or set the new one inside postgres too"
+    ], said
     sh.rmtree(project.data_dir)
 
 
