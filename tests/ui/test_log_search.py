@@ -178,3 +178,40 @@ def test_next_match_scrolls_sideways_to_a_match_past_the_edge() -> None:
             assert view.current_match_index == 1 and highlighted() == "zzz"
 
     run_sync(run())
+
+
+def test_the_sideways_width_follows_the_lines_still_in_the_ring() -> None:
+    """QA, `--log-lines 100`: one 16K line then 150 short ones, and ctrl+pgdn still scrolled to
+    `← col 238` over a blank screen. The scrollable width is that of the widest line in the ring."""
+    from liar_tui.config import Settings
+
+    async def run() -> None:
+        app, _, _ = offline_app(settings=Settings(up=False, log_lines=100))
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.clear()
+            view.add_lines([LogLine("nginx", TS, "w" * 16_000)])
+            await pilot.press("l", "ctrl+pagedown", "ctrl+pagedown")
+            await pilot.pause(0.1)
+            assert view.scroll_x > 0 and "← col" in main.logs.bar.text.plain
+            view.add_lines([LogLine("nginx", TS, f"short {i}") for i in range(50)])
+            await pilot.pause(0.1)
+            assert view.virtual_size.width == 16_000  # the long line is still in the ring
+            view.add_lines([LogLine("nginx", TS, f"short {i}" + "." * 90 * (i == 120)) for i in range(50, 150)])
+            await pilot.pause(0.1)
+            assert view.line_count == 100 and all(len(view.line(s).text) < 200 for s in range(view.first_seq, view.first_seq + 100))
+            assert view.virtual_size.width == len("short 120") + 90
+            assert view.scroll_x <= view.max_scroll_x
+            await pilot.press("ctrl+pagedown", "ctrl+pagedown", "ctrl+pagedown")
+            await pilot.pause(0.1)
+            assert view.scroll_x == view.max_scroll_x == len("short 120") + 90 - view.scrollable_content_region.width
+            # the last wide line leaves: nothing to scroll sideways at all
+            view.add_lines([LogLine("nginx", TS, f"tiny {i}") for i in range(100)])
+            await pilot.pause(0.1)
+            assert view.scroll_x == 0 and view.virtual_size.width == len("tiny 99")
+            await pilot.press("ctrl+pagedown")
+            await pilot.pause(0.1)
+            assert view.scroll_x == 0 and "← col" not in main.logs.bar.text.plain
+
+    run_sync(run())

@@ -11,6 +11,7 @@ import bisect
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
@@ -167,6 +168,9 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._lines: deque[LogLine] = deque(maxlen=max_lines)
+        # each line's width in cells, alongside: the scrollable width is the widest line still in
+        # the ring (a 16 KiB line that had left kept 16 K columns of blank to scroll through)
+        self._widths: deque[int] = deque(maxlen=max_lines)
         self._next_seq = 0
         self._matches: list[int] = []  # seqs of lines matching the search, oldest first
         self._text_width = 0
@@ -223,6 +227,7 @@ class LogView(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self._lines.clear()
+        self._widths.clear()
         self._matches.clear()
         self._next_seq = 0
         self._text_width = 0
@@ -247,14 +252,17 @@ class LogView(ScrollView, can_focus=True):
             new = new[skipped:]
         start = self._next_seq
         first_before = self.first_seq
+        leaving = len(self._lines) + len(new) - self.max_lines
+        widest_left = leaving > 0 and max(islice(self._widths, leaving), default=0) >= self._text_width
+        widths = [len(ln.text) if ln.text.isascii() else cell_len(ln.text) for ln in new]
         self._lines.extend(new)
+        self._widths.extend(widths)
         self._next_seq += len(new)
-        width = self._text_width
-        for ln in new:
-            n = len(ln.text) if ln.text.isascii() else cell_len(ln.text)
-            if n > width:
-                width = n
-        self._text_width = width
+        if widest_left:
+            # one pass over the ring's widths (ints), only when the widest line has just left
+            self._text_width = max(self._widths, default=0)
+        elif widths:
+            self._text_width = max(self._text_width, max(widths))
         pattern = self.pattern
         if pattern is not None:
             found = matching_seqs(pattern, new, start, SEARCH_BUDGET)
