@@ -359,16 +359,15 @@ def test_save_never_overwrites_silently_and_a_failed_save_keeps_the_dialog(tmp_p
             await pilot.press("w")
             await pilot.pause(0.1)
             app.screen.query_one(Input).value = str(blocked)
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: "exists" in error_text(), 5, what="the exists warning")
-            await pilot.press("enter")  # overwrite a folder: the rename fails
-            await wait_until(pilot, lambda: "could not save" in error_text(), 5, what="the error in the dialog")
+            await pilot.press("enter")  # a folder: said at once, not offered for overwriting
+            await wait_until(pilot, lambda: "is a folder" in error_text(), 5, what="the is-a-folder line")
             assert isinstance(app.screen, SaveLogScreen)
-            assert str(blocked) in error_text() and "change the name" in error_text()
+            assert error_text() == f"{blocked} is a folder: add a file name after it"
             not_a_dir = tmp_path / "fresh.log" / "x.log"
             app.screen.query_one(Input).value = str(not_a_dir)
             await pilot.press("enter")
-            await wait_until(pilot, lambda: str(not_a_dir) in error_text(), 5, what="the error in the dialog")
+            await wait_until(pilot, lambda: "could not save" in error_text(), 5, what="the error in the dialog")
+            assert error_text() == f"could not save: {not_a_dir.parent} is a file, not a folder: pick a folder"
             assert isinstance(app.screen, SaveLogScreen)
             assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "a-dir", "fresh.log"]
             assert list(blocked.iterdir()) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,6 +127,23 @@ class ConfirmDownScreen(ModalScreen[str | None]):
             self.query_one("#confirm-error", Label).update("that is not the project name: nothing will be deleted")
 
 
+def save_failure(path: Path, error: str) -> str:
+    """One line: why `path` could not be written (the OS's words) and what to change. The OS
+    says 'No such file or directory' for a folder that is there but takes no files (/proc)."""
+    parent = path.parent
+    try:
+        if not parent.exists():
+            return f"could not save: no folder {parent}, nor could it be made ({error}): pick another folder"
+        if not parent.is_dir():
+            return f"could not save: {parent} is a file, not a folder: pick a folder"
+    except OSError:
+        pass
+    else:
+        if error == os.strerror(errno.ENOENT):
+            return f"could not save: {parent} takes no files ({error}): pick another folder"
+    return f"could not save to {path}: {error}: change the name or folder"
+
+
 class SaveLogScreen(ModalScreen[Path | None]):
     """`w`: where to write the visible log. The dialog stays open until the file is written: an
     existing file is overwritten only after a second enter on the same path, and a failed save
@@ -152,12 +171,27 @@ class SaveLogScreen(ModalScreen[Path | None]):
     @on(Input.Submitted, "#save-path")
     def _submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
+        label = self.query_one("#save-error", Label)
         if not value:
-            self.query_one("#save-error", Label).update("give a file name (esc cancels)")
+            label.update("give a file name (esc cancels)")
             return
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # `~name` with no such user (it took the console down)
+            user = value.split("/", 1)[0]
+            label.update(f"{user}: no such user: write the folder out in full")
+            return
         if not path.is_absolute():
             path = Path.cwd() / path
+        try:
+            is_folder = path.is_dir()
+        except OSError:
+            is_folder = False
+        if is_folder:
+            # said at once: it used to ask to overwrite first, and only then fail
+            self._confirm = None
+            label.update(f"{path} is a folder: add a file name after it")
+            return
         if self._save is None:
             self.dismiss(path)
             return
@@ -173,7 +207,7 @@ class SaveLogScreen(ModalScreen[Path | None]):
             label.update(f"{path} exists: enter again to overwrite, or change the name")
         else:
             self._confirm = None
-            label.update(f"could not save to {path}: {error}: change the name or folder (esc cancels)")
+            label.update(save_failure(path, error))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,60 @@
+"""The save-log (`w`) and how-far-back (`b`) dialogs at 80x24: a mistyped answer is told in the
+dialog, in full, with what to change, and never takes the console down (QA's dialog pass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+from uikit import offline_app, run_sync, sample_log_lines, wait_until
+
+from liar_tui.ui.screens.main import MainScreen
+from liar_tui.ui.screens.modals import SaveLogScreen
+
+
+def _error(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one("#save-error").render())
+
+
+def test_save_dialog_answers_a_bad_path_in_the_dialog(tmp_path: Path) -> None:
+    """QA: `~nosuchuser/x.log` crashed the console (RuntimeError in expanduser, exit 1); a folder
+    was first offered for overwriting and only the second enter said `Is a directory`; `/proc`
+    said `No such file or directory` of a folder that is there. Each is now one line in the
+    dialog saying what to change, and nothing is written."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.main.log_view.add_lines(sample_log_lines())
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, SaveLogScreen)
+            box = app.screen.query_one(Input)
+
+            box.value = "~nosuchuser-liar-qa/x.log"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "no such user" in _error(app), 5, what="the no-such-user line")
+            assert _error(app) == "~nosuchuser-liar-qa: no such user: write the folder out in full"
+            assert isinstance(app.screen, SaveLogScreen) and app.is_running
+
+            box.value = str(tmp_path)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "folder" in _error(app), 5, what="the is-a-folder line")
+            assert _error(app) == f"{tmp_path} is a folder: add a file name after it"
+            await pilot.press("enter")  # again: still a folder, not an overwrite
+            await pilot.pause(0.2)
+            assert _error(app) == f"{tmp_path} is a folder: add a file name after it"
+
+            box.value = "/proc/liar-qa1.log"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "could not save" in _error(app), 5, what="the /proc error")
+            assert _error(app) == "could not save: /proc takes no files (No such file or directory): pick another folder"
+            # the whole line is shown (it wraps inside the dialog, nothing cut)
+            label = app.screen.query_one("#save-error")
+            assert label.size.height * label.size.width >= len(_error(app)) and label.size.height <= 2
+
+            box.value = str(tmp_path / "x.log")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the dialog closed")
+            assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
+
+    run_sync(run())
