@@ -3,13 +3,15 @@ dialog, in full, with what to change, and never takes the console down (QA's dia
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Input
 from uikit import offline_app, run_sync, sample_log_lines, wait_until
 
 from liar_tui.ui.screens.main import MainScreen
-from liar_tui.ui.screens.modals import SaveLogScreen
+from liar_tui.ui.screens.modals import LogRangeScreen, SaveLogScreen
 
 
 def _error(app) -> str:  # type: ignore[no-untyped-def]
@@ -56,5 +58,35 @@ def test_save_dialog_answers_a_bad_path_in_the_dialog(tmp_path: Path) -> None:
             await pilot.press("enter")
             await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the dialog closed")
             assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
+
+    run_sync(run())
+
+
+def _dialog_text(app: Any) -> str:
+    """The text drawn inside the dialog's border, its lines joined by single spaces."""
+    inside = [m.group(1).strip() for strip in app.screen._compositor.render_strips()
+              if (m := re.search(r"│(.*)│", strip.text))]
+    return re.sub(r"\s+", " ", " ".join(inside))
+
+
+def test_how_far_back_shows_its_whole_error_at_80x24() -> None:
+    """QA: the how-far-back error was cut at the dialog's edge at 80x24 (`…or a duration (30s,
+    10m,`): the line naming what to type is shown whole, wrapped inside the dialog."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            for typed in ("nonsense", "9999999999999999999999999999999d"):
+                await pilot.press("b")
+                await wait_until(pilot, lambda: isinstance(app.screen, LogRangeScreen), 5, what="the dialog")
+                app.screen.query_one(Input).value = typed
+                await pilot.press("enter")
+                error = app.screen.query_one("#range-error")
+                await wait_until(pilot, lambda: str(error.render()), 5, what="the error")
+                await pilot.pause(0.1)
+                said = re.sub(r"\s+", " ", str(error.render()))
+                assert typed in said
+                assert said in _dialog_text(app), (said, _dialog_text(app))
+                await pilot.press("escape")
+                await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the dialog closed")
 
     run_sync(run())
