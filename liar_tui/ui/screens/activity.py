@@ -38,6 +38,8 @@ class ActivityScreen(Screen[None]):
         Binding("ctrl+a", "app.toggle_autoheal", "Autoheal on/off", id="autoheal.toggle",
                 tooltip="Autoheal on/off: restart a service that stays unhealthy"),
         Binding("end,G", "newest", "Newest", id="activity.newest", show=False, tooltip="Jump to the newest entry"),
+        # the main view's help binding (same id: a remap moves it everywhere)
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key"),
     ]
 
     def __init__(self, project_name: str, path_label: str) -> None:
@@ -127,6 +129,9 @@ class ActivityScreen(Screen[None]):
     # -- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_help(self) -> None:
+        self.liar.main.action_help()
 
     def action_newest(self) -> None:
         self.log_view.scroll_end(animate=False)

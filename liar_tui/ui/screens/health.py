@@ -61,6 +61,9 @@ class HealthScreen(ModalScreen[None]):
         Binding("3", "show('nginx')", "nginx", id="health.select-3", show=False),
         Binding("4", "show('minio')", "minio", id="health.select-4", show=False),
         Binding("R", "fix_drift", "Apply drift fix", id="health.fix-drift", tooltip="Recreate (or restart) a drifted service"),
+        # the main view's help binding (same id: a remap moves it everywhere); the README says
+        # `?` lists every key from any view, and here it did nothing
+        Binding("question_mark,f1", "help", "Help", id="app.help", show=False, tooltip="Every key"),
     ]
 
     is_health_view = True  # the app finds it by this (no import of this module before it is used)
@@ -136,6 +139,9 @@ class HealthScreen(ModalScreen[None]):
     def action_cycle(self, step: int) -> None:
         i = SERVICES.index(self.service) if self.service in SERVICES else 0
         self.action_show(SERVICES[(i + int(step)) % len(SERVICES)])
+
+    def action_help(self) -> None:
+        self.liar.main.action_help()
 
     def action_fix_drift(self) -> None:
         drift = self.liar.drift.get(self.service)

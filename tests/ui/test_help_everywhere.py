@@ -1,0 +1,27 @@
+"""`?` and `f1` list every key from every view, as the README says (QA: they did nothing in the
+health and activity views), and Textual's own key panel does not get in the way."""
+
+from __future__ import annotations
+
+import pytest
+from uikit import offline_app, run_sync, wait_until
+
+from liar_tui.ui.screens.activity import ActivityScreen
+from liar_tui.ui.screens.health import HealthScreen
+from liar_tui.ui.screens.modals import HelpScreen
+
+
+@pytest.mark.parametrize("view_key,view", [("H", HealthScreen), ("A", ActivityScreen)])
+@pytest.mark.parametrize("help_key", ["question_mark", "f1"])
+def test_help_opens_from_the_health_and_activity_views(view_key: str, view: type, help_key: str) -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(view_key)
+            await wait_until(pilot, lambda: isinstance(app.screen, view), 5, what=view.__name__)
+            await pilot.press(help_key)
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 5, what="the help")
+            await pilot.press(help_key)  # the same key closes it: back in the view
+            await wait_until(pilot, lambda: isinstance(app.screen, view), 5, what=f"back in {view.__name__}")
+
+    run_sync(run())
