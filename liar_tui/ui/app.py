@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from rich.text import Text
 from textual import work
-from textual.app import App, SuspendNotSupported
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 
 from ..config import Settings
@@ -67,6 +67,7 @@ from .messages import (
 from .relay import MonitorRelay
 from .render import EngineLine, HostSample, render_host_bar
 from .screens.main import MainScreen
+from .screens.modals import HelpScreen
 from .wiring import ConsoleWiring
 
 #: Seconds between probe rounds while their results are on screen (markers or the health view).
@@ -289,6 +290,15 @@ class LiarApp(App[int]):
     # -- startup ------------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
         return self.main
+
+    def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
+        # The palette's "Keys" opens our help (every key of every view, esc closes it), not
+        # Textual's key panel: that one squeezed the services table and esc did not close it.
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
+        if not isinstance(screen, HelpScreen):
+            yield SystemCommand("Keys", "Every key of every view and dialog (also ? or f1)", self.main.action_help)
 
     def on_mount(self) -> None:
         if self.settings.theme in self.available_themes:
