@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import StackError
-from .model import BACKUP_DIR_ENV, format_bytes
+from .model import BACKUP_DIR_ENV, BACKUP_SERVICES, format_bytes
 
 FORMAT = "liar-tui-backup/1"
 MANIFEST = "manifest.json"
@@ -40,6 +40,8 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 _ID_RE = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?$")
+_SERVICE_ORDER = tuple(BACKUP_SERVICES)
+_ID_PREFIX_RE = re.compile(r"^\d[\dTZ-]*$")  # what the start of a set id can look like
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -61,6 +63,10 @@ class UnknownBackupSet(BackupError):
 
 class BackupCancelled(BackupError):
     exit_code = 130
+
+
+class BackupDirNotAFolder(BackupError):
+    pass
 
 
 def not_writable_message(path: Path, exc: BaseException) -> str:
@@ -88,12 +94,28 @@ def is_not_writable(exc: BaseException) -> bool:
 
 
 def resolve_backup_dir(project_root: Path, cli_value: str | None = None, environ: dict[str, str] | None = None) -> Path:
-    """--backup-dir, then LIAR_TUI_BACKUP_DIR, then <project>/backups."""
+    """--backup-dir, then LIAR_TUI_BACKUP_DIR, then <project>/backups. An empty --backup-dir is
+    refused (a script whose variable came out empty must not write to the default place); an
+    empty LIAR_TUI_BACKUP_DIR counts as unset, as environment variables usually do."""
+    if cli_value is not None and not cli_value.strip():
+        raise BackupError(f"--backup-dir is empty: name a folder, or leave the option out for the default "
+                          f"(${BACKUP_DIR_ENV}, else <project>/backups)")
     env = os.environ if environ is None else environ
     value = cli_value or env.get(BACKUP_DIR_ENV)
     if value:
         return Path(value).expanduser().absolute()
     return project_root / "backups"
+
+
+def check_backup_dir(path: Path) -> None:
+    """A backup dir that is a file (or lies under one) is said as such, not listed as 'no sets'."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == path else f"lies under {probe}, which is a file"
+        raise BackupDirNotAFolder(f"backup dir {path} is not a folder (it {where}): choose another with --backup-dir "
+                                  f"(or {BACKUP_DIR_ENV})")
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -133,6 +155,7 @@ class BackupSet:
     verified_at: datetime | None = None
     in_progress: bool = False
     problem: str = ""  # why an incomplete set is incomplete
+    manifest_id: str = ""  # the id its manifest gives, when not the folder's name (a copied or renamed set)
 
     @property
     def status(self) -> str:
@@ -145,6 +168,11 @@ class BackupSet:
         if self.verified is False:
             return "verify failed"
         return "complete"
+
+    @property
+    def restorable(self) -> bool:
+        """Complete and not failed by its last verify (a restore verifies again anyway)."""
+        return self.complete and self.verified is not False
 
     def files_of(self, service: str) -> list[BackupFile]:
         return [f for f in self.files if f.service == service]
@@ -168,6 +196,7 @@ class BackupSet:
             "files": len(self.files),
             "verified_at": self.verified_at.isoformat() if self.verified_at else None,
             "problem": self.problem,
+            "manifest_id": self.manifest_id or None,
         }
 
 
@@ -446,16 +475,22 @@ def read_set(path: Path) -> BackupSet:
     verified_at = None
     try:
         v = json.loads((path / VERIFY_FILE).read_text(encoding="utf-8"))
-        if v.get("manifest_sha256") == sha256_file(manifest_path):
+        # A verify of this manifest, in this folder (a copied set was not verified where it is now)
+        if v.get("manifest_sha256") == sha256_file(manifest_path) and v.get("set", set_id) == set_id:
             verified = bool(v.get("ok"))
             verified_at = _parse_time(v.get("verified_at"))
     except (OSError, ValueError):
         pass
+    # The folder's name is the set's id everywhere (list, verify, restore, prune): a set copied or
+    # renamed inside the backup dir is its own row, never a second row under the original's id.
+    manifest_id = str(data.get("id") or "")
     return BackupSet(
-        id=str(data.get("id") or set_id), path=path, complete=True, created_at=_parse_time(data.get("created_at")),
+        id=set_id, path=path, complete=True, created_at=_parse_time(data.get("created_at")),
         project=str(data.get("project") or ""), services=tuple(data.get("services") or ()), files=files,
         size=size, meta=dict(data.get("meta") or {}), tools=dict(data.get("tools") or {}),
         verified=verified, verified_at=verified_at,
+        manifest_id=manifest_id if manifest_id and manifest_id != set_id else "",
+        problem=f"its manifest names set {manifest_id} (a copied or renamed folder)" if manifest_id and manifest_id != set_id else "",
     )
 
 
@@ -474,8 +509,10 @@ def list_sets(root: Path) -> list[BackupSet]:
     return result
 
 
-def find_set(root: Path, name: str) -> BackupSet:
-    """A set by id, by folder path, or `latest` (the newest complete set)."""
+def find_set(root: Path, name: str, *, restorable: bool = False, services: tuple[str, ...] | list[str] = ()) -> BackupSet:
+    """A set by id, by a unique start of an id (`20261127T0352`), by folder path, or `latest`:
+    the newest complete set; with `restorable`, the newest one whose last verify did not fail
+    and that holds `services` (what `restore latest [SVC...]` can use)."""
     candidate = Path(name).expanduser()
     if candidate.is_dir() and (candidate / MANIFEST).exists() and ("/" in name or candidate.is_absolute()):
         return read_set(candidate.absolute())
@@ -484,10 +521,25 @@ def find_set(root: Path, name: str) -> BackupSet:
         complete = [s for s in sets if s.complete]
         if not complete:
             raise UnknownBackupSet(f"no complete backup set in {root}: make one with `liar-tui backup`")
-        return complete[-1]
+        if not restorable:
+            return complete[-1]
+        usable = [s for s in complete if s.verified is not False and set(services) <= set(s.services)]
+        if usable:
+            return usable[-1]
+        holding = f" holding {', '.join(services)}" if services else ""
+        raise UnknownBackupSet(
+            f"no backup set{holding} in {root} that can be restored (every complete one{holding} failed its last "
+            f"verify): make one with `liar-tui backup`, or name a set"
+        )
     for s in sets:
-        if s.id == name or s.path.name == name:
+        if s.id == name:
             return s
+    matches = [s for s in sets if name and s.id.startswith(name)] if _ID_PREFIX_RE.match(name) else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(s.id for s in matches[:4]) + (f" and {len(matches) - 4} more" if len(matches) > 4 else "")
+        raise UnknownBackupSet(f"{name!r} is the start of {len(matches)} backup sets in {root} ({shown}): give more of the id")
     known = ", ".join(s.id for s in sets[-3:]) or "none"
     raise UnknownBackupSet(
         f"no backup set {name!r} in {root} (newest: {known}): run `liar-tui backup list` to see them, "
@@ -505,6 +557,10 @@ def allocate_set_id(root: Path, now: datetime | None = None) -> str:
     return set_id
 
 
+def _service_rank(service: str) -> tuple[int, str]:
+    return (_SERVICE_ORDER.index(service) if service in _SERVICE_ORDER else len(_SERVICE_ORDER), service)
+
+
 @dataclass(frozen=True)
 class PruneResult:
     kept: tuple[str, ...]
@@ -512,12 +568,14 @@ class PruneResult:
     skipped: tuple[str, ...]  # in progress (locked by a running backup)
     failed: tuple[tuple[str, str], ...] = ()  # (folder, why) for sets that could not be removed
     bad: tuple[str, ...] = ()  # removed sets whose last verify failed
+    kept_for: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (service, the newest good sets holding it)
 
 
 def prune_sets(root: Path, keep: int, project: str | None = None) -> PruneResult:
-    """Keep the `keep` newest good sets (complete, and not failed by their last verify) of
-    `project`, when given; remove every other set that no running backup holds: older good ones,
-    known-bad ones (a restore refuses them) and incomplete ones.
+    """For each service, keep the `keep` newest good sets (complete, and not failed by their last
+    verify) of `project` that hold it: a set stays when it is among them for any service it holds
+    (20 `backup redis` must not push out the last postgres backup). Remove every other set that no
+    running backup holds: older good ones, known-bad ones (a restore refuses them) and incomplete ones.
 
     A set is first renamed to its hidden '.ID.partial' name (one atomic step: from then on it
     reads as incomplete, never as a complete set with files missing), then deleted. A set that
@@ -526,11 +584,16 @@ def prune_sets(root: Path, keep: int, project: str | None = None) -> PruneResult
         raise BackupError("--keep must be 1 or more (the newest good sets to keep); to remove every set, delete the folder")
     sets = list_sets(root)
     mine = [s for s in sets if project is None or not s.project or s.project == project]
-    good = [s for s in mine if s.complete and s.verified is not False]
-    keep_ids = {s.id for s in good[max(0, len(good) - keep) :]}
+    good = [s for s in mine if s.restorable]  # oldest first
+    held = sorted({svc for s in good for svc in s.services}, key=_service_rank)
+    kept_for = []
+    for svc in held:
+        newest = [s.id for s in good if svc in s.services][-keep:]
+        kept_for.append((svc, tuple(newest)))
+    keep_ids = {set_id for _, ids in kept_for for set_id in ids}
     removed, skipped, failed, bad = [], [], [], []
     for s in mine:
-        if s.id in keep_ids and s.complete:
+        if s.id in keep_ids and s.restorable:
             continue
         if s.in_progress:
             skipped.append(s.id)
@@ -550,7 +613,7 @@ def prune_sets(root: Path, keep: int, project: str | None = None) -> PruneResult
         removed.append(s.path.name)
         if s.complete and s.verified is False:
             bad.append(s.path.name)
-    return PruneResult(tuple(sorted(keep_ids)), tuple(removed), tuple(skipped), tuple(failed), tuple(bad))
+    return PruneResult(tuple(sorted(keep_ids)), tuple(removed), tuple(skipped), tuple(failed), tuple(bad), tuple(kept_for))
 
 
 @contextmanager

@@ -25,12 +25,14 @@ from liar_tui.stack.backupset import (
 )
 
 
-def make_set(root: Path, set_id: str, project: str = "liar-game", payload: bytes = b"data") -> Path:
-    w = SetWriter(root, set_id, project, ["redis"]).open()
-    hw = w.writer("redis/dump.rdb", "redis", "rdb")
-    hw.write(payload)
-    w.add(hw.commit())
-    return w.finish({"redis": {"rdb_bytes": len(payload)}}, {"liar-tui": "test"})
+def make_set(root: Path, set_id: str, project: str = "liar-game", payload: bytes = b"data",
+             services: tuple[str, ...] = ("redis",)) -> Path:
+    w = SetWriter(root, set_id, project, list(services)).open()
+    for svc in services:
+        hw = w.writer(f"{svc}/data", svc, "rdb" if svc == "redis" else "dump")
+        hw.write(payload)
+        w.add(hw.commit())
+    return w.finish({svc: {"bytes": len(payload)} for svc in services}, {"liar-tui": "test"})
 
 
 def make_partial(root: Path, set_id: str, project: str = "liar-game", hold: bool = False) -> tuple[SetWriter, int | None]:
@@ -51,7 +53,7 @@ def test_a_finished_set_is_private_and_complete(tmp_path: Path) -> None:
     assert not list(path.rglob("*.tmp-*")) and not (path / LOCK_FILE).exists()
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["files"] == [{
-        "path": "redis/dump.rdb", "size": 4, "sha256": "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7",
+        "path": "redis/data", "size": 4, "sha256": "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7",
         "service": "redis", "kind": "rdb"}]
     assert {"id", "created_at", "project", "services", "files", "tools", "meta"} <= set(manifest)
     [s] = list_sets(tmp_path)
@@ -193,7 +195,7 @@ def test_the_roles_of_a_set_are_read_from_either_form_of_its_roles_file() -> Non
 def _mark_verified(path: Path, ok: bool) -> None:
     from liar_tui.stack.backupset import MANIFEST, sha256_file
 
-    write_json_file(path / "verify.json", {"ok": ok, "verified_at": "2024-01-09T00:00:00+00:00",
+    write_json_file(path / "verify.json", {"set": path.name, "ok": ok, "verified_at": "2024-01-09T00:00:00+00:00",
                                            "manifest_sha256": sha256_file(path / MANIFEST)})
 
 
@@ -265,3 +267,101 @@ def test_a_set_prune_could_only_half_delete_reads_as_incomplete(tmp_path: Path) 
     out = _prune_with_read_only(tmp_path, root, old / "redis")
     assert out["removed"] == [] and [f[0] for f in out["failed"]] == ["20240101T000000Z"]
     assert out["sets"] == [["20240101T000000Z", "incomplete"], ["20240102T000000Z", "complete"]]
+
+
+# -- QA pass: prune per service, set ids are folder names, id prefixes, `latest` for a restore ----------
+FULL = ("postgres", "redis", "minio")
+
+
+def test_prune_keeps_the_newest_good_sets_of_each_service(tmp_path: Path) -> None:
+    """Full backups, then many `backup redis`: `prune --keep 3` kept three redis-only sets and
+    removed every postgres and minio backup. It keeps, for each service, the 3 newest good sets
+    holding it."""
+    make_set(tmp_path, "20240101T000000Z", services=FULL)
+    make_set(tmp_path, "20240102T000000Z", services=FULL)
+    bad_full = make_set(tmp_path, "20240103T000000Z", services=FULL)
+    _mark_verified(bad_full, False)  # a failed full set keeps nothing for anyone
+    for i in range(20):
+        make_set(tmp_path, f"20240104T0000{i:02d}Z")
+    result = prune_sets(tmp_path, keep=3)
+    redis_newest = ("20240104T000017Z", "20240104T000018Z", "20240104T000019Z")
+    left = [(s.id, s.services) for s in list_sets(tmp_path)]
+    assert left == [("20240101T000000Z", FULL), ("20240102T000000Z", FULL)] + [(i, ("redis",)) for i in redis_newest]
+    assert dict(result.kept_for) == {
+        "postgres": ("20240101T000000Z", "20240102T000000Z"),
+        "redis": redis_newest,
+        "minio": ("20240101T000000Z", "20240102T000000Z"),
+    }
+    assert "20240103T000000Z" in result.bad and len(result.removed) == 18
+    # --keep 1: the newest full set stays for postgres and minio, the newest redis-only set for redis
+    result = prune_sets(tmp_path, keep=1)
+    assert [s.id for s in list_sets(tmp_path)] == ["20240102T000000Z", "20240104T000019Z"]
+
+
+def test_a_copied_set_folder_is_its_own_set(tmp_path: Path) -> None:
+    """A set folder copied (or renamed) inside the backup dir was listed under its manifest's id:
+    two rows with one id, and verify/restore by that id picked the (corrupt) copy. The folder's
+    name is the id; the copy says whose copy it is."""
+    import shutil
+
+    original = make_set(tmp_path, "20240101T000000Z", payload=b"good")
+    _mark_verified(original, True)
+    copy = tmp_path / "20240101T000001Z"
+    shutil.copytree(original, copy)
+    (copy / "redis" / "data").write_bytes(b"BAD!")
+    sets = list_sets(tmp_path)
+    assert [(s.id, s.path.name) for s in sets] == [("20240101T000000Z", "20240101T000000Z"), ("20240101T000001Z", "20240101T000001Z")]
+    assert find_set(tmp_path, "20240101T000000Z").path == original
+    assert find_set(tmp_path, "20240101T000001Z").path == copy
+    assert [s.manifest_id for s in sets] == ["", "20240101T000000Z"]
+    assert [s.status for s in sets] == ["verified", "complete"]  # the copy was never verified where it is
+    assert "copied or renamed" in sets[1].problem and sets[1].to_dict()["manifest_id"] == "20240101T000000Z"
+    result = prune_sets(tmp_path, keep=1)  # the newest by id goes on, the older one goes
+    assert result.removed == ("20240101T000000Z",) and [s.id for s in list_sets(tmp_path)] == ["20240101T000001Z"]
+
+
+def test_a_set_is_found_by_the_unique_start_of_its_id(tmp_path: Path) -> None:
+    for set_id in ("20261127T035200Z", "20261127T035201Z", "20261127T035959Z", "20261127T040000Z"):
+        make_set(tmp_path, set_id)
+    assert find_set(tmp_path, "20261127T04").id == "20261127T040000Z"
+    assert find_set(tmp_path, "20261127T035959").id == "20261127T035959Z"
+    assert find_set(tmp_path, "20261127T035200Z").id == "20261127T035200Z"  # exact wins
+    with pytest.raises(UnknownBackupSet, match=r"'20261127T0352' is the start of 2 backup sets in .* "
+                                               r"\(20261127T035200Z, 20261127T035201Z\): give more of the id"):
+        find_set(tmp_path, "20261127T0352")
+    with pytest.raises(UnknownBackupSet, match=r"is the start of 4 backup sets .*give more"):
+        find_set(tmp_path, "2026")
+    with pytest.raises(UnknownBackupSet, match="no backup set '20251'"):
+        find_set(tmp_path, "20251")
+
+
+def test_latest_for_a_restore_skips_failed_sets_and_needs_the_services(tmp_path: Path) -> None:
+    full = make_set(tmp_path, "20240101T000000Z", services=FULL)
+    _mark_verified(full, True)
+    make_set(tmp_path, "20240102T000000Z")  # redis only, never verified
+    failed = make_set(tmp_path, "20240103T000000Z", services=FULL)
+    _mark_verified(failed, False)
+    assert find_set(tmp_path, "latest").id == "20240103T000000Z"  # verify latest: the newest complete set
+    assert find_set(tmp_path, "latest", restorable=True).id == "20240102T000000Z"
+    assert find_set(tmp_path, "latest", restorable=True, services=("postgres",)).id == "20240101T000000Z"
+    assert find_set(tmp_path, "latest", restorable=True, services=("redis", "minio")).id == "20240101T000000Z"
+    _mark_verified(full, False)
+    with pytest.raises(UnknownBackupSet, match="no backup set holding postgres in .* that can be restored"):
+        find_set(tmp_path, "latest", restorable=True, services=("postgres",))
+
+
+def test_an_empty_or_file_backup_dir_is_refused(tmp_path: Path) -> None:
+    from liar_tui.stack.backupset import BackupError, check_backup_dir
+
+    with pytest.raises(BackupError, match="--backup-dir is empty"):
+        resolve_backup_dir(tmp_path, "", {})
+    with pytest.raises(BackupError, match="--backup-dir is empty"):
+        resolve_backup_dir(tmp_path, "  ", {"LIAR_TUI_BACKUP_DIR": str(tmp_path)})
+    assert resolve_backup_dir(tmp_path, None, {"LIAR_TUI_BACKUP_DIR": ""}) == tmp_path / "backups"
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(BackupError, match=r"backup dir .*afile is not a folder \(it is a file\)"):
+        check_backup_dir(afile)
+    with pytest.raises(BackupError, match=r"afile/sets is not a folder \(it lies under .*afile, which is a file\)"):
+        check_backup_dir(afile / "sets")
+    check_backup_dir(tmp_path / "not" / "yet")  # a folder still to be made is fine
