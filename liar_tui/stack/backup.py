@@ -675,9 +675,10 @@ class BackupManager:
             listing: list[tuple[str, Any]] = []
             for b in list(buckets):
                 try:
+                    # A recursive listing names stored objects only (no common prefixes): a key
+                    # ending in '/' (a "folder" made in a web console or by an S3 client) is a real object
+                    # with its own content type, and the set must hold it like any other.
                     for obj in s3.list_objects(b.name, recursive=True):
-                        if obj.is_dir:
-                            continue
                         listing.append((b.name, obj))
                 except Exception as exc:  # noqa: BLE001
                     if not _gone(exc):
@@ -1220,20 +1221,33 @@ wc -c < "$dbfile"
         total = sum(int(e["size"]) for e in objects)
         rep = _Reporter(progress, "minio", "restore", total)
         removed = 0
+
+        def remove_extra(bucket: str, keep: set[str]) -> int:
+            # Every stored object, "folder" objects (keys ending in '/') included: one left behind
+            # made the bucket's removal fail (BucketNotEmpty) after other objects were gone.
+            extra = [o.object_name for o in s3.list_objects(bucket, recursive=True) if o.object_name not in keep]
+            for start in range(0, len(extra), 1000):
+                errors = list(s3.remove_objects(bucket, [DeleteObject(k) for k in extra[start:start + 1000]]))
+                if errors:
+                    raise BackupError(f"minio: could not delete {errors[0].name} from {bucket}: {errors[0].message}")
+            return len(extra)
+
         try:
             existing = [b.name for b in s3.list_buckets()]
             # Objects and buckets that are not in the set go.
             for bucket in existing:
                 _check_cancel(cancel, "restore")
                 keep = want_keys.get(bucket) if bucket in want_keys else set()
-                extra = [o.object_name for o in s3.list_objects(bucket, recursive=True) if not o.is_dir and o.object_name not in keep]
-                for start in range(0, len(extra), 1000):
-                    errors = list(s3.remove_objects(bucket, [DeleteObject(k) for k in extra[start:start + 1000]]))
-                    if errors:
-                        raise BackupError(f"minio: could not delete {errors[0].name} from {bucket}: {errors[0].message}")
-                removed += len(extra)
+                removed += remove_extra(bucket, keep)
                 if bucket not in want_keys:
-                    s3.remove_bucket(bucket)
+                    for attempt in range(3):
+                        try:
+                            s3.remove_bucket(bucket)
+                            break
+                        except Exception as exc:  # noqa: BLE001
+                            if getattr(exc, "code", None) != "BucketNotEmpty" or attempt == 2:
+                                raise
+                            removed += remove_extra(bucket, set())  # written to meanwhile: empty it again
             for bucket in want_buckets:
                 if bucket not in existing:
                     s3.make_bucket(bucket)
@@ -1272,7 +1286,7 @@ wc -c < "$dbfile"
         # What the server now lists must be exactly the set: same buckets, keys and sizes.
         try:
             now_buckets = sorted(b.name for b in s3.list_buckets())
-            now = {(b, o.object_name, int(o.size or 0)) for b in now_buckets for o in s3.list_objects(b, recursive=True) if not o.is_dir}
+            now = {(b, o.object_name, int(o.size or 0)) for b in now_buckets for o in s3.list_objects(b, recursive=True)}
         except Exception as exc:  # noqa: BLE001
             raise access.s3_error(exc, "minio restore") from None
         want = {(e["bucket"], e["key"], int(e["size"])) for e in objects}
