@@ -93,30 +93,41 @@ def _outcome(exc: BaseException) -> str:
     return "cancelled" if isinstance(exc, (KeyboardInterrupt, BackupCancelled)) else f"failed: {exc}"
 
 
+class Terminated(KeyboardInterrupt):
+    """A second SIGTERM: stop at once (exit 143, as a process ended by SIGTERM)."""
+
+
 @contextmanager
 def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
     """Ctrl-C (or SIGTERM) sets `cancel`: the job stops at its next block, cleans up and says what it kept
-    (as esc does in the console); a second Ctrl-C interrupts at once. With no `cancel` (a
-    restore, which stopped half-way would leave a service half restored) the first Ctrl-C only
-    says so.
+    (as esc does in the console); a second signal interrupts at once. With no `cancel` (a
+    restore, which stopped half-way would leave a service half restored) the first one only
+    says so. A job ended by SIGTERM exits 143 (128 + 15, what `timeout` and systemd expect),
+    by Ctrl-C 130.
 
     A flag, not the default KeyboardInterrupt: an exception raised by a signal handler while the
     main thread happens to run a finalizer (an HTTP connection pool closing) is printed and
     dropped, and the job went on to the end (seen in the test of this)."""
+    from .stack.backupset import BackupCancelled
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    asked = threading.Event()
+    got: list[int] = []  # the first signal
 
-    def on_sigint(_signum: int, _frame: object) -> None:
-        if asked.is_set():
-            raise KeyboardInterrupt
-        asked.set()
+    def on_sigint(signum: int, _frame: object) -> None:
+        if got:
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        got.append(signum)
+        term = signum == signal.SIGTERM
+        again = "another SIGTERM or Ctrl-C stops it at once" if term else "Ctrl-C again to stop at once"
         if cancel is not None:
             cancel.set()
-            note = f"cancelling the {what} (Ctrl-C again to stop at once)"
+            note = f"{'SIGTERM: ' if term else ''}cancelling the {what} ({again})"
         else:
-            note = f"the {what} goes on: stopped half-way it would leave a service half restored (Ctrl-C again to stop anyway)"
+            anyway = "another SIGTERM or Ctrl-C stops it anyway" if term else "Ctrl-C again to stop anyway"
+            note = (f"{'SIGTERM: ' if term else ''}the {what} goes on: stopped half-way it would leave a service "
+                    f"half restored ({anyway})")
         # os.write: the handler may run inside a sys.stderr write (EINTR), which must not re-enter
         line = f"\r\033[K  {note}\n" if sys.stderr.isatty() else f"liar-tui: {note}\n"
         try:
@@ -128,6 +139,10 @@ def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
     previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+    except BackupCancelled as exc:
+        if got and got[0] == signal.SIGTERM:
+            exc.exit_code = 143
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -176,6 +191,8 @@ class _ProgressPrinter:
 def handle(stack: "Stack", args: argparse.Namespace) -> int:
     try:
         return _handle(stack, args)
+    except Terminated:
+        return _fail("terminated (SIGTERM)", 143)
     except BrokenPipeError:
         # `liar-tui backup list | head`: the reader left; say nothing more.
         devnull = os.open(os.devnull, os.O_WRONLY)

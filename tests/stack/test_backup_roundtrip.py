@@ -545,8 +545,9 @@ def test_ctrl_d_at_the_down_volumes_prompt_removes_nothing(stack: Project) -> No
 
 
 def test_sigterm_cancels_a_headless_backup_and_keeps_nothing(stack: Project, tmp_path: Path) -> None:
-    """`timeout`, cron or systemd end a job with SIGTERM: the backup is cancelled as by Ctrl-C
-    (exit 130, one line), not killed with a half-written set left behind."""
+    """`timeout`, cron or systemd end a job with SIGTERM: the backup is cancelled as by Ctrl-C,
+    not killed with a half-written set left behind; it exits 143 (128 + SIGTERM, not Ctrl-C's
+    130) and its note names the signal, not Ctrl-C."""
     import signal
 
     sets = tmp_path / "sets"
@@ -561,6 +562,8 @@ def test_sigterm_cancels_a_headless_backup_and_keeps_nothing(stack: Project, tmp
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, (out, err)
-    assert "Traceback" not in err and err.strip().splitlines()[-1] == "liar-tui: backup cancelled: nothing was kept", err
+    assert proc.returncode == 143, (out, err)
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        "liar-tui: SIGTERM: cancelling the backup (another SIGTERM or Ctrl-C stops it at once)",
+        "liar-tui: backup cancelled: nothing was kept"], err
     assert list(sets.iterdir()) == []
