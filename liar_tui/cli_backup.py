@@ -297,13 +297,17 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
     stack.check_engine()
     mgr = _manager(stack, args)
     bset = mgr.get(args.set)
-    with ctrl_c_cancels(cancel := threading.Event(), "verify"):
-        report = mgr.verify(bset, cancel=cancel)
+    printer = _ProgressPrinter(getattr(args, "json", False), show_done=False)
+    try:
+        with ctrl_c_cancels(cancel := threading.Event(), "verify"):
+            report = mgr.verify(bset, progress=printer, cancel=cancel)
+    finally:
+        printer.clear()
     _record(stack, bset.services, f"verify {bset.id}: OK" if report.ok
             else f"verify {bset.id}: {'not finished' if report.unfinished else 'FAILED'} ({'; '.join(report.problems[:3])})")
     if getattr(args, "json", False):
         print(json.dumps({
-            "set": bset.id, "ok": report.ok, "problems": list(report.problems),
+            "set": bset.id, "ok": report.ok, "unfinished": report.unfinished, "problems": list(report.problems),
             "checks": [{"service": c.service, "ok": c.ok, "summary": c.summary, "details": c.details} for c in report.checks],
         }, indent=2))
         return 0 if report.ok else 1
@@ -313,8 +317,8 @@ def cmd_verify(stack: "Stack", args: argparse.Namespace) -> int:
         print(f"verify {bset.id}: OK in {report.seconds:.1f}s")
         return 0
     if report.unfinished:
-        print(f"verify {bset.id}: NOT FINISHED ({', '.join(report.unchecked)} not running, content not checked; "
-              f"the set is not marked failed): start the stack with `liar-tui up` and verify again", file=sys.stderr)
+        print(f"verify {bset.id}: NOT FINISHED ({report.unchecked_reasons}: content not checked; "
+              f"the set is not marked failed): {report.unchecked_fix()}", file=sys.stderr)
         return 1
     print(f"verify {bset.id}: FAILED ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})", file=sys.stderr)
     return 1

@@ -126,8 +126,21 @@ class VerifyReport:
 
     @property
     def unchecked(self) -> tuple[str, ...]:
-        """Services whose content check could not run (not running)."""
+        """Services whose content check could not run (not running, or stopped/restarted under it)."""
         return tuple(c.service for c in self.checks if c.details.get("not_checked"))
+
+    @property
+    def unchecked_reasons(self) -> str:
+        """'postgres restarted during verify, redis not running': why those services were not checked."""
+        return ", ".join(f"{c.service} {c.details.get('reason') or 'not running'}"
+                         for c in self.checks if c.details.get("not_checked"))
+
+    def unchecked_fix(self, again: str = "verify") -> str:
+        """What to do about the services that could not be checked, then `again` ('verify again')."""
+        if any((c.details.get("reason") or "not running") in ("not running", "stopped during verify")
+               for c in self.checks if c.details.get("not_checked")):
+            return f"start the stack with `liar-tui up` and {again} again"
+        return f"{again} again once it runs steadily (`liar-tui status`)"
 
     @property
     def unfinished(self) -> bool:
@@ -171,6 +184,18 @@ class RestoreReport:
 
 class ServiceNotRunning(BackupError):
     pass
+
+
+class RestoreRunning(BackupError):
+    """Another restore of the same project holds its lock."""
+
+    exit_code = 1
+
+
+#: Services whose content check runs a tool inside their container (a restart there ends it).
+IN_CONTAINER_CHECKS = ("postgres", "redis")
+#: How long a failed in-container check waits for the engine to show a stop or restart.
+DISTURB_GRACE = 1.5
 
 
 class _Reporter:
@@ -865,18 +890,42 @@ class BackupManager:
                 if svc in missing:
                     checks.append(ServiceCheck(svc, False, "not read: its backup file is missing"))
                     continue
+                # The container the tool runs in, as the check begins: if the check fails and the
+                # container is then not running, or is another one or was started again since
+                # (a restart, a recreate, a restore of that service), the tool was killed under
+                # it: the set is not known bad (exit 137 or a broken pipe says nothing about it).
+                before: ServiceState | None = None
                 try:
-                    check = fn(access, bset, progress, cancel)
+                    if svc in IN_CONTAINER_CHECKS:
+                        before = access.running(svc, refresh=True)  # an engine error here ends the verify
                 except ServiceNotRunning as exc:
                     # Nothing wrong with the set: its content could not be read here. Not
                     # "verify failed" (that would mark a good set bad in `backup list`).
-                    check = ServiceCheck(svc, False, f"not checked: {exc}", {"not_checked": True})
-                except StackError as exc:
-                    if isinstance(exc, BackupCancelled):
+                    checks.append(ServiceCheck(svc, False, f"not checked: {exc}", {"not_checked": True, "reason": "not running"}))
+                    problems.append(f"{svc}: {checks[-1].summary}")
+                    continue
+                try:
+                    check = fn(access, bset, progress, cancel)
+                except ServiceNotRunning as exc:
+                    reason = self._disturbed(access, svc, before) or "not running"
+                    check = ServiceCheck(svc, False, f"not checked: {exc}" if reason == "not running" else f"not checked ({svc} {reason})",
+                                         {"not_checked": True, "reason": reason})
+                except BackupCancelled:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - said in one line below, or raised again
+                    reason = self._disturbed(access, svc, before)
+                    if reason:
+                        check = ServiceCheck(svc, False, f"not checked ({svc} {reason})", {"not_checked": True, "reason": reason})
+                    elif isinstance(exc, StackError):
+                        check = ServiceCheck(svc, False, str(exc))
+                    elif isinstance(exc, OSError):  # a file that went away or cannot be read mid-verify
+                        check = ServiceCheck(svc, False, f"could not read its backup: {exc.strerror or exc}")
+                    else:
                         raise
-                    check = ServiceCheck(svc, False, str(exc))
-                except OSError as exc:  # a file that went away or cannot be read mid-verify
-                    check = ServiceCheck(svc, False, f"could not read its backup: {exc.strerror or exc}")
+                else:
+                    if not check.ok and (reason := self._disturbed(access, svc, before)):
+                        check = ServiceCheck(svc, False, f"not checked ({svc} {reason})",
+                                             {"not_checked": True, "reason": reason, "tool_said": check.summary})
                 checks.append(check)
                 if not check.ok:
                     problems.append(f"{svc}: {check.summary}")
@@ -894,6 +943,31 @@ class BackupManager:
             except OSError:
                 pass  # a read-only archive can still be verified
         return report
+
+    def _disturbed(self, access: StackAccess, service: str, before: ServiceState | None) -> str:
+        """Why a check in `service`'s container may have been cut short by the container itself
+        ('' when it ran steadily the whole time): it stopped, was restarted or was replaced."""
+        if before is None:
+            return ""
+        # The tool dies as the container's first process exits; the engine may record that exit a
+        # moment later, and a restart's start comes after its stop: look again for a short while
+        # before calling the container steady (or stopped rather than restarted).
+        deadline = time.monotonic() + DISTURB_GRACE
+        stopped = False
+        while True:
+            try:
+                now = access.state(service, refresh=True)
+            except Exception:  # noqa: BLE001 - the engine cannot say: not a verdict on the set either
+                return "could not be inspected after its check failed"
+            if now.container_id and now.container_id != before.container_id:
+                return "was replaced during verify"
+            if not now.running:
+                stopped = True
+            elif now.started_at != before.started_at:
+                return "restarted during verify"
+            if time.monotonic() >= deadline:
+                return "stopped during verify" if stopped else ""
+            time.sleep(0.1)
 
     def _stream_file(self, access: StackAccess, service: str, path: Path, cmd: list[str], progress: ProgressFn | None,
                      phase: str, cancel: threading.Event | None) -> tuple[ExecOutcome, bytes]:
@@ -1012,7 +1086,7 @@ class BackupManager:
         if verified is None or verified.set.path != bset.path or not verified.covers(wanted):
             verified = self.verify(bset, progress, cancel, services=wanted)
         if not verified.ok:
-            raise BackupError(f"backup set {bset.id} fails verification ({verified.problems[0]}): not restoring it")
+            raise BackupError(unverified_message(bset.id, verified))
         results = []
         for svc in wanted:
             _check_cancel(cancel, "restore")
@@ -1298,6 +1372,14 @@ wc -c < "$dbfile"
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+def unverified_message(set_id: str, report: VerifyReport) -> str:
+    """Why a restore does not go on after its verify (a bad set, or one that could not be checked)."""
+    if report.unfinished:
+        return (f"backup set {set_id} could not be verified ({report.unchecked_reasons}): not restoring it; "
+                f"{report.unchecked_fix('restore')}")
+    return f"backup set {set_id} fails verification ({report.problems[0]}): not restoring it"
+
+
 def _validate_services(services: Iterable[str] | None) -> tuple[str, ...]:
     wanted = list(services or BACKUP_SERVICES)
     unknown = [s for s in wanted if s not in BACKUP_SERVICES]
