@@ -3,12 +3,13 @@
     liar-tui backup [SVC...]                 back up postgres, redis, minio (default: all three)
     liar-tui backup list [--json]            the sets: time, size, services, status
     liar-tui backup verify SET               checksums + pg_restore -l / redis-check-rdb / object hashes
-    liar-tui backup prune --keep N           keep the N newest good sets, remove the rest, failed and incomplete ones
+    liar-tui backup prune --keep N           keep the N newest good sets of each service, remove the rest, failed and incomplete ones
     liar-tui verify SET                      same as `backup verify`
     liar-tui restore SET [SVC...] [--yes]    verify, confirm, then replace the services' data with the set's
     liar-tui shell SVC                       psql / redis-cli (authenticated) / sh in a service
 
 Every command takes --backup-dir DIR (default: $LIAR_TUI_BACKUP_DIR, else <project>/backups).
+SET is a set id (its folder's name), the unique start of one (`20261127T0352`), `latest` or a folder.
 Registered from cli.py by `register(sub)`; `handle(stack, args)` runs them.
 """
 
@@ -53,17 +54,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("words", nargs="*", metavar="SVC | list | verify SET | prune",
                    help=f"services to back up ({', '.join(BACKUP_SERVICES)}) or an action")
     _add_dir(p)
-    p.add_argument("--keep", type=int, metavar="N", help="with prune: how many of the newest good sets to keep (1 or more)")
+    p.add_argument("--keep", type=int, metavar="N",
+                   help="with prune: how many of the newest good sets to keep for each service (1 or more)")
     p.add_argument("--json", action="store_true", help="machine-readable output (list, verify, backup)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (for cron)")
 
     p = sub.add_parser("verify", help="check a backup set: checksums and each artefact readable by its tool")
-    p.add_argument("set", metavar="SET", help="set id (see `backup list`), `latest`, or a set folder")
+    p.add_argument("set", metavar="SET", help="set id (see `backup list`) or its unique start, `latest`, or a set folder")
     _add_dir(p)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("restore", help="replace the data of postgres/redis/minio with a backup set's")
-    p.add_argument("set", metavar="SET", help="set id (see `backup list`), `latest`, or a set folder")
+    p.add_argument("set", metavar="SET", help="set id (see `backup list`) or its unique start, `latest` (the newest "
+                   "set holding SVC whose last verify did not fail), or a set folder")
     p.add_argument("services", nargs="*", metavar="SVC", help=f"only these ({', '.join(BACKUP_SERVICES)}); default: all in the set")
     _add_dir(p)
     p.add_argument("--yes", action="store_true", help="do not ask (needed when stdin is not a terminal)")
@@ -150,9 +153,11 @@ def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
 
 def _manager(stack: "Stack", args: argparse.Namespace) -> BackupManager:
     from .stack.backup import BackupManager
-    from .stack.backupset import resolve_backup_dir
+    from .stack.backupset import check_backup_dir, resolve_backup_dir
 
-    return BackupManager(stack.project, stack, resolve_backup_dir(stack.project.root, getattr(args, "backup_dir", None)))
+    backup_dir = resolve_backup_dir(stack.project.root, getattr(args, "backup_dir", None))
+    check_backup_dir(backup_dir)
+    return BackupManager(stack.project, stack, backup_dir)
 
 
 class _ProgressPrinter:
@@ -221,7 +226,7 @@ def _handle(stack: "Stack", args: argparse.Namespace) -> int:
             return cmd_verify(stack, args)
         if action == "prune":
             if rest or args.keep is None:
-                return _fail("usage: liar-tui backup prune --keep N (how many of the newest good sets to keep)")
+                return _fail("usage: liar-tui backup prune --keep N (how many of the newest good sets to keep for each service)")
             return cmd_prune(stack, args)
     if args.keep is not None:
         return _fail("--keep goes with `backup prune`")
@@ -278,6 +283,8 @@ def cmd_list(stack: "Stack", args: argparse.Namespace) -> int:
         status = s.status
         if not s.complete and not s.in_progress:
             status = "incomplete (no manifest)"
+        elif s.manifest_id:
+            status += f" (copy of {s.manifest_id})"
         rows.append((s.id, created, format_bytes(s.size), ",".join(s.services) or "-", s.project or "-", status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"backup sets in {mgr.backup_dir}")
@@ -333,7 +340,10 @@ def cmd_prune(stack: "Stack", args: argparse.Namespace) -> int:
         print(f"removed {name}" + (" (its last verify failed)" if name in result.bad else ""))
     for name in result.skipped:
         print(f"skipped {name} (a backup is writing it)")
-    print(f"kept {len(result.kept)} good set(s), removed {len(result.removed)}")
+    for svc, ids in result.kept_for:
+        print(f"kept for {svc}: {', '.join(ids)}")
+    print(f"kept {len(result.kept)} good set(s) (the {args.keep} newest good one{'s' if args.keep != 1 else ''} holding "
+          f"each service), removed {len(result.removed)}")
     if result.failed:
         name, why = result.failed[0]
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
@@ -343,8 +353,6 @@ def cmd_prune(stack: "Stack", args: argparse.Namespace) -> int:
 
 
 def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
-    from .stack.backupset import BackupError
-
     unknown = [s for s in args.services if s not in BACKUP_SERVICES]
     if unknown:
         return _fail(f"cannot restore {', '.join(unknown)}: choose from {', '.join(BACKUP_SERVICES)}")
@@ -354,7 +362,17 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
     stack.check_engine()
     stack.check_env()  # before a verify that may take minutes
     mgr = _manager(stack, args)
-    bset = mgr.get(args.set)
+    # One restore of the project at a time, from before its verify to its end (a second one
+    # says who holds it instead of fighting over the same containers).
+    with mgr.restore_lock():
+        return _restore_locked(stack, args, mgr, interactive)
+
+
+def _restore_locked(stack: "Stack", args: argparse.Namespace, mgr: "BackupManager", interactive: bool) -> int:
+    from .stack.backup import unverified_message
+    from .stack.backupset import BackupError
+
+    bset = mgr.get(args.set, restorable=True, services=args.services)
     if not bset.complete:
         raise BackupError(f"backup set {bset.id} is incomplete ({bset.problem}): it cannot be restored")
     services = [s for s in BACKUP_SERVICES if s in args.services] or list(bset.services)
@@ -375,8 +393,9 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
     printer.clear()
     if not report.ok:
         _print_report(report)
-        _record(stack, services, f"restore {bset.id} refused: it fails verification ({report.problems[0]})")
-        return _fail(f"backup set {bset.id} fails verification ({report.problems[0]}): not restoring it", 1)
+        message = unverified_message(bset.id, report)
+        _record(stack, services, f"restore {bset.id} refused: {message}")
+        return _fail(message, 1)
     if not args.quiet:
         _print_report(report)
     project = stack.project
@@ -388,7 +407,8 @@ def cmd_restore(stack: "Stack", args: argparse.Namespace) -> int:
                 f"Replace ALL data of {', '.join(services)} in project {project.name} with backup {bset.id} "
                 f"({created}){other}? Type the project name to confirm: "
             )
-        except EOFError:
+        except EOFError:  # Ctrl-D: end the prompt's line before saying anything
+            print(flush=True)
             answer = ""
         if answer.strip() != project.name:
             return _fail("not confirmed: nothing was changed", 1)

@@ -26,14 +26,17 @@ What each service's backup is, and why:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -409,6 +412,9 @@ class BackupManager:
         self.backup_dir = Path(backup_dir).absolute() if backup_dir else resolve_backup_dir(project.root)
         self._engine = engine or (stack.engine if stack is not None else None)
         self.redact = project.redactor()
+        self._restore_lock_fd: int | None = None
+        self._restore_lock_depth = 0
+        self._restore_lock_guard = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -423,8 +429,55 @@ class BackupManager:
     def list(self) -> list[BackupSet]:
         return list_sets(self.backup_dir)
 
-    def get(self, name: str) -> BackupSet:
-        return find_set(self.backup_dir, name)
+    def get(self, name: str, *, restorable: bool = False, services: Iterable[str] = ()) -> BackupSet:
+        """A set by id, unique id start, folder or `latest` (for a restore: the newest set whose
+        last verify did not fail and that holds `services`)."""
+        return find_set(self.backup_dir, name, restorable=restorable, services=tuple(services))
+
+    # -- the restore lock --------------------------------------------------------------------------
+    def restore_lock_path(self) -> Path:
+        return self.project.root / "docker" / f"liar-tui-restore-{self.project.name}.lock"
+
+    @contextmanager
+    def restore_lock(self) -> Iterator[None]:
+        """One restore of a project at a time (two at once fought over the same containers and
+        files: 'Bad file descriptor'). An flock on docker/liar-tui-restore-PROJECT.lock, held by
+        this manager (re-entrant: the CLI holds it from the verify to the end, `restore` takes it
+        again) and let go when the process ends, however it ends. The holder's pid is in the file."""
+        with self._restore_lock_guard:
+            if self._restore_lock_depth == 0:
+                self._restore_lock_fd = self._take_restore_lock()
+            self._restore_lock_depth += 1
+        try:
+            yield
+        finally:
+            with self._restore_lock_guard:
+                self._restore_lock_depth -= 1
+                if self._restore_lock_depth == 0 and self._restore_lock_fd is not None:
+                    os.close(self._restore_lock_fd)  # also lets the flock go
+                    self._restore_lock_fd = None
+
+    def _take_restore_lock(self) -> int:
+        path = self.restore_lock_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise BackupError(f"cannot create the restore lock {path}: {exc.strerror or exc}: check that folder's owner "
+                              f"and permissions") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.read(fd, 64).decode("ascii", "replace").strip()
+            except OSError:
+                holder = ""
+            os.close(fd)
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise RestoreRunning(f"a restore of {self.project.name} is running{pid}: wait for it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        return fd
 
     def prune(self, keep: int) -> PruneResult:
         return prune_sets(self.backup_dir, keep, project=self.project.name)
@@ -934,6 +987,7 @@ class BackupManager:
         if content and full and not report.unfinished:  # a real problem is recorded even so
             try:
                 write_json_file(bset.path / VERIFY_FILE, {
+                    "set": bset.path.name,
                     "verified_at": utcnow().isoformat(),
                     "manifest_sha256": sha256_file(bset.path / MANIFEST),
                     "ok": ok,
@@ -1071,8 +1125,14 @@ class BackupManager:
                 cancel: threading.Event | None = None, verified: VerifyReport | None = None) -> RestoreReport:
         """Make each service hold exactly the set's data. Verifies the set first unless given a
         passing VerifyReport of it. Destructive: callers confirm with the user first."""
+        with self.restore_lock():
+            return self._restore(name, services, progress, cancel, verified)
+
+    def _restore(self, name: str | BackupSet, services: Iterable[str] | None, progress: ProgressFn | None,
+                 cancel: threading.Event | None, verified: VerifyReport | None) -> RestoreReport:
         started = time.monotonic()
-        bset = name if isinstance(name, BackupSet) else self.get(name)
+        services = list(services) if services else []
+        bset = name if isinstance(name, BackupSet) else self.get(name, restorable=True, services=services)
         if not bset.complete:
             raise BackupError(f"backup set {bset.id} is incomplete ({bset.problem}): it cannot be restored")
         wanted = list(_validate_services(services)) if services else list(bset.services)
@@ -1502,6 +1562,7 @@ __all__ = [
     "BackupSet",
     "PruneResult",
     "RestoreReport",
+    "RestoreRunning",
     "ServiceCheck",
     "ServiceNotRunning",
     "ServiceRestore",

@@ -198,3 +198,41 @@ def test_a_psql_script_fed_to_the_shell_stops_at_its_first_error(running_stack: 
     result = cli(running_stack, "shell", "postgres", stdin="SELECT 1/0;\nSELECT 'after' AS ran_on;\n", timeout=60)
     assert result.returncode != 0, (result.stdout, result.stderr)
     assert "division by zero" in result.stderr and "after" not in result.stdout
+
+
+def test_a_backup_dir_that_is_a_file_or_empty_is_said(running_stack: Project, tmp_path: Path) -> None:
+    """`--backup-dir <a regular file>` said 'no backup sets in …'; `--backup-dir ""` silently used
+    the default folder (a script whose variable came out empty)."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for action in (["backup", "list"], ["backup", "prune", "--keep", "1"], ["verify", "latest"], ["backup", "redis"]):
+        one_line_error(cli(running_stack, *action, "--backup-dir", str(afile)), f"backup dir {afile} is not a folder",
+                       "--backup-dir")
+    one_line_error(cli(running_stack, "backup", "list", "--backup-dir", str(afile / "sets")), "is not a folder",
+                   f"lies under {afile}")
+    assert afile.read_text() == "not a folder"
+    for action in (["backup", "list"], ["backup", "redis"], ["restore", "latest", "--yes"]):
+        one_line_error(cli(running_stack, *action, "--backup-dir", ""), "--backup-dir is empty")
+    assert not (running_stack.root / "backups").exists()
+
+
+def test_a_set_is_named_by_the_unique_start_of_its_id(running_stack: Project, tmp_path: Path) -> None:
+    from liar_tui.stack.backupset import SetWriter
+
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    for set_id in ("20261127T035200Z", "20261127T035201Z"):
+        w = SetWriter(sets, set_id, running_stack.name, ["redis"]).open()
+        hw = w.writer("redis/dump.rdb", "redis", "rdb")
+        hw.write(b"REDIS-not-really")
+        w.add(hw.commit())
+        w.finish({"redis": {"rdb_bytes": 16}}, {"liar-tui": "test"})
+    line = one_line_error(cli(running_stack, "verify", "20261127T0352", "--backup-dir", str(sets)),
+                          "'20261127T0352' is the start of 2 backup sets", "20261127T035200Z, 20261127T035201Z",
+                          "give more of the id")
+    assert "Traceback" not in line
+    one_line_error(cli(running_stack, "restore", "20261127T0352", "--yes", "--backup-dir", str(sets)), "is the start of 2")
+    # unique: it is that set (this one's RDB is not an RDB: verify says so about 20261127T035201Z)
+    out = cli(running_stack, "backup", "verify", "20261127T035201", "--backup-dir", str(sets))
+    assert out.returncode == 1 and out.stdout.startswith("verify 20261127T035201Z "), out
+    assert "redis-check-rdb rejects" in out.stdout

@@ -491,8 +491,12 @@ def test_cli_backup_list_prune(stack: Project, tmp_path: Path) -> None:
     assert any("incomplete" in ln and ln.startswith("20000101T000000Z") for ln in lines)
     pruned = cli(stack, "backup", "prune", "--keep", "1", "--backup-dir", str(sets))
     assert pruned.returncode == 0, pruned.stderr
+    # --keep 1 keeps the newest good set of each service: the redis-only one for redis, the first
+    # one still for postgres (the only postgres backup); the killed backup's folder goes.
     remaining = list_sets(sets)
-    assert len(remaining) == 1 and remaining[0].complete and remaining[0].services == ("redis",)
+    assert [(s.services, s.complete) for s in remaining] == [(("postgres", "redis"), True), (("redis",), True)]
+    assert f"kept for postgres: {remaining[0].id}\nkept for redis: {remaining[1].id}\n" in pruned.stdout, pruned.stdout
+    assert "removed .20000101T000000Z.partial" in pruned.stdout and "newest good one holding each service" in pruned.stdout
     assert_no_secret(stack, first.stdout, second.stdout, listed.stdout, pruned.stdout)
 
 
