@@ -25,13 +25,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
+from textual.color import Color as TColor
+from textual.filter import Monochrome, monochrome_style
 
 from ..config import Settings
 from ..stack.errors import StackError
@@ -185,6 +190,40 @@ def console_wording(text: str) -> str:
     return _PASS_BACKUP_DIR.sub(f"set {BACKUP_DIR_ENV} when starting liar-tui", text)
 
 
+class ReadableMonochrome(Monochrome):
+    """NO_COLOR: Textual's Monochrome turns each colour into its grey, so red text on a dark
+    background became grey 59 on grey 28 (QA: the backups view's 'verify failed', the main view's
+    'unhealthy'). The same greys, but text too close to its background is moved away from it."""
+
+    MIN_CONTRAST = 0.45  # brightness apart (0-1): muted text (#999 on #121212) is 0.53
+
+    def apply(self, segments: list[Segment], background: TColor) -> list[Segment]:
+        out = []
+        for text, style, control in segments:
+            out.append(Segment(text, None if style is None else _readable_grey(style, background), control))
+        return out
+
+
+@lru_cache(1024)
+def _readable_grey(style: Style, background: TColor) -> Style:
+    mono = monochrome_style(style)
+    if mono.color is None or mono.color.is_default:
+        return mono
+    try:
+        fg = TColor.from_rich_color(mono.color)
+        bg = TColor.from_rich_color(mono.bgcolor) if mono.bgcolor is not None and not mono.bgcolor.is_default else background
+    except Exception:  # noqa: BLE001 - a colour we cannot read stays as Monochrome made it
+        return mono
+    if mono.reverse:
+        fg, bg = bg, fg
+    if abs(fg.brightness - bg.brightness) >= ReadableMonochrome.MIN_CONTRAST:
+        return mono
+    grey = 0.85 if bg.brightness < 0.5 else 0.15
+    level = round(grey * 255)
+    moved = TColor(level, level, level).rich_color
+    return mono + (Style(bgcolor=moved) if mono.reverse else Style(color=moved))
+
+
 #: Clear the screen and its scrollback, cursor home (before a shell gets the terminal).
 CLEAR_TERMINAL = "\x1b[H\x1b[2J\x1b[3J"
 
@@ -224,6 +263,8 @@ class LiarApp(App[int]):
         driver_class: type | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        # NO_COLOR: greys, but text never as dark as its background (ReadableMonochrome)
+        self._filters = [ReadableMonochrome() if type(f) is Monochrome else f for f in self._filters]
         self.project = project
         self.settings = settings or Settings()
         self.keymap: dict[str, str] = dict(self.settings.keys)

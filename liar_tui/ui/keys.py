@@ -61,14 +61,14 @@ def binding_classes() -> list[type]:
     """Every screen, widget and dialog of the console that has key bindings."""
     from .app import LiarApp
     from .screens.activity import ActivityScreen
-    from .screens.backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen
+    from .screens.backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen, SetsTable
     from .screens.health import HealthScreen
     from .screens.main import MainScreen
     from .screens.modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
     from .widgets.logview import LogView, SearchBar
     from .widgets.panes import ServicesPanel
 
-    return [MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen,
+    return [MainScreen, ServicesPanel, LogView, SearchBar, LiarApp, HealthScreen, ActivityScreen, BackupsScreen, SetsTable,
             JobScreen, RestoreConfirmScreen, QuitDuringJobScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen]
 
 
@@ -86,7 +86,7 @@ def known_binding_ids() -> set[str]:
 def binding_groups() -> list[tuple[str, list[type]]]:
     from .app import LiarApp
     from .screens.activity import ActivityScreen
-    from .screens.backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen
+    from .screens.backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen, SetsTable
     from .screens.health import HealthScreen
     from .screens.main import MainScreen
     from .screens.modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
@@ -98,7 +98,7 @@ def binding_groups() -> list[tuple[str, list[type]]]:
         ("the log", [LiarApp, MainScreen, LogView]),
         ("the health view", [LiarApp, HealthScreen]),
         ("the activity view", [LiarApp, ActivityScreen]),
-        ("the backups view", [LiarApp, BackupsScreen]),
+        ("the backups view", [LiarApp, BackupsScreen, SetsTable]),
         *((f"the {cls.__name__} dialog", [LiarApp, cls]) for cls in
           (JobScreen, RestoreConfirmScreen, QuitDuringJobScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen)),
     ]

@@ -557,3 +557,98 @@ def test_quitting_without_a_job_quits_at_once() -> None:
             await wait_until(pilot, lambda: app._exit, 5, what="the quit")
 
     run_sync(run())
+
+
+def qa_sets() -> list[BackupSet]:
+    """What QA listed: a redis-only set, a verified one, one whose verify failed, an incomplete one."""
+    from dataclasses import replace
+
+    return [make_set("20240531T100000Z", ("redis",)), replace(make_set("20240601T090000Z"), verified=True),
+            replace(make_set("20240601T100000Z"), verified=False), make_set("20240601T110000Z", complete=False)]
+
+
+def test_backups_view_at_80x24_shows_whole_services_and_statuses_and_moves_like_the_log() -> None:
+    """QA at 80x24: SERVICES was clipped (`postgres,redis,mini`), an incomplete set widened STATUS
+    until only `r`/`p` of SERVICES showed, home/end scrolled sideways and g/G did nothing, and v
+    or r on an incomplete set did nothing without a word."""
+    fake = FakeManager(qa_sets())
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("V")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
+                                      what="sets")
+            await pilot.pause(0.1)
+            rows = drawn(screen.table).splitlines()[1:5]
+            for row, words in zip(rows, (("complete", "redis"), ("verified", "postgres,redis,minio"),
+                                         ("verify failed", "postgres,redis,minio"), ("incomplete", "postgres,redis,minio"))):
+                assert all(w in row for w in words), rows
+            assert screen.table.max_scroll_x == 0, screen.table.virtual_size
+            # newest selected; g/home the oldest, G/end the newest, never sideways
+            assert screen.selected.id == "20240601T110000Z"
+            for key, expected in (("g", "20240531T100000Z"), ("G", "20240601T110000Z"), ("home", "20240531T100000Z"),
+                                  ("end", "20240601T110000Z")):
+                await pilot.press(key)
+                await pilot.pause(0.05)
+                assert screen.selected.id == expected and screen.table.scroll_x == 0, key
+            # v and r on the incomplete set say why
+            for key in ("v", "r"):
+                app.clear_notifications()
+                await pilot.press(key)
+                await pilot.pause(0.1)
+                assert app.screen is screen and app.backup_job is None, key
+                said = [n.message for n in app._notifications]
+                assert len(said) == 1 and "incomplete" in said[0] and "nothing to verify or restore" in said[0], said
+            assert "incomplete" in screen.status.plain
+            assert not any(c[0] in ("verify", "restore") for c in fake.calls)
+
+    run_sync(run())
+
+
+def test_backups_view_wide_shows_when_each_set_was_made() -> None:
+    fake = FakeManager(qa_sets())
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("V")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
+                                      what="sets")
+            await pilot.pause(0.1)
+            assert "CREATED (UTC)" in drawn(screen.table) and "2024-06-01 11:00:00" in drawn(screen.table)
+
+    run_sync(run())
+
+
+def test_backups_view_under_no_color_marks_the_selection_and_stays_readable(monkeypatch: Any) -> None:
+    """QA under NO_COLOR: 'verify failed' was bold grey 59 on grey 18 (Textual's Monochrome turns
+    red into a dark grey) and the selected row was told by a background shade only; the README
+    promises a `▶`, as the main view has."""
+    from textual.color import Color
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    fake = FakeManager(qa_sets())
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("V")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
+                                      what="sets")
+            await pilot.press("up", "up")  # the verified set; the failed one below it is not selected
+            await pilot.pause(0.2)
+            lines = app.screen._compositor.render_strips()
+            marked = [strip.text for strip in lines if "▶" in strip.text]
+            assert len(marked) == 1 and "20240601T090000Z" in marked[0], marked
+            failed = [seg for strip in lines for seg in strip if "verify failed" in seg.text]
+            assert failed
+            for seg in failed:
+                fg = Color.from_rich_color(seg.style.color)
+                bg = Color.from_rich_color(seg.style.bgcolor)
+                assert abs(fg.brightness - bg.brightness) >= 0.4, (seg.text, str(seg.style))
+
+    run_sync(run())

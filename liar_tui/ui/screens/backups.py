@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ...stack.model import format_bytes
 from ..widgets.bars import TextBar
+from .main import CalmFooter
 from .style import fit_body, modal_css
 
 if TYPE_CHECKING:
@@ -353,6 +354,44 @@ class RestoreConfirmScreen(ModalScreen["tuple[str, ...] | None"]):
         self.dismiss(None)
 
 
+#: How each set's status reads in the list: a word and a glyph (NO_COLOR: the glyph still tells them apart).
+SET_STATUS = {
+    "verified": ("✓ verified", "green"),
+    "verify failed": ("✗ verify failed", "bold red"),
+    "complete": ("complete", ""),
+    "incomplete": ("! incomplete", "yellow"),
+    "in progress": ("⟳ in progress", "yellow"),
+}
+
+
+def set_status(bset: Any) -> str:
+    return bset.status if bset.complete or bset.in_progress else "incomplete"
+
+
+def unusable_reason(bset: Any) -> str:
+    """Why a set cannot be verified or restored ('' when it can)."""
+    if bset.in_progress:
+        return f"{bset.id} is being written by a running backup: verify or restore it once it is complete"
+    if not bset.complete:
+        return (f"{bset.id} is incomplete (no manifest: a backup that did not finish): nothing to verify or restore; "
+                "`liar-tui backup prune --keep N` removes it")
+    return ""
+
+
+class SetsTable(DataTable[Any], inherit_bindings=False):  # DataTable's keys, each with an id (help lists every key)
+    """The sets, oldest first: home/g and end/G go to the oldest and the newest set, like the log
+    (DataTable's own home/end scroll sideways, which this list, sized to fit, never needs)."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", id="backups.up", show=False, tooltip="Backups view: the previous (older) set"),
+        Binding("down,j", "cursor_down", "Down", id="backups.down", show=False, tooltip="Backups view: the next (newer) set"),
+        Binding("pageup", "page_up", "Page up", id="backups.page-up", show=False, tooltip="Backups view: a page up"),
+        Binding("pagedown", "page_down", "Page down", id="backups.page-down", show=False, tooltip="Backups view: a page down"),
+        Binding("home,g", "scroll_top", "Oldest", id="backups.oldest", show=False, tooltip="Backups view: the oldest set"),
+        Binding("end,G", "scroll_bottom", "Newest", id="backups.newest", show=False, tooltip="Backups view: the newest set"),
+    ]
+
+
 class BackupsScreen(Screen[None]):
     """The backup sets of this project, newest last: verify one, restore one, make a new one."""
 
@@ -360,7 +399,7 @@ class BackupsScreen(Screen[None]):
     BackupsScreen { layout: vertical; }
     BackupsScreen > #backups-bar { background: $panel; padding: 0 1; }
     BackupsScreen > DataTable { height: 1fr; }
-    BackupsScreen > #backups-status { padding: 0 1; color: $text-muted; }
+    BackupsScreen > #backups-status { padding: 0 1; color: $text-muted; height: auto; max-height: 3; }
     """
     BINDINGS = [
         Binding("escape,V,q", "back", "Back", id="backups.back", tooltip="Back to the services"),
@@ -375,9 +414,14 @@ class BackupsScreen(Screen[None]):
         self.project = project
         self.sets: list[Any] = []
         self.backup_dir = ""
+        self.error = ""
+        self.result: Text | None = None  # the last job's result, shown until the next one
         self.bar = TextBar(Text("BACKUPS", style="bold"), id="backups-bar")
-        self.table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="backups-table")
+        self.table: SetsTable = SetsTable(cursor_type="row", zebra_stripes=True, id="backups-table")
         self.status = TextBar(Text("reading the backup folder…", style="dim"), id="backups-status")
+        self._marked: str | None = None  # the row showing ▶
+        self._status_text = Text()
+        self._columns: tuple[str, ...] = ()
 
     @property
     def liar(self) -> "LiarApp":
@@ -387,59 +431,118 @@ class BackupsScreen(Screen[None]):
         yield self.bar
         yield self.table
         yield self.status
-        yield Footer(compact=True)
+        yield CalmFooter(compact=True)
 
     def on_mount(self) -> None:
-        self._set_columns(with_project=False)
+        self._set_columns(("SET", "SIZE", "STATUS", "SERVICES"))
         self.table.focus()
 
-    def _set_columns(self, with_project: bool) -> None:
-        # STATUS before SERVICES: at 80 columns it must stay on screen; PROJECT only when a set
-        # comes from another project (it is otherwise always this one's name).
+    def on_resize(self) -> None:
+        self._set_status(self._status_text)
+        if self.sets:
+            self._fill(self.selected.id if self.selected is not None else None)  # CREATED comes and goes with the width
+
+    def _set_columns(self, names: tuple[str, ...]) -> None:
         self.table.clear(columns=True)
-        for name in ("SET", "CREATED (UTC)", "SIZE", "STATUS", "SERVICES", *(("PROJECT",) if with_project else ())):
+        self._columns = names
+        self._marked = None
+        self.table.add_column("", key="mark", width=1)  # ▶: the selection, not by colour alone
+        for name in names:
             self.table.add_column(name, key=name)
 
     def on_unmount(self) -> None:
         self.liar.backups_closed(self)
+
+    def _cells(self, s: Any) -> dict[str, Any]:
+        word, style = SET_STATUS.get(set_status(s), (set_status(s), "yellow"))
+        return {
+            "SET": s.id,
+            "CREATED (UTC)": s.created_at.strftime("%Y-%m-%d %H:%M:%S") if s.created_at else "-",
+            "SIZE": Text(format_bytes(s.size), justify="right"),
+            "STATUS": Text(word, style=style),
+            "SERVICES": ",".join(s.services) or "-",
+            "PROJECT": s.project or "-",
+        }
+
+    def _choose_columns(self, rows: list[dict[str, Any]]) -> tuple[str, ...]:
+        """Every column that fits: SET, SIZE, STATUS and SERVICES always (STATUS before SERVICES);
+        CREATED when there is room (the set's id is its creation time too); PROJECT only when a
+        set comes from another project (it is otherwise always this one's name)."""
+        names = ["SET", "CREATED (UTC)", "SIZE", "STATUS", "SERVICES"]
+        if any(s.project and s.project != self.project for s in self.sets):
+            names.append("PROJECT")
+
+        def width(name: str) -> int:
+            cells = [len(Text(str(r[name])).plain) if not isinstance(r[name], Text) else r[name].cell_len for r in rows]
+            return max([len(name), *cells]) + 2  # DataTable pads each cell by one on both sides
+
+        room = (self.table.size.width or self.size.width or 80) - 2  # the vertical scrollbar
+        need = 3 + sum(width(n) for n in names)
+        if need > room:
+            names.remove("CREATED (UTC)")
+        return tuple(names)
 
     def show_sets(self, sets: list[Any], backup_dir: str, error: str = "", select: str = "") -> None:
         """The sets, oldest first; the cursor stays on the set it was on (or goes to `select`)."""
         selected = select or (self.selected.id if self.selected is not None else None)
         self.sets = list(sets)
         self.backup_dir = backup_dir
-        with_project = any(s.project and s.project != self.project for s in self.sets)
-        self._set_columns(with_project)
-        for s in self.sets:
-            status = s.status if s.complete or s.in_progress else "incomplete (no manifest)"
-            style = {"verified": "green", "verify failed": "bold red", "complete": ""}.get(status, "yellow")
-            cells: list[Any] = [
-                s.id,
-                s.created_at.strftime("%Y-%m-%d %H:%M:%S") if s.created_at else "-",
-                Text(format_bytes(s.size), justify="right"),
-                Text(status, style=style),
-                ",".join(s.services) or "-",
-            ]
-            if with_project:
-                cells.append(s.project or "-")
-            self.table.add_row(*cells, key=s.id)
-        if self.sets:
-            ids = [s.id for s in self.sets]
-            self.table.move_cursor(row=ids.index(selected) if selected in ids else len(ids) - 1)
+        self.error = error
+        self._fill(selected)
         bar = Text("BACKUPS", style="bold")
         bar.append(f"  {self.project}", style="bold cyan")
         bar.append(f"  {len(self.sets)} set{'s' if len(self.sets) != 1 else ''} in {backup_dir}", style="dim")
         self.bar.set_text(bar)
-        if error:
-            self.status.set_text(Text(f"✗ {error}", style="red"))
-        elif not self.sets:
-            self.status.set_text(Text("no backup sets yet: n backs up postgres, redis and minio", style="dim"))
-        else:
-            self.status.set_text(Text("v verify · r restore… · n new backup · esc back", style="dim"))
+        self._show_status()
         self.refresh_bindings()
 
+    def _fill(self, selected: str | None) -> None:
+        """Rebuild the rows; the cursor goes to `selected`, else to the newest set."""
+        rows = [self._cells(s) for s in self.sets]
+        self._set_columns(self._choose_columns(rows))
+        for s, cells in zip(self.sets, rows):
+            self.table.add_row("", *(cells[n] for n in self._columns), key=s.id)
+        if self.sets:
+            ids = [s.id for s in self.sets]
+            self.table.move_cursor(row=ids.index(selected) if selected in ids else len(ids) - 1)
+        self._mark()
+
+    def _mark(self) -> None:
+        s = self.selected
+        current = s.id if s is not None else None
+        if current == self._marked:
+            return
+        keys = {str(k.value) for k in self.table.rows}
+        if self._marked in keys:
+            self.table.update_cell(self._marked, "mark", "")
+        if current is not None and current in keys:
+            self.table.update_cell(current, "mark", Text("▶", style="bold"))
+        self._marked = current
+
+    def _show_status(self) -> None:
+        s = self.selected
+        if self.error:
+            self._set_status(Text(f"✗ {self.error}", style="red"))
+        elif not self.sets:
+            self._set_status(Text("no backup sets yet: n backs up postgres, redis and minio", style="dim"))
+        elif s is not None and unusable_reason(s):
+            self._set_status(Text(unusable_reason(s), style="yellow"))
+        elif self.result is not None:
+            self._set_status(self.result)
+        else:
+            self._set_status(Text("v verify · r restore… · n new backup · esc back", style="dim"))
+
+    def _set_status(self, text: Text) -> None:
+        """The status line, wrapped at words to at most three lines (an error names a fix)."""
+        self._status_text = text
+        width = max(20, (self.status.content_size.width or self.size.width or 80) - (0 if self.status.content_size.width else 2))
+        lines = list(text.wrap(self.app.console, width))[:3]
+        if self.status.set_lines(lines or [Text()]):
+            self.status.refresh(layout=True)
+
     def show_result(self, text: Text) -> None:
-        self.status.set_text(text)
+        self.result = text
+        self._set_status(text)
 
     @property
     def selected(self) -> Any:
@@ -448,16 +551,39 @@ class BackupsScreen(Screen[None]):
         return self.sets[self.table.cursor_row]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("verify", "restore"):
-            s = self.selected
-            if s is None or not s.complete:
-                return None
-            return None if self.liar.backup_job is not None or not self.liar.engine_connected else True
-        if action == "new":
-            return None if self.liar.backup_job is not None or not self.liar.engine_connected else True
+        if action in ("verify", "restore", "new"):
+            return None if self.disabled_reason(action) else True
         return True
 
+    def disabled_reason(self, action: str) -> str:
+        """Why `action` does not apply now, in one line ('' when it does)."""
+        app = self.liar
+        if action in ("verify", "restore"):
+            s = self.selected
+            if s is None:
+                return "no backup set to choose: n makes one"
+            if unusable_reason(s):
+                return unusable_reason(s)
+        if action in ("verify", "restore", "new"):
+            if app.backup_job is not None:
+                return f"a {app.backup_job.kind} is running: one at a time"
+            if not app.engine_connected:
+                return "the Docker engine is unreachable: backups come back when it does"
+        return ""
+
+    def on_key(self, event: events.Key) -> None:
+        """v or r on a set they do not apply to did nothing (the footer only dims them): say why."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled or active.node is not self:
+            return
+        reason = self.disabled_reason(active.binding.action)
+        if reason:
+            event.stop()
+            self.notify(reason, severity="warning", timeout=6)
+
     def on_data_table_row_highlighted(self) -> None:
+        self._mark()
+        self._show_status()
         self.refresh_bindings()
 
     def action_back(self) -> None:

@@ -461,7 +461,7 @@ class MainScreen(Screen[None]):
     def key_rows(self) -> list[KeyRow]:
         # screens (and their widgets: RichLog, DataTable, ProgressBar) load on first use
         from .activity import ActivityScreen
-        from .backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen
+        from .backups import BackupsScreen, JobScreen, QuitDuringJobScreen, RestoreConfirmScreen, SetsTable
         from .health import HealthScreen
         from .modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
 
@@ -479,7 +479,7 @@ class MainScreen(Screen[None]):
             ("App", list(self.liar.BINDINGS)),
             ("Health view", list(HealthScreen.BINDINGS)),
             ("Activity view", [b for b in ActivityScreen.BINDINGS if isinstance(b, Binding) and b.id != "autoheal.toggle"]),
-            ("Backups view", list(BackupsScreen.BINDINGS) + list(JobScreen.BINDINGS) + list(RestoreConfirmScreen.BINDINGS)
+            ("Backups view", list(BackupsScreen.BINDINGS) + list(SetsTable.BINDINGS) + list(JobScreen.BINDINGS) + list(RestoreConfirmScreen.BINDINGS)
              + list(QuitDuringJobScreen.BINDINGS)),
             ("Dialogs", list(ConfirmDownScreen.BINDINGS) + list(SaveLogScreen.BINDINGS) + list(LogRangeScreen.BINDINGS)
              + list(HelpScreen.BINDINGS)),
