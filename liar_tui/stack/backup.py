@@ -291,10 +291,16 @@ class StackAccess:
 
     def running(self, service: str, refresh: bool = False) -> ServiceState:
         st = self.state(service, refresh)
+        other = self.project.made_elsewhere(st.working_dir) if st.container_id else None
+        if other is not None:
+            # another copy's containers: backing them up, or restoring into them, under this
+            # copy's name and .env is not what anyone means
+            raise BackupError(self.project.elsewhere_message(other))
+        if not st.container_id:
+            raise ServiceNotRunning(f"{service} has no container: bring it up with `liar-tui up {service}` and try again")
         if not st.running:
             raise ServiceNotRunning(
-                f"{service} is not running ({st.status_word}): start it with `liar-tui up` "
-                f"(or `liar-tui start {service}`) and try again"
+                f"{service} is not running ({st.status_word}): start it with `liar-tui start {service}` and try again"
             )
         return st
 
