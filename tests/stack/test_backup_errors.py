@@ -8,12 +8,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import stackkit
 
-from liar_tui.stack.envfile import parse_env
+from liar_tui.stack.envfile import set_env_values
 from liar_tui.stack.project import Project
 from liar_tui.stack.shell import shell_command
 
@@ -100,19 +101,25 @@ def test_restore_refuses_without_yes_when_not_a_terminal(running_stack: Project,
     one_line_error(result, "stdin is not a terminal", "--yes")
 
 
-def _sibling(running: Project, root: Path, env_changes: dict[str, str] | None = None, env: bool = True) -> Project:
-    """Another checkout pointing at the same compose project (same name), with its own .env."""
-    sib = stackkit.make_project(root, name=running.name, env=False)
-    if env:
-        values = parse_env(running.env_file.read_text())
-        values.update(env_changes or {})
-        sib.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    return sib
+@contextmanager
+def _env_changed(running: Project, changes: dict[str, str] | None = None, *, remove: bool = False) -> Iterator[Project]:
+    """The running stack with its .env changed (or gone) for a moment, then put back byte for
+    byte. (A second checkout under the same project name would be refused for that alone.)"""
+    saved = running.env_file.read_bytes()
+    try:
+        if remove:
+            running.env_file.unlink()
+        else:
+            running.env_file.write_text(set_env_values(saved.decode(), changes or {}))
+        yield running
+    finally:
+        running.env_file.write_bytes(saved)
+        running.env_file.chmod(0o600)
 
 
 def test_missing_env_file(running_stack: Project, tmp_path: Path) -> None:
-    sib = _sibling(running_stack, tmp_path / "noenv", env=False)
-    one_line_error(cli(sib, "backup", "--backup-dir", str(tmp_path / "sets")), "compose/.env is missing", "liar-tui setup")
+    with _env_changed(running_stack, remove=True) as project:
+        one_line_error(cli(project, "backup", "--backup-dir", str(tmp_path / "sets")), "compose/.env is missing", "liar-tui setup")
     assert not any((tmp_path / "sets").glob("*/manifest.json"))
 
 
@@ -120,9 +127,9 @@ def test_missing_env_file(running_stack: Project, tmp_path: Path) -> None:
                                         ("MINIO_ROOT_PASSWORD", "MinIO refused MINIO_ROOT_USER/MINIO_ROOT_PASSWORD")])
 def test_wrong_password_in_env(running_stack: Project, tmp_path: Path, key: str, needle: str) -> None:
     wrong = stackkit.password()
-    sib = _sibling(running_stack, tmp_path / "wrong", {key: wrong})
     service = "redis" if key == "REDIS_PASSWORD" else "minio"
-    result = cli(sib, "backup", service, "--backup-dir", str(tmp_path / "sets"))
+    with _env_changed(running_stack, {key: wrong}) as project:
+        result = cli(project, "backup", service, "--backup-dir", str(tmp_path / "sets"))
     line = one_line_error(result, needle, "recreate")
     assert wrong not in line
     no_secrets(running_stack, line, result.stdout)
@@ -132,7 +139,7 @@ def test_wrong_password_in_env(running_stack: Project, tmp_path: Path, key: str,
 def test_service_not_running(engine_ready: None, tmp_path: Path) -> None:
     never_started = stackkit.make_project(tmp_path / "idle")
     one_line_error(cli(never_started, "backup", "--backup-dir", str(tmp_path / "sets")),
-                   "postgres is not running", "liar-tui up")
+                   "postgres has no container", "liar-tui up postgres")
     one_line_error(cli(never_started, "shell", "redis"), "redis is not running", "liar-tui up")
     # restore says the service is not running, not that a good set "fails verification"
     from liar_tui.stack.backupset import SetWriter
