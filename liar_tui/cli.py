@@ -329,6 +329,10 @@ def cmd_setup(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is, but the exit status says which (143, not 130)."""
+
+
 @contextlib.contextmanager
 def _term_as_interrupt(headless: bool) -> Iterator[None]:
     """SIGTERM (`timeout`, cron, systemd stopping a job) ends a headless command the way Ctrl-C
@@ -338,7 +342,7 @@ def _term_as_interrupt(headless: bool) -> Iterator[None]:
         return
 
     def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
@@ -381,7 +385,9 @@ def _main(args: argparse.Namespace) -> int:
         return handlers[args.command](stack, args)
     except StackError as exc:
         return _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            return _fail("terminated (SIGTERM)", 143)
         return _fail("interrupted", 130)
     except BrokenPipeError:
         # the reader went away (`liar-tui status | head -1`, `| grep -q`): nothing more to say

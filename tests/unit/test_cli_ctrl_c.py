@@ -29,3 +29,34 @@ def test_a_restore_is_not_stopped_half_way_by_one_ctrl_c(capfd: pytest.CaptureFi
         assert "the restore goes on" in err and "Ctrl-C again to stop anyway" in err
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
+
+
+def test_sigterm_ends_any_headless_command_with_143(tmp_path: object) -> None:
+    """`timeout 5 liar-tui status` against an engine that never answers: SIGTERM ends it the way
+    Ctrl-C would, but the status says SIGTERM (143, as `timeout` and systemd expect), not 130."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(tmp_path) / "p"
+    (root / "compose").mkdir(parents=True)
+    repo = Path(__file__).resolve().parents[2]
+    (root / "compose" / "docker-compose.yml").write_text((repo / "compose" / "docker-compose.yml").read_text())
+    sock_path = str(Path(tmp_path) / "silent.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(sock_path)
+    server.listen()  # accepts, never answers
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "liar_tui", "--project-dir", str(root), "status"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "DOCKER_HOST": f"unix://{sock_path}"})
+        time.sleep(2.0)  # well inside the engine client's 10 s timeout
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 143, (proc.returncode, err)
+        assert err.strip() == "liar-tui: terminated (SIGTERM)", err
+    finally:
+        server.close()
