@@ -1248,6 +1248,17 @@ class LiarApp(App[int]):
         self.main.show_activity(Text(f"{label} in {service} ended (exit {code})", style="dim"))
         self.refresh(layout=True)
 
+    def _refresh_notifications(self) -> None:
+        super()._refresh_notifications()
+        # over a dialog a new toast starts hidden: show it if it fits under the dialog's box
+        from .screens.style import keep_toasts_clear
+
+        try:
+            screen = self.screen
+        except Exception:  # noqa: BLE001 - no screen yet (or any more)
+            return
+        self.call_after_refresh(keep_toasts_clear, screen)
+
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
         self.request_quit()

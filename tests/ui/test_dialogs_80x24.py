@@ -43,3 +43,62 @@ def test_dialog_text_wraps_at_80x24() -> None:
             assert "enter saves, esc cancels." in dialog_text(app), dialog_text(app)
 
     run_sync(run())
+
+
+def test_toasts_do_not_cover_a_dialog_at_80x24() -> None:
+    """QA: toasts covered the down dialog's text for several seconds. Under a dialog they only use
+    the rows below it; once it closes every toast not yet expired shows again."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            for n in range(4):
+                app.notify(f"restart redis: done in 1.{n}s (a toast that takes two lines at 80 columns, n={n})", timeout=30)
+            await pilot.pause(0.2)
+            await pilot.press("D")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDownScreen), 5, what="the down dialog")
+            await pilot.pause(0.3)
+            text = dialog_text(app)
+            for said in ("Down liar-game?", f"Data stays in {app.project.data_dir}.",
+                         "y: down (keep data) v: down and DELETE ALL DATA… esc/n: cancel"):
+                assert said in text, text
+            box = app.screen.query_one("Dialog").region
+            lines = screen_lines(app)
+            assert "n=3" in "".join(lines[box.bottom:]), lines  # the newest toast, under the dialog
+            assert not any("n=" in line[box.x:box.right] for line in lines[box.y:box.bottom]), lines
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            assert sum("n=" in line for line in screen_lines(app)) >= 3  # all back on the main screen
+
+    run_sync(run())
+
+
+def test_a_job_dialogs_result_is_not_covered_by_a_toast_repeating_it() -> None:
+    """QA: a backup dialog's result line was cut by a toast saying the same (`✗ backup dir
+    /tmp/qa2/full is ful▌`)."""
+    from pathlib import Path
+
+    from liar_tui.stack.backupset import BackupDirFull, full_message
+    from liar_tui.ui.screens.backups import JobScreen
+
+    class Full:
+        backup_dir = Path("/tmp/qa2/full")
+
+        def backup(self, services: Any, progress: Any = None, cancel: Any = None) -> Any:
+            raise BackupDirFull(full_message(self.backup_dir, 26_010))
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: Full()  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.press("ctrl+b")
+            await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="the backup")
+            await pilot.pause(0.3)
+            text = dialog_text(app)
+            assert "✗ backup all failed" in text or "✗ backup dir /tmp/qa2/full is full (no space left on device)" in text, text
+            assert "nothing was kept" in text, text
+            assert not any("/tmp/qa2/full" in n.message for n in app._notifications)
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            assert "✗ backup dir /tmp/qa2/full is full" in app.main.activity.text.plain
+
+    run_sync(run())

@@ -19,14 +19,14 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ...stack.model import format_bytes
 from ..widgets.bars import TextBar
 from .main import CalmFooter
-from .style import fit_body, modal_css
+from .style import Dialog, ToastsClearOfDialog, fit_body, modal_css
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -91,11 +91,11 @@ class BackupJob:
         return f"Restoring {what} of project {project} from {self.set_id}"
 
 
-class JobScreen(ModalScreen[None]):
+class JobScreen(ToastsClearOfDialog, ModalScreen[None]):
     """Progress of a backup/verify/restore: one bar per service, the current step; esc cancels
     (backup and verify) while it runs and closes once it is done."""
 
-    DEFAULT_CSS = modal_css("JobScreen") + """
+    DEFAULT_CSS = modal_css("JobScreen", dialog=True) + """
     JobScreen #job-body { height: auto; }
     JobScreen Label.service { margin: 1 0 0 0; }
     JobScreen ProgressBar { width: 100%; }
@@ -118,7 +118,7 @@ class JobScreen(ModalScreen[None]):
         self.quit_pending = False  # the console quits when this job ends (the app sets it)
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Dialog():
             yield Label(self.job.title(self.project), classes="title")
             # the rows and the result scroll (a restore's result at 80x24 does not fit); the
             # title and the hint stay in view
@@ -252,12 +252,12 @@ class JobScreen(ModalScreen[None]):
             self.dismiss(None)
 
 
-class QuitDuringJobScreen(ModalScreen[bool]):
+class QuitDuringJobScreen(ToastsClearOfDialog, ModalScreen[bool]):
     """Quit (`q`, `ctrl+q`, the palette) while a backup, verify or restore runs: a restore cannot
     be stopped half-way, so the console quits when it ends; a backup or verify is cancelled first
     (nothing partial is kept). `ctrl+q` again answers yes."""
 
-    DEFAULT_CSS = modal_css("QuitDuringJobScreen")
+    DEFAULT_CSS = modal_css("QuitDuringJobScreen", dialog=True)
     BINDINGS = [
         Binding("y", "confirm", "Quit", id="quit.confirm", tooltip="Quit dialog: quit when the restore ends / cancel the backup and quit"),
         Binding("escape,n", "stay", "Stay", id="quit.stay", tooltip="Quit dialog: stay in the console (the job goes on)"),
@@ -284,7 +284,7 @@ class QuitDuringJobScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         title, text, keys = self._lines()
-        with Vertical():
+        with Dialog():
             yield Label(title, classes="title", id="quit-title")
             yield Label(text, id="quit-text")
             yield Label(keys, classes="hint", id="quit-keys")
@@ -301,10 +301,10 @@ class QuitDuringJobScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class RestoreConfirmScreen(ModalScreen["tuple[str, ...] | None"]):
+class RestoreConfirmScreen(ToastsClearOfDialog, ModalScreen["tuple[str, ...] | None"]):
     """A restore replaces data: the services to restore, and the project name typed in full."""
 
-    DEFAULT_CSS = modal_css("RestoreConfirmScreen") + """
+    DEFAULT_CSS = modal_css("RestoreConfirmScreen", dialog=True) + """
     RestoreConfirmScreen Label { width: 100%; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="restore.cancel")]
@@ -318,7 +318,7 @@ class RestoreConfirmScreen(ModalScreen["tuple[str, ...] | None"]):
         b = self.bset
         created = b.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if b.created_at else "?"
         other = f" — made from project {b.project}" if b.project and b.project != self.project else ""
-        with Vertical():
+        with Dialog():
             yield Label(f"Restore {b.id} into {self.project}?", classes="title")
             yield Label(f"Backup of {created}, {format_bytes(b.size)}, {b.status}{other}.")
             yield Label(

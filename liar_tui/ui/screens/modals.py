@@ -18,13 +18,13 @@ from textual.widgets import Input, Label, Static
 
 from ...stack.logs import LogRange, parse_range
 from ..keys import KeyRow
-from .style import fit_body, modal_css
+from .style import Dialog, ToastsClearOfDialog, fit_body, modal_css
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ToastsClearOfDialog, ModalScreen[None]):
     """Every key, built from the bindings (so a remapped key shows as remapped)."""
 
-    DEFAULT_CSS = modal_css("HelpScreen") + """
+    DEFAULT_CSS = modal_css("HelpScreen", dialog=True) + """
     HelpScreen > Vertical { width: 100%; max-width: 110; }
     HelpScreen VerticalScroll { height: auto; }
     HelpScreen Label.hint { width: 100%; }
@@ -40,7 +40,7 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Dialog():
             yield Label("liar-tui keys", classes="title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(self._table(), id="help-table")
@@ -77,10 +77,10 @@ class HelpScreen(ModalScreen[None]):
         scroll.scroll_down() if direction == "down" else scroll.scroll_up()
 
 
-class ConfirmDownScreen(ModalScreen[str | None]):
+class ConfirmDownScreen(ToastsClearOfDialog, ModalScreen[str | None]):
     """`D`: down keeps data; deleting data needs the project name typed in full."""
 
-    DEFAULT_CSS = modal_css("ConfirmDownScreen") + """
+    DEFAULT_CSS = modal_css("ConfirmDownScreen", dialog=True) + """
     ConfirmDownScreen #volumes-box { display: none; height: auto; }
     ConfirmDownScreen.-volumes #volumes-box { display: block; }
     """
@@ -98,7 +98,7 @@ class ConfirmDownScreen(ModalScreen[str | None]):
         self.data_dir = data_dir
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Dialog():
             yield Label(f"Down {self.project_name}?", classes="title")
             yield Label("Stops and removes the containers and the network. Data stays in " f"{self.data_dir}.")
             yield Label("y: down (keep data)   v: down and DELETE ALL DATA…   esc/n: cancel", classes="hint")
@@ -144,12 +144,12 @@ def save_failure(path: Path, error: str) -> str:
     return f"could not save to {path}: {error}: change the name or folder"
 
 
-class SaveLogScreen(ModalScreen[Path | None]):
+class SaveLogScreen(ToastsClearOfDialog, ModalScreen[Path | None]):
     """`w`: where to write the visible log. The dialog stays open until the file is written: an
     existing file is overwritten only after a second enter on the same path, and a failed save
     says why here, so the name can be changed."""
 
-    DEFAULT_CSS = modal_css("SaveLogScreen") + """
+    DEFAULT_CSS = modal_css("SaveLogScreen", dialog=True) + """
     SaveLogScreen #save-error { width: 100%; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel", tooltip="Save dialog: cancel (enter saves)")]
@@ -162,7 +162,7 @@ class SaveLogScreen(ModalScreen[Path | None]):
         self._confirm: Path | None = None  # an existing file enter was pressed on once
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Dialog():
             yield Label("Save the visible log", classes="title")
             yield Label(f"{self.lines:,} lines (after the filter, secrets redacted). enter saves, esc cancels.", classes="hint")
             yield Input(value=str(self.default), id="save-path")
@@ -213,10 +213,10 @@ class SaveLogScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
-class LogRangeScreen(ModalScreen[LogRange | None]):
+class LogRangeScreen(ToastsClearOfDialog, ModalScreen[LogRange | None]):
     """`b`: how far back the log starts: a line count, 'all', or a duration."""
 
-    DEFAULT_CSS = modal_css("LogRangeScreen")
+    DEFAULT_CSS = modal_css("LogRangeScreen", dialog=True)
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="range.cancel", tooltip="How-far-back dialog: cancel (enter applies)")]
 
     def __init__(self, current: LogRange) -> None:
@@ -224,7 +224,7 @@ class LogRangeScreen(ModalScreen[LogRange | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Dialog():
             yield Label("How far back?", classes="title")
             yield Label("a line count (200, 5000), all, a duration (30s, 10m, 2h, 1d) or a date (2026-11-27T10:00)", classes="hint")
             yield Input(value=self.current.as_input(), id="range-input")
