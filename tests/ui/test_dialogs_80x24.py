@@ -102,3 +102,31 @@ def test_a_job_dialogs_result_is_not_covered_by_a_toast_repeating_it() -> None:
             assert "✗ backup dir /tmp/qa2/full is full" in app.main.activity.text.plain
 
     run_sync(run())
+
+
+def test_bars_keep_their_most_important_part_at_80x24() -> None:
+    """QA at 80x24: the footer's last key was cut in half (`u U▏^p Commands`) and the log bar lost
+    its news at the edge (`/LOG/ 6 matching l`)."""
+    from textual.widgets._footer import FooterKey
+    from uikit import drawn, sample_log_lines
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.main.log_view.add_lines(sample_log_lines())
+            await pilot.pause(0.2)
+            keys = [k for k in app.main.query(FooterKey) if k.display]
+            palette = [k for k in keys if k.has_class("-command-palette")][0]
+            cut = [k.key_display for k in keys if k is not palette and k.region.right > palette.region.x]
+            assert not cut, (cut, screen_lines(app)[-1])
+            await pilot.press("l", "slash", *"LOG", "enter")
+            await pilot.pause(0.3)
+            await pilot.press("o")
+            await pilot.pause(0.3)
+            bar = drawn(app.main.logs.bar)
+            assert "/LOG/ 6/7" in bar and "only" in bar and bar.startswith("LOGS postgres"), bar
+            assert app.main.logs.bar.text.cell_len <= app.main.logs.bar.content_size.width, app.main.logs.bar.text.plain
+            await pilot.press("l")
+            await pilot.pause(0.1)
+
+    run_sync(run())

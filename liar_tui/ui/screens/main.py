@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on
@@ -58,6 +58,37 @@ class CalmFooter(Footer):
     async def _recompose_now(self) -> None:
         self._recompose_pending = False
         await self.recompose()
+        self.fit_keys()
+
+    def on_resize(self) -> None:
+        self.fit_keys()
+
+    def fit_keys(self) -> None:
+        """Show only the keys that fit whole before the palette key: at 80 columns the stock
+        footer cut the last one in half (QA: `u U▏^p Commands`). The keys come in the order of
+        the bindings, the most used first."""
+        from textual.widgets._footer import FooterKey
+
+        width = self.size.width
+        if not width:
+            return
+        keys = [k for k in self.children if isinstance(k, FooterKey)]
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        room = width - sum(_key_cells(k) + 1 for k in palette)  # its left border
+        x = 0
+        for key in keys:
+            if key in palette:
+                continue
+            x += _key_cells(key)
+            fits = x <= room
+            if key.display != fits:
+                key.display = fits
+            x += 1  # the margin after each key (compact)
+
+
+def _key_cells(key: Any) -> int:
+    """A compact FooterKey's width: its key, a space and its description."""
+    return len(key.key_display) + (1 + len(key.description) if key.description else 0)
 
 
 class MainScreen(Screen[None]):

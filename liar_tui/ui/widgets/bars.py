@@ -7,6 +7,8 @@ cached Strip and `refresh(region)` marks only changed lines dirty, so the compos
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
@@ -114,3 +116,42 @@ class TextBar(LineWidget):
 
     def set_text(self, text: Text | str) -> bool:
         return self.set_lines([text if isinstance(text, Text) else Text(text)])
+
+
+class BarPart(NamedTuple):
+    """A part of a one-line bar: its text, its rank (0 is kept longest) and a shorter form."""
+
+    text: Text
+    rank: int
+    short: Text | None = None
+
+
+def join_parts(parts: list[BarPart], short: bool = False) -> Text:
+    out = Text()
+    for i, part in enumerate(parts):
+        if i:
+            out.append("  ")
+        out.append_text(part.short if short and part.short is not None else part.text)
+    return out
+
+
+def fit_parts(parts: list[BarPart], width: int) -> Text:
+    """The parts joined by two spaces, in `width` cells when it is known: the least important
+    parts go first (the highest rank, the last of a rank first), then every part takes its
+    shorter form, then more parts go; what still does not fit ends with '…'. A bar cut at its
+    right edge lost its news (QA at 80 columns: `/LOG/ 6 matching l`)."""
+    if width <= 0 or join_parts(parts).cell_len <= width:
+        return join_parts(parts)
+    kept = list(parts)
+    order = sorted(range(len(parts)), key=lambda i: (-parts[i].rank, -i))
+    for short, ranks in ((False, range(3, 99)), (True, range(3, 99)), (True, range(1, 3))):
+        for i in order:
+            if parts[i].rank in ranks and parts[i] in kept:
+                if join_parts(kept, short).cell_len <= width:
+                    return join_parts(kept, short)
+                kept.remove(parts[i])
+        if join_parts(kept, short).cell_len <= width:
+            return join_parts(kept, short)
+    text = join_parts(kept, short=True)
+    text.truncate(width, overflow="ellipsis")
+    return text

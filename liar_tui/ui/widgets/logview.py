@@ -30,7 +30,7 @@ from textual.widgets import Input, Label
 
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
-from .bars import TextBar, fit_strip
+from .bars import BarPart, TextBar, fit_parts, fit_strip, join_parts
 
 if TYPE_CHECKING:
     import regex as regexlib
@@ -600,23 +600,29 @@ class LogView(ScrollView, can_focus=True):
 
     # -- status -------------------------------------------------------------------------------
     def status(self) -> Text:
-        parts = Text()
+        return join_parts(self.status_parts())
+
+    def status_parts(self) -> list[BarPart]:
+        """The bar's account of the log, each part with its rank (0 kept longest) and a shorter
+        form: at 80 columns the bar keeps what matters (QA: `/LOG/ 6 matching l`)."""
+        parts = []
         if self.backlog_loading:
-            parts.append("loading… ", style="yellow")
-        parts.append("● follow" if self.follow else "‖ paused", style="green" if self.follow else "yellow")
-        parts.append(f"  {self.line_count:,}/{self.max_lines:,} lines", style="dim")
+            parts.append(BarPart(Text("loading…", style="yellow"), 1))
+        parts.append(BarPart(Text("● follow" if self.follow else "‖ paused", style="green" if self.follow else "yellow"), 1))
+        parts.append(BarPart(Text(f"{self.line_count:,}/{self.max_lines:,} lines", style="dim"), 4))
         if round(self.scroll_x) > 0:
-            parts.append(f"  ← col {round(self.scroll_x) + 1}", style="bold")
+            parts.append(BarPart(Text(f"← col {round(self.scroll_x) + 1}", style="bold"), 1))
         if self.dropped:
-            parts.append(f"  {self.dropped:,} dropped", style="yellow")
+            parts.append(BarPart(Text(f"{self.dropped:,} dropped", style="yellow"), 2))
         if self.search_error:
-            parts.append(f"  {self.search_error}", style="red")
+            parts.append(BarPart(Text(self.search_error, style="red"), 0))
         elif self.pattern is not None:
             idx = self.current_match_index
             where = f"{idx + 1}/" if idx is not None else ""
-            parts.append(f"  /{self.search_text}/ {where}{self.match_count} matching lines", style="bold")
+            parts.append(BarPart(Text(f"/{self.search_text}/ {where}{self.match_count} matching lines", style="bold"), 0,
+                                 Text(f"/{self.search_text}/ {where}{self.match_count}", style="bold")))
             if self.filtering:
-                parts.append("  only matching", style="bold yellow")
+                parts.append(BarPart(Text("only matching", style="bold yellow"), 1, Text("only", style="bold yellow")))
         return parts
 
 
@@ -745,11 +751,14 @@ class LogPanel(Vertical):
                 text.append(service, style=f"bold {SERVICE_COLOURS.get(service, '')}")
             text.append(" ")
             text.append_text(status)
-        text.append(f"  {self.log_range.describe()}", style="dim")
-        text.append("  ts" if self.view.show_ts else "", style="dim")
-        text.append("  ")
-        text.append_text(self.view.status())
-        self.bar.set_text(text)
+        parts = [BarPart(text, 0), BarPart(Text(self.log_range.describe(), style="dim"), 3)]
+        if self.view.show_ts:
+            parts.append(BarPart(Text("ts", style="dim"), 3))
+        parts += self.view.status_parts()
+        self.bar.set_text(fit_parts(parts, self.bar.content_size.width or self.size.width))
+
+    def on_resize(self) -> None:
+        self.update_bar()
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
         message.stop()
