@@ -652,3 +652,30 @@ def test_backups_view_under_no_color_marks_the_selection_and_stays_readable(monk
                 assert abs(fg.brightness - bg.brightness) >= 0.4, (seg.text, str(seg.style))
 
     run_sync(run())
+
+
+def test_a_restore_row_does_not_name_its_service_twice() -> None:
+    """Seen on the real stack at 80x24: `postgres  done  postgres: database liardb recreated…`."""
+
+    class Restore(FakeManager):
+        def restore(self, name: str, services: Any, progress: Any = None, **_: Any) -> RestoreReport:
+            self.calls.append(("restore", name, tuple(services)))
+            for svc in services:
+                progress(BackupProgress(svc, "done", 0, None, f"{svc}: restored from the set"))
+            return RestoreReport(name, tuple(ServiceRestore(s, f"{s}: restored from the set", 0.1) for s in services), 0.5)
+
+    fake = Restore([make_set("20240601T110000Z")])
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_restore_dialog(pilot, app)
+            app.screen.query_one("#restore-name", Input).value = "liar-game"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="restore")
+            await pilot.pause(0.1)
+            rows = job_rows(app.screen)
+            assert rows["postgres"][0] == "postgres  done  restored from the set", rows
+
+    run_sync(run())

@@ -34,22 +34,25 @@ if TYPE_CHECKING:
 _ids = itertools.count(1)
 
 #: The backup's own "done" note, `redis: 0.0 MiB in 0.4s`: a size in MiB whatever it is (a 25 KiB
-#: RDB read 0.0 MiB). The row already names the service and shows the size in format_bytes' units.
-_DONE_NOTE = re.compile(r"^(?P<service>[a-z]+): \d+(?:\.\d+)? MiB(?P<rest>\b.*)$")
+#: RDB read 0.0 MiB). The row already shows the size in format_bytes' units.
+_MIB_NOTE = re.compile(r"^\d+(?:\.\d+)? MiB\b(?P<rest>.*)$")
 
 
 def progress_detail(service: str, p: Any) -> str:
-    """What a job row says after its phase: '25.4KiB in 0.4s', '12.0MiB of 40.0MiB · streaming'."""
+    """What a job row says after its phase: '25.4KiB in 0.4s', '12.0MiB of 40.0MiB · streaming'.
+    The row names the service: a note starting with it ('postgres: database liardb recreated')
+    does not say it again."""
     size = ""
     if p.bytes_done:
         size = format_bytes(p.bytes_done)
         if p.bytes_total and p.bytes_total != p.bytes_done:
             size += f" of {format_bytes(p.bytes_total)}"
     message = p.message
-    m = _DONE_NOTE.match(message)
-    if m and m.group("service") == service and p.bytes_done:
-        rest = m.group("rest").strip()
-        return f"{size} {rest}".strip()
+    if message.startswith(f"{service}: "):
+        message = message[len(service) + 2:]
+    m = _MIB_NOTE.match(message)
+    if m and p.bytes_done:
+        return f"{size} {m.group('rest').strip()}".strip()
     return " · ".join(x for x in (size, message) if x)
 
 
