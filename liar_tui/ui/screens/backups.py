@@ -582,7 +582,9 @@ class BackupsScreen(Screen[None]):
         reason = self.disabled_reason(active.binding.action)
         if reason:
             event.stop()
-            self.notify(reason, severity="warning", timeout=6)
+            # on the status line, in bold: a toast said it again over that line
+            self._set_status(Text(f"{active.binding.key}: {reason}", style="bold yellow"))
+            self.app.bell()
 
     def on_data_table_row_highlighted(self) -> None:
         self._mark()
