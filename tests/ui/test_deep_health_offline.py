@@ -31,6 +31,7 @@ from uikit import (
 from liar_tui.config import Settings, load_settings
 from liar_tui.cli import build_parser
 from liar_tui.stack.buckets import BucketReport
+from liar_tui.stack.project import Project
 from liar_tui.stack.probes import ProbeResult
 from liar_tui.ui.messages import DriftChecked, ServiceStateChanged
 from liar_tui.ui.screens.activity import ACTIVITY_KEEP, ActivityScreen
@@ -248,7 +249,7 @@ def test_buckets_are_bootstrapped_after_the_consoles_own_up(monkeypatch: Any) ->
     run_sync(run())
 
 
-def test_quitting_stops_the_bucket_bootstrap_waiting_for_minio(monkeypatch: Any) -> None:
+def test_quitting_stops_the_bucket_bootstrap_waiting_for_minio(monkeypatch: Any, tmp_path: Path) -> None:
     # After `up` the console waits up to a minute for MinIO's S3 API to create the buckets; quit
     # must not wait with it (the project here has no MinIO at all: it never answers).
     from liar_tui.stack import buckets
@@ -256,9 +257,18 @@ def test_quitting_stops_the_bucket_bootstrap_waiting_for_minio(monkeypatch: Any)
     real = buckets.ensure_buckets
     reports: list[Any] = []
     monkeypatch.setattr("liar_tui.stack.buckets.ensure_buckets", lambda *a, **k: reports.append(real(*a, **k)))
+    # MinIO credentials, and nothing listening at its port (an empty credential ends at once)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / ".env").write_text(
+        f"MINIO_ROOT_USER=liar\nMINIO_ROOT_PASSWORD=not-a-real-password\nMINIO_API_PORT={port}\n")
 
     async def run() -> None:
-        app, _, stack = offline_app()
+        app, _, stack = offline_app(project=Project(root=tmp_path, name="liar-game"))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("u")
             await wait_until(pilot, lambda: ("up", ()) in stack.calls and "stack" not in app.busy, 5, what="up done")
