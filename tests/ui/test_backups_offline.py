@@ -638,8 +638,7 @@ def test_backups_view_under_no_color_marks_the_selection_and_stays_readable(monk
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("V")
-            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
-                                      what="sets")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
             await pilot.press("up", "up")  # the verified set; the failed one below it is not selected
             await pilot.pause(0.2)
             lines = app.screen._compositor.render_strips()
