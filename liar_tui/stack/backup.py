@@ -72,7 +72,7 @@ from .backupset import (
 from .containerio import CHUNK, ExecCancelled, ExecOutcome, exec_capture, run_exec
 from .engine import Engine
 from .errors import EnvFileMissing, StackError
-from .model import BACKUP_SERVICES, LABEL_PROJECT, LABEL_SERVICE, ServiceState, parse_inspect
+from .model import BACKUP_SERVICES, LABEL_PROJECT, LABEL_SERVICE, ServiceState, format_bytes, parse_inspect
 from .project import Project
 
 if TYPE_CHECKING:
@@ -524,7 +524,7 @@ class BackupManager:
                 meta[svc]["seconds"] = round(time.monotonic() - started, 3)
                 if progress is not None:
                     size = sum(f.size for f in writer.files if f.service == svc)
-                    progress(BackupProgress(svc, "done", size, size, f"{svc}: {_mib(size)} in {meta[svc]['seconds']:.1f}s"))
+                    progress(BackupProgress(svc, "done", size, size, f"{svc}: {format_bytes(size)} in {meta[svc]['seconds']:.1f}s"))
             _check_cancel(cancel)
             path = writer.finish(meta, tools)
         except BaseException as exc:
@@ -1509,10 +1509,6 @@ def _range_sha256(fh: Any, offset: int, size: int) -> str:
         h.update(block)
         left -= len(block)
     return h.hexdigest() if left == 0 else "truncated"
-
-
-def _mib(n: int) -> str:
-    return f"{n / 1048576:.1f} MiB"
 
 
 _CREATE_ROLE = re.compile(r"^CREATE ROLE (.+);$")

@@ -57,7 +57,7 @@ class FakeManager:
                     if cancel is not None and cancel.is_set():
                         raise BackupCancelled("backup cancelled: nothing was kept")
                     time.sleep(0.01)
-            progress(BackupProgress(svc, "done", 1000, 1000, f"{svc}: 0.0 MiB in 0.1s"))
+            progress(BackupProgress(svc, "done", 1000, 1000, f"{svc}: 1000B in 0.1s"))
         bset = make_set("20240601T120000Z", services)
         self.sets.append(bset)
         return bset
@@ -401,7 +401,7 @@ def test_a_backup_rows_size_uses_the_same_units_as_elsewhere(messages: list[Any]
     class SmallRedis(FakeManager):
         def backup(self, services: Any, progress: Any = None, cancel: Any = None) -> BackupSet:
             progress(BackupProgress("redis", "copy", 13_000, 26_010, ""))
-            progress(BackupProgress("redis", "done", 26_010, 26_010, "redis: 0.0 MiB in 0.4s"))
+            progress(BackupProgress("redis", "done", 26_010, 26_010, "redis: 25.4KiB in 0.4s"))
             bset = make_set("20240601T120000Z", ("redis",))
             self.sets.append(bset)
             return bset

@@ -8,7 +8,6 @@ stack.backup.BackupManager, which reports BackupProgress and takes a cancel Even
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,9 +32,6 @@ if TYPE_CHECKING:
 
 _ids = itertools.count(1)
 
-#: The backup's own "done" note, `redis: 0.0 MiB in 0.4s`: a size in MiB whatever it is (a 25 KiB
-#: RDB read 0.0 MiB). The row already shows the size in format_bytes' units.
-_MIB_NOTE = re.compile(r"^\d+(?:\.\d+)? MiB\b(?P<rest>.*)$")
 
 
 def progress_detail(service: str, p: Any) -> str:
@@ -50,9 +46,8 @@ def progress_detail(service: str, p: Any) -> str:
     message = p.message
     if message.startswith(f"{service}: "):
         message = message[len(service) + 2:]
-    m = _MIB_NOTE.match(message)
-    if m and p.bytes_done:
-        return f"{size} {m.group('rest').strip()}".strip()
+    if size and message.startswith(size):
+        return message  # the backup's own done note, 'redis: 25.4KiB in 0.4s', already gives it
     return " · ".join(x for x in (size, message) if x)
 
 
