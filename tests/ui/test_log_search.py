@@ -9,7 +9,6 @@ from textual.widgets import Input
 from uikit import drawn, offline_app, run_sync, sample_log_lines, wait_until
 
 from liar_tui.stack.logs import LogLine
-from liar_tui.ui.widgets.logview import LogView
 
 TS = "2024-06-01T12:00:00.000000000Z"
 
