@@ -239,12 +239,14 @@ def cmd_backup(stack: "Stack", args: argparse.Namespace, services: list[str]) ->
         return _fail(f"cannot back up {', '.join(unknown)}: choose from {', '.join(BACKUP_SERVICES)} "
                      f"(or an action: {', '.join(BACKUP_ACTIONS)})")
     stack.check_engine()
-    mgr = _manager(stack, args)
     printer = _ProgressPrinter(args.quiet or args.json)
     started = time.monotonic()
     what = ", ".join(services) if services else "all services"
     cancel = threading.Event()
     try:
+        # in the try: a backup dir it cannot use is a failed backup in the activity log too
+        # (cron's backup failing overnight is what the log is read for in the morning)
+        mgr = _manager(stack, args)
         with ctrl_c_cancels(cancel, "backup"):
             bset = mgr.backup(services or None, progress=printer, cancel=cancel)
     except BaseException as exc:

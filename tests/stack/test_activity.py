@@ -146,7 +146,7 @@ def test_headless_backup_verify_restore_prune_and_shell_are_recorded(running_sta
     assert any(x.startswith(f"redis|backup {set_id} complete: redis ") for x in said), said
     assert f"redis|verify {set_id}: OK" in said, said
     assert any(x.startswith(f"redis|verify {set_id}: FAILED (") for x in said), said
-    assert any(x.startswith(f"redis|restore {set_id} refused: it fails verification") for x in said), said
+    assert any(x.startswith(f"redis|restore {set_id} refused: backup set {set_id} fails verification") for x in said), said
     assert not any("restore" in x and "started" in x for x in said), said
     assert any(x.startswith("redis|backup of redis failed: ") for x in said), said
     assert f"|prune --keep 1: removed {set_id}" in said, said

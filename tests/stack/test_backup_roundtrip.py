@@ -299,7 +299,7 @@ def test_verify_with_the_stack_down_says_so_and_does_not_mark_the_set_failed(
          "verify", copy.name, "--backup-dir", str(dirs)],
         input="", capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 1
-    assert "not running" in out.stdout and "NOT FINISHED" in out.stderr and "liar-tui up" in out.stderr, out
+    assert "has no container" in out.stdout and "NOT FINISHED" in out.stderr and "liar-tui up" in out.stderr, out
     assert "FAILED" not in out.stderr
     assert not (copy / "verify.json").exists()
     assert "skip  postgres: not checked" in out.stdout, out.stdout
