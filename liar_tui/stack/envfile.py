@@ -15,16 +15,43 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 SECRET_KEYS: tuple[str, ...] = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD")
 
 
-def parse_env(text: str) -> dict[str, str]:
-    """Parse dotenv text: KEY=VALUE, quotes, comments, `export`; later keys win."""
+_INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _interpolate(value: str, known: dict[str, str]) -> str:
+    """`$$`, `$VAR`, `${VAR}`, `${VAR:-default}`... as compose reads a .env: the value the
+    containers get (a password `Pw$$x` is `Pw$x` there, and only that must be hidden)."""
+    if "$" not in value:
+        return value
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1) or m.group(4)
+        got = known.get(name, os.environ.get(name))
+        op, arg = m.group(2), m.group(3) or ""
+        if op in (":-", "-"):
+            return got if (got if op == ":-" else got is not None) else arg
+        if op in (":+", "+"):
+            return arg if (got if op == ":+" else got is not None) else ""
+        return got or ""
+
+    return _INTERPOLATION.sub(one, value)
+
+
+def parse_env(text: str, interpolate: bool = True) -> dict[str, str]:
+    """Parse dotenv text: KEY=VALUE, quotes, comments, `export`; later keys win. Unquoted and
+    double-quoted values are interpolated as compose does (`interpolate=False`: as written)."""
     result: dict[str, str] = {}
     for raw in text.splitlines():
         m = _LINE.match(raw)
         if not m:
             continue
         key, value = m.group(1), m.group(2).strip()
+        literal = False
         if value[:1] in ("'", '"'):
             quote = value[0]
+            literal = quote == "'"
             end = value.find(quote, 1)
             value = value[1:end] if end > 0 else value[1:]
             if quote == '"':
@@ -35,7 +62,7 @@ def parse_env(text: str) -> dict[str, str]:
             if hash_at >= 0:
                 value = value[:hash_at]
             value = value.strip()
-        result[key] = value
+        result[key] = value if literal or not interpolate else _interpolate(value, result)
     return result
 
 
@@ -143,12 +170,14 @@ class LiveRedactor:
         if stamp == self._stamp and self._stamp is not None:
             return
         try:
-            env = read_env(self._path)
+            text = self._path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            env = {}
+            text = ""
+        # the value the containers get (compose interpolates `$`), and the one written in .env
+        values = [env.get(k, "") for env in (parse_env(text), parse_env(text, interpolate=False)) for k in SECRET_KEYS]
         with self._lock:
             self._stamp = stamp
-            self._seen.update(v for k in SECRET_KEYS if (v := env.get(k, "")))
+            self._seen.update(v for v in values if v)
             self._current = Redactor(sorted(self._seen))
 
     def current(self) -> Redactor:

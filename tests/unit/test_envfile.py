@@ -70,3 +70,21 @@ def test_live_redactor_follows_a_changed_env_and_keeps_hiding_the_old_secret(tmp
     # what the console and `logs -f` get from the project is this live kind
     env.write_text("MINIO_ROOT_PASSWORD=MinioPassw0rd33\n")
     assert Project(root=tmp_path).redactor()("k=MinioPassw0rd33") == "k=******"
+
+
+def test_values_are_read_as_compose_reads_them_and_both_forms_of_a_secret_are_hidden(tmp_path: Path) -> None:
+    """QA: REDIS_PASSWORD=Pw$$Rotated2026x in .env is `Pw$Rotated2026x` in the container (compose
+    interpolates `$`); liar-tui read the raw text, so the real password showed in a log line and
+    the probe used the wrong one."""
+    from liar_tui.stack.envfile import LiveRedactor
+
+    text = "USER=liar\nREDIS_PASSWORD=Pw$$Rotated2026x\nPOSTGRES_PASSWORD=Abc${USER}Zz\nMINIO_ROOT_PASSWORD='lit$$kept'\n"
+    env = parse_env(text)
+    assert env["REDIS_PASSWORD"] == "Pw$Rotated2026x"
+    assert env["POSTGRES_PASSWORD"] == "AbcliarZz"
+    assert env["MINIO_ROOT_PASSWORD"] == "lit$$kept"  # single quotes: as written, like compose
+    assert parse_env(text, interpolate=False)["REDIS_PASSWORD"] == "Pw$$Rotated2026x"
+    path = tmp_path / ".env"
+    path.write_text(text)
+    live = LiveRedactor(path)
+    assert live("GET /x?a=Pw$Rotated2026x&b=Pw$$Rotated2026x") == "GET /x?a=******&b=******"
