@@ -148,6 +148,10 @@ def write_log_file(path: Path, lines: Iterable[str], overwrite: bool = False) ->
     """Write `lines` to `path` (mode 0600) through a temporary file in the same folder, renamed
     into place: a failed write never leaves a half-written file, at `path` or beside it. An
     existing `path` is replaced only with `overwrite`; without it, returns False and writes nothing."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a device, a pipe, a socket: the rename would put a file in its place (QA: /dev/null's
+        # like, as root, became a regular file). Said before offering to overwrite it.
+        raise OSError(f"{path} is not a regular file: pick another name")
     if not overwrite and (path.exists() or path.is_symlink()):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

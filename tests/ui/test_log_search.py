@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+import pytest
 from typing import Any
 
 from textual.widgets import Input
@@ -214,3 +217,25 @@ def test_the_sideways_width_follows_the_lines_still_in_the_ring() -> None:
             assert view.scroll_x == 0 and "← col" not in main.logs.bar.text.plain
 
     run_sync(run())
+
+
+def test_a_pattern_too_big_to_compile_is_refused_before_compiling(tmp_path: Path) -> None:
+    """QA: typing `a{99999999}` froze the search box and took gigabytes: only matching had a time
+    limit, not compiling. Such a pattern is refused with a one-line reason; as plain text it is
+    just text. And a save over something that is not a regular file (a device) is refused: the
+    rename would have put a file in its place."""
+    import os
+
+    from liar_tui.ui.app import write_log_file
+    from liar_tui.ui.widgets.logview import compile_search
+
+    for pattern in ("a{99999999}", "a{2,99999}", "(a{300}){300}", "x" * 1001):
+        with pytest.raises(ValueError, match="bad regex"):
+            compile_search(pattern, True, False)
+    assert compile_search("a{3}", True, False).search("caaat")
+    assert compile_search("a{99999999}", False, False).search("a{99999999}")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_log_file(fifo, ["x"], overwrite=False)  # said at once, not after "overwrite?"
+    assert fifo.is_fifo()

@@ -8,6 +8,7 @@ only the cells that are on screen.
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -92,6 +93,12 @@ SEARCH_TOO_SLOW = "search too slow: simplify the pattern"
 SEARCH_DEBOUNCE = 0.15
 
 
+#: Bounds on what the search box compiles (a log line is at most 16 KiB).
+MAX_PATTERN = 1000
+MAX_REPEAT = 255  # nested, (a{255}){255} compiles in ~30 ms; (a{999}){999} took 0.6 s
+_REPEAT_COUNT = re.compile(r"\{\s*(\d+)\s*(?:,\s*(\d*)\s*)?\}")
+
+
 def compile_search(text: str, is_regex: bool, ignore_case: bool) -> regexlib.Pattern[str] | None:
     """The search as a pattern; None when empty. Raises ValueError for a bad regex."""
     if not text:
@@ -102,6 +109,12 @@ def compile_search(text: str, is_regex: bool, ignore_case: bool) -> regexlib.Pat
     import regex as regexlib
 
     flags = regexlib.IGNORECASE if ignore_case else 0
+    if is_regex:
+        # Compiling has no time limit: `a{99999999}` took the console's memory by gigabytes.
+        if len(text) > MAX_PATTERN:
+            raise ValueError(f"bad regex: longer than {MAX_PATTERN} characters")
+        if any(int(n) > MAX_REPEAT for m in _REPEAT_COUNT.finditer(text) for n in m.groups() if n):
+            raise ValueError(f"bad regex: a repeat count over {MAX_REPEAT}")
     try:
         return regexlib.compile(text if is_regex else regexlib.escape(text), flags)
     except regexlib.error as exc:
