@@ -308,6 +308,8 @@ def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
         lines = decoder.finish()
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
+    except cli_backup.Terminated:
+        raise  # SIGTERM ends a follower with 143 (Ctrl-C with 0, as before)
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:
@@ -329,10 +331,6 @@ def cmd_setup(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled as Ctrl-C is, but the exit status says which (143, not 130)."""
-
-
 @contextlib.contextmanager
 def _term_as_interrupt(headless: bool) -> Iterator[None]:
     """SIGTERM (`timeout`, cron, systemd stopping a job) ends a headless command the way Ctrl-C
@@ -342,7 +340,7 @@ def _term_as_interrupt(headless: bool) -> Iterator[None]:
         return
 
     def on_term(signum: int, frame: object) -> None:
-        raise Terminated
+        raise cli_backup.Terminated
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
@@ -386,7 +384,7 @@ def _main(args: argparse.Namespace) -> int:
     except StackError as exc:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt as exc:
-        if isinstance(exc, Terminated):
+        if isinstance(exc, cli_backup.Terminated):
             return _fail("terminated (SIGTERM)", 143)
         return _fail("interrupted", 130)
     except BrokenPipeError:

@@ -97,7 +97,8 @@ def _outcome(exc: BaseException) -> str:
 
 
 class Terminated(KeyboardInterrupt):
-    """A second SIGTERM: stop at once (exit 143, as a process ended by SIGTERM)."""
+    """SIGTERM, handled as Ctrl-C is, but ending with 143 (as a process ended by SIGTERM), not
+    130: a second one during a backup job, or the first anywhere else (`cli._term_as_interrupt`)."""
 
 
 @contextmanager

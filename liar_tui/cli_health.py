@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .stack.model import SERVICES, ActionResult
+from .cli_backup import Terminated
 
 if TYPE_CHECKING:
     from .stack.compose import Stack
@@ -188,6 +189,8 @@ def cmd_activity(stack: "Stack", args: argparse.Namespace) -> int:
         if args.follow:
             for e in follow_entries(path, offset=size):
                 print(e.format(), flush=True)
+    except Terminated:
+        raise  # SIGTERM: 143, as every headless command
     except (KeyboardInterrupt, BrokenPipeError):
         pass
     return 0
@@ -235,7 +238,7 @@ def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
+        stop.set()  # a watcher stopped by systemd or kill ends cleanly: exit 0, "autoheal off" recorded
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     log.record("autoheal", "", healer.describe() + f" ({stack.project.name}; Ctrl-C stops)")

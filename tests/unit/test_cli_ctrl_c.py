@@ -60,3 +60,24 @@ def test_sigterm_ends_any_headless_command_with_143(tmp_path: object) -> None:
         assert err.strip() == "liar-tui: terminated (SIGTERM)", err
     finally:
         server.close()
+
+
+def test_sigterm_ends_a_log_follower_with_143(tmp_path: object) -> None:
+    """`timeout -s TERM 2 liar-tui activity -f`: a follower ended by SIGTERM says so (it exited 0
+    as if the reader had finished); Ctrl-C still ends it quietly with 0."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(tmp_path) / "p"
+    (root / "compose").mkdir(parents=True)
+    repo = Path(__file__).resolve().parents[2]
+    (root / "compose" / "docker-compose.yml").write_text((repo / "compose" / "docker-compose.yml").read_text())
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 0)):
+        proc = subprocess.Popen([sys.executable, "-m", "liar_tui", "--project-dir", str(root), "activity", "-f"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=20)
+        assert proc.returncode == code, (sig, proc.returncode, err)
