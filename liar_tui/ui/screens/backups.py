@@ -103,6 +103,8 @@ class JobScreen(ToastsClearOfDialog, ModalScreen[None]):
     BINDINGS = [
         Binding("escape,ctrl+c", "cancel_or_close", "Cancel / close", id="job.cancel", tooltip="Cancel the backup or verify (a partial set is removed); close when done"),
         Binding("enter", "close", "Close", id="job.close", show=False, tooltip="Close once it is done"),
+        # q quits from every other view; here too (it asks while the job runs: app.request_quit)
+        Binding("q", "app.quit_console", "Quit", id="job.quit", tooltip="Quit the console (asks first while the job runs)"),
     ]
 
     def __init__(self, job: BackupJob, project: str) -> None:
