@@ -278,7 +278,8 @@ def status_problems(states: dict[str, ServiceState], probes: dict | None) -> lis
         if not st.running or st.health.status not in ("healthy", "none"):
             bad.append(f"{name} {st.status_word}")
         elif probes is not None and name in probes and probes[name].level == "fail":
-            bad.append(f"{name} probe: {probes[name].reason}"[:160])
+            reason = probes[name].reason
+            bad.append(f"{name} probe: {reason if len(reason) <= 150 else reason[:149] + '…'}")
     return bad
 
 

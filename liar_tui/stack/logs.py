@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from .engine import Engine, StreamHandle
@@ -133,7 +133,10 @@ def parse_range(text: str, now: float | None = None) -> LogRange:
         return LogRange(tail=None, since_seconds=seconds)
     for fmt in _DATES:
         try:
-            at = datetime.strptime(value.upper(), fmt).timestamp()
+            if value.endswith("z"):  # UTC, as docker logs -t prints times
+                at = datetime.strptime(value[:-1].upper(), fmt).replace(tzinfo=timezone.utc).timestamp()
+            else:
+                at = datetime.strptime(value.upper(), fmt).timestamp()
         except ValueError:
             continue
         if at > (now if now is not None else time.time()):

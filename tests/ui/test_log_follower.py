@@ -220,6 +220,9 @@ def test_range_and_timestamp_parsing() -> None:
         parse_range("2026-11-27T10:00", now=dt.datetime(2026, 11, 26).timestamp())
     with pytest.raises(ValueError, match="ten years"):
         parse_range("9999999999999999999999999999999d")
+    # a time as `docker logs -t` prints it (UTC, with seconds and Z)
+    z = parse_range("2026-11-27T05:10:00Z", now=dt.datetime(2026, 11, 28).timestamp())
+    assert z.since_at == dt.datetime(2026, 11, 27, 5, 10, tzinfo=dt.timezone.utc).timestamp()
     for text in ("all", "500", "90m", "1d"):
         assert parse_range(parse_range(text).as_input()) == parse_range(text)
     assert split_timestamp("2024-01-01T10:00:00.123456789Z hello world") == ("2024-01-01T10:00:00.123456789Z", "hello world")
