@@ -374,6 +374,7 @@ class LiarApp(App[int]):
             self.main.show_engine(None)
         for state in self.monitor.states().values():
             self.main.show_state(state)
+            self._check_elsewhere(state)
         self.follow_logs()
         self._render_host_bar()
         if not self.settings.up:
@@ -455,12 +456,24 @@ class LiarApp(App[int]):
     # -- message handlers ---------------------------------------------------------------------
     def on_service_state_changed(self, message: ServiceStateChanged) -> None:
         self.main.show_state(message.state)
+        self._check_elsewhere(message.state)
         if self._follower is not None:
             self._follower.update_state(message.state)
         screen = self.health_view
         if screen is not None and screen.service == message.state.service:
             screen.show(message.state)  # the monitor inspected it: its checks and the time are new
         self.trigger_probes()
+
+    def _check_elsewhere(self, state: ServiceState) -> None:
+        if not state.container_id:
+            return
+        other = self.project.made_elsewhere(state.working_dir)
+        message = self.project.elsewhere_message(other) if other is not None else ""
+        if message and not self.main.elsewhere:
+            self.main.show_elsewhere(message)
+        elif not message and self.main.elsewhere and self.monitor is not None:
+            if all(self.project.made_elsewhere(s.working_dir) is None for s in self.monitor.states().values() if s.container_id):
+                self.main.show_elsewhere("")  # replaced by this copy's own containers
 
     def on_engine_status_changed(self, message: EngineStatusChanged) -> None:
         self._apply_engine(message.status, first=self.engine_status is None)

@@ -533,6 +533,24 @@ def test_health_view_after_the_last_autoheal_restart_promises_no_next_one(monkey
     run_sync(run())
 
 
+def test_containers_of_another_copy_are_said_at_once(tmp_path: Path) -> None:
+    """Opened in a second copy of the project under the same name: the banner says whose
+    containers these are before any action is refused (QA: nothing said it until one failed)."""
+    project = Project(root=tmp_path / "copy", name="liar-game")
+    states = {name: st.__class__(**{**st.__dict__, "working_dir": "/srv/liar-game/compose"})
+              for name, st in sample_states().items()}
+
+    async def run() -> None:
+        app, _, _ = offline_app(states, project=project)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+            banner = drawn(app.main.engine_banner)
+            assert app.main.engine_banner.display, banner
+            assert "made from /srv/liar-game" in banner and "--project-dir /srv/liar-game" in banner, banner
+
+    run_sync(run())
+
+
 def test_no_color_is_honoured(monkeypatch: Any) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app, _, _ = offline_app()

@@ -98,7 +98,7 @@ class MainScreen(Screen[None]):
     MainScreen { layout: vertical; }
     MainScreen > #host-bar { background: $panel; padding: 0 1; }
     MainScreen > #engine-banner { background: $error 30%; color: $text; padding: 0 1; display: none; height: auto; max-height: 3; }
-    MainScreen.-disconnected > #engine-banner { display: block; }
+    MainScreen.-disconnected > #engine-banner, MainScreen.-elsewhere > #engine-banner { display: block; }
     MainScreen > #activity { padding: 0 1; color: $text-muted; }
     MainScreen.-zoomed > #services { display: none; }
     """
@@ -154,6 +154,7 @@ class MainScreen(Screen[None]):
         self.project_name = project_name
         self.host_bar = TextBar(id="host-bar")
         self.engine_banner = TextBar(id="engine-banner")
+        self.elsewhere = ""  # set when the containers were made from another copy (show_elsewhere)
         self.services = ServicesPanel(self._history)
         self.logs = LogPanel(max_lines)
         self.activity = TextBar(Text("starting…", style="dim"), id="activity")
@@ -209,12 +210,25 @@ class MainScreen(Screen[None]):
     def show_engine(self, connected: bool | None, error: str = "") -> None:
         self.set_class(connected is False, "-disconnected")
         if connected is False:
-            banner = Text(f"⚠ {error or 'Docker engine unreachable'} — reconnecting…", style="bold")
-            width = max(20, (self.size.width or 80) - 2)
-            self.engine_banner.set_lines(list(banner.wrap(self.app.console, width))[:3])
-            self.engine_banner.refresh(layout=True)
+            self._banner(f"⚠ {error or 'Docker engine unreachable'} — reconnecting…")
+        elif self.elsewhere:
+            self._banner(self.elsewhere)
         self.services.set_connected(connected is not False)
         self.refresh_bindings()
+
+    def show_elsewhere(self, message: str) -> None:
+        """The project name's containers belong to another copy of the project: said at once in
+        the banner (every action refuses), not first when an action fails."""
+        self.elsewhere = message
+        self.set_class(bool(message), "-elsewhere")
+        if message and not self.has_class("-disconnected"):
+            self._banner(f"⚠ {message}")
+
+    def _banner(self, text: str) -> None:
+        banner = Text(text, style="bold")
+        width = max(20, (self.size.width or 80) - 2)
+        self.engine_banner.set_lines(list(banner.wrap(self.app.console, width))[:3])
+        self.engine_banner.refresh(layout=True)
 
     def show_activity(self, text: Text | str) -> None:
         self.activity.set_text(text)
