@@ -302,7 +302,7 @@ class Stack:
             for ref in spec.get("secrets") or []:
                 name = ref.get("source") if isinstance(ref, dict) else str(ref)
                 var = (declared.get(name) or {}).get("environment")
-                if var and not (env.get(var) or os.environ.get(var)):
+                if var and not (env.get(var) or os.environ.get(var) or "").strip():
                     raise SecretMissing(
                         f"{self.project.rel(self.project.env_file)} has no {var} ({service} needs it): set it there "
                         f"(for a stack with data, the value the service already has; see compose/.env.example)"

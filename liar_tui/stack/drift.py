@@ -317,6 +317,9 @@ def detect_drift(
     were ~0.05 s faster but took the console's process tree to ~210 MB for that moment. With a
     `cache`, they run only when the compose files or .env changed (or the entry is old).
     """
+    if not stack.project.env_file.exists():
+        # compose would only say that the first password variable it meets is missing a value
+        return {s: DriftInfo(s, error=f"{stack.project.rel(stack.project.env_file)} is missing") for s in services}
     try:
         if cache is not None:
             hashes, model = cache.get(stack)

@@ -251,6 +251,9 @@ def test_a_missing_env_file_is_named_by_status_probes_and_restore(running_stack:
         for service in ("postgres", "redis", "minio"):
             assert probes[service]["level"] == "fail" and ".env is missing" in probes[service]["reason"], probes[service]
             assert "password" not in probes[service]["reason"], probes[service]
+        # drift too names the file, not the first password variable compose met (QA)
+        drift = {s["name"]: s["drift_detail"]["error"] for s in json.loads(out.stdout)["services"]}
+        assert all(err.endswith(".env is missing") for err in drift.values()), drift
         restore = run_cli(*cli, "restore", "latest", "--yes", "--backup-dir", str(tmp_path / "none"))
         assert_one_line_error(restore, ".env is missing", "liar-tui setup")
     finally:
