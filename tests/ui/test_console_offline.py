@@ -547,6 +547,10 @@ def test_containers_of_another_copy_are_said_at_once(tmp_path: Path) -> None:
             banner = drawn(app.main.engine_banner)
             assert app.main.engine_banner.display, banner
             assert "made from /srv/liar-game" in banner and "--project-dir /srv/liar-game" in banner, banner
+            # down would only be refused after its dialog named this copy's data: it says why at once
+            await pilot.press("D")
+            await pilot.pause(0.1)
+            assert not isinstance(app.screen, ConfirmDownScreen)
 
     run_sync(run())
 

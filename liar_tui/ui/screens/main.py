@@ -371,6 +371,12 @@ class MainScreen(Screen[None]):
         self.liar.bring_up()
 
     def action_down(self) -> None:
+        if self.elsewhere:
+            # the dialog would name this copy's data folder and ask for the project name, only
+            # for the stack to refuse afterwards (QA)
+            self.notify(self.elsewhere, severity="error", timeout=8)
+            return
+
         def done(choice: str | None) -> None:
             if choice is not None:
                 self.liar.bring_down(volumes=choice == "volumes")
