@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e"))
+
+#: `tmux` (a private tmux server per test) for every test that drives the installed console.
+pytest_plugins = ["tmuxkit"]
 
 import stackkit  # noqa: E402
 

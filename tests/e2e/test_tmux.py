@@ -7,11 +7,9 @@ with the engine (docker inspect) where the screen makes a claim about the contai
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,30 +20,11 @@ sys.path.insert(0, str(HERE))
 
 import liarscreen  # noqa: E402
 import stackkit  # noqa: E402
-from tmuxkit import TmuxServer  # noqa: E402
+from tmuxkit import TmuxServer, liar_tui_executable  # noqa: E402
 
 from liar_tui.stack.project import Project  # noqa: E402
 
 pytestmark = pytest.mark.engine
-
-
-def liar_tui_executable() -> str:
-    """The installed console script next to this Python (the venv's), else the one on PATH."""
-    exe = Path(sys.executable).parent / "liar-tui"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("liar-tui")
-    if not found:
-        pytest.fail("liar-tui is not installed: run `pip install -e .` in the venv")
-    return found
-
-
-@pytest.fixture
-def tmux() -> Iterator[TmuxServer]:
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is not installed (apt-get install tmux)")
-    with TmuxServer() as server:
-        yield server
 
 
 def started_at(project: Project, service: str) -> str:

@@ -18,12 +18,15 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 T = TypeVar("T")
 
@@ -264,3 +267,24 @@ def wait_until(predicate: Callable[[], T], timeout: float = 60, interval: float 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+# -- for the tests that drive the installed console (tests/e2e, and tests/ui's tmux test) -------
+def liar_tui_executable() -> str:
+    """The installed console script next to this Python (the venv's), else the one on PATH."""
+    exe = Path(sys.executable).parent / "liar-tui"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("liar-tui")
+    if not found:
+        pytest.fail("liar-tui is not installed: run `pip install -e .` in the venv")
+    return found
+
+
+@pytest.fixture
+def tmux() -> Iterator[TmuxServer]:
+    """A private tmux server for the test, killed after it (import this into a test module)."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (apt-get install tmux)")
+    with TmuxServer() as server:
+        yield server

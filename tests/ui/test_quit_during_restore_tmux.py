@@ -5,11 +5,9 @@ terminal for ~11 s without a word, then the console exited when the restore ende
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,37 +15,24 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
 import liarscreen  # noqa: E402
-from tmuxkit import TmuxServer  # noqa: E402
+from tmuxkit import TmuxServer, liar_tui_executable  # noqa: E402
 
 from liar_tui.stack.project import Project  # noqa: E402
 
 pytestmark = pytest.mark.engine
 
 
-def liar_tui() -> str:
-    exe = Path(sys.executable).parent / "liar-tui"
-    return str(exe) if exe.exists() else (shutil.which("liar-tui") or pytest.fail("liar-tui is not installed"))
-
-
-@pytest.fixture
-def tmux() -> Iterator[TmuxServer]:
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is not installed (apt-get install tmux)")
-    with TmuxServer() as server:
-        yield server
-
-
 def test_ctrl_q_during_a_restore_asks_says_what_it_waits_for_and_quits_when_it_ends(
         running_stack: Project, tmux: TmuxServer) -> None:
     project = running_stack
     where = ["--project-dir", str(project.root), "--project-name", project.name]
-    made = subprocess.run([liar_tui(), *where, "backup"], capture_output=True, text=True, timeout=300)
+    made = subprocess.run([liar_tui_executable(), *where, "backup"], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stdout + made.stderr
     set_id = made.stdout.split("backup ", 1)[1].split()[0]
     status = project.root / ".exit-status-quit"
     status.unlink(missing_ok=True)
     # the shell stays after the console (sleep): its screen is what the console left behind
-    command = f"{shlex.join([liar_tui(), *where, '--no-up'])}; echo $? > {shlex.quote(str(status))}; sleep 60"
+    command = f"{shlex.join([liar_tui_executable(), *where, '--no-up'])}; echo $? > {shlex.quote(str(status))}; sleep 60"
     tmux.new_session("quit", command, 80, 24, cwd=project.root, env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
     tmux.wait_for("quit", liarscreen.console_ready, timeout=30, what="the console, all four healthy")
     tmux.send_keys("quit", "V")

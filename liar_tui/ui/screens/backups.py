@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from ...stack.model import format_bytes
 from ..widgets.bars import TextBar
 from .main import CalmFooter
-from .style import Dialog, ToastsClearOfDialog, fit_body, modal_css
+from .style import Dialog, SaysWhyKeyIsOff, ToastsClearOfDialog, fit_body, modal_css
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -392,7 +392,7 @@ class SetsTable(DataTable[Any], inherit_bindings=False):  # DataTable's keys, ea
     ]
 
 
-class BackupsScreen(Screen[None]):
+class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
     """The backup sets of this project, newest last: verify one, restore one, make a new one."""
 
     DEFAULT_CSS = """
@@ -571,17 +571,11 @@ class BackupsScreen(Screen[None]):
                 return "the Docker engine is unreachable: backups come back when it does"
         return ""
 
-    def on_key(self, event: events.Key) -> None:
-        """v or r on a set they do not apply to did nothing (the footer only dims them): say why."""
-        active = self.active_bindings.get(event.key)
-        if active is None or active.enabled or active.node is not self:
-            return
-        reason = self.disabled_reason(active.binding.action)
-        if reason:
-            event.stop()
-            # on the status line, in bold: a toast said it again over that line
-            self._set_status(Text(f"{active.binding.key}: {reason}", style="bold yellow"))
-            self.app.bell()
+    def say_disabled(self, key: str, reason: str) -> None:
+        """v or r on a set they do not apply to: on the status line, in bold (a toast said it
+        again over that line)."""
+        self._set_status(Text(f"{key}: {reason}", style="bold yellow"))
+        self.app.bell()
 
     def on_data_table_row_highlighted(self) -> None:
         self._mark()

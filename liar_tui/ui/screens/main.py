@@ -21,6 +21,7 @@ from ..widgets.bars import TextBar
 from ..widgets.logview import LogPanel, LogView, SearchBar
 from ..widgets.panes import ServicesPanel
 from .modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
+from .style import SaysWhyKeyIsOff
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -91,7 +92,7 @@ def _key_cells(key: Any) -> int:
     return len(key.key_display) + (1 + len(key.description) if key.description else 0)
 
 
-class MainScreen(Screen[None]):
+class MainScreen(SaysWhyKeyIsOff, Screen[None]):
     """Owns the widgets; I/O goes through the app's workers, results come back as messages."""
 
     DEFAULT_CSS = """
@@ -278,16 +279,6 @@ class MainScreen(Screen[None]):
         if action == "only_matching":
             return True if self.log_view.pattern is not None or self.log_view.only_matching else None
         return True
-
-    def on_key(self, event: events.Key) -> None:
-        """A key whose action does not apply now does nothing (the footer dims it): say why."""
-        active = self.active_bindings.get(event.key)
-        if active is None or active.enabled or active.node is not self:
-            return
-        reason = self.disabled_reason(active.binding.action)
-        if reason:
-            event.stop()
-            self.notify(reason, severity="warning", timeout=5)
 
     def disabled_reason(self, action: str) -> str:
         """Why `action` does not apply now, in one line with what to do ('' when it does)."""

@@ -54,6 +54,27 @@ class Dialog(Vertical):
         keep_toasts_clear(self.screen)
 
 
+class SaysWhyKeyIsOff:
+    """A screen whose key is dimmed in the footer (its action does not apply now) says why when
+    it is pressed, instead of doing nothing: `disabled_reason(action)` gives the line,
+    `say_disabled(key, reason)` shows it."""
+
+    def on_key(self, event: Any) -> None:
+        active = self.active_bindings.get(event.key)  # type: ignore[attr-defined]
+        if active is None or active.enabled or active.node is not self:
+            return
+        reason = self.disabled_reason(active.binding.action)
+        if reason:
+            event.stop()
+            self.say_disabled(active.binding.key, reason)
+
+    def disabled_reason(self, action: str) -> str:
+        return ""
+
+    def say_disabled(self, key: str, reason: str) -> None:
+        self.notify(reason, severity="warning", timeout=5)  # type: ignore[attr-defined]
+
+
 class ToastsClearOfDialog:
     """Mixin for a dialog screen: when the terminal resizes, the box moves without resizing."""
 
