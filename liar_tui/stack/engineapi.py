@@ -490,17 +490,18 @@ class EngineAPI:
         *,
         follow: bool = True,
         tail: int | str | None = 200,
-        since: float | None = None,
+        since: float | str | None = None,
         timestamps: bool = True,
     ) -> Stream:
-        """The raw (multiplexed) log stream, stdout and stderr: read it with chunks()."""
+        """The raw (multiplexed) log stream, stdout and stderr: read it with chunks(). `since` is
+        epoch seconds, or a string the engine takes as is ('seconds.nanoseconds', exact)."""
         params = {
             "stdout": 1,
             "stderr": 1,
             "timestamps": int(timestamps),
             "follow": int(follow),
             "tail": "all" if tail is None else str(tail),
-            "since": docker_time(since) if since else None,
+            "since": since if isinstance(since, str) else docker_time(since) if since else None,
         }
         return self.stream("GET", f"/containers/{quote(container, safe='')}/logs", params)
 

@@ -37,6 +37,20 @@ from .model import ServiceState, parse_docker_time
 #: (bench, 3 interleaved runs each), and the burst's last line was on screen as soon.
 BURST_BATCH = 500
 BURST_RATE = 5.0
+#: A followed stream bringing FLOOD_LINES lines within FLOOD_WINDOW seconds (10k lines a second)
+#: is a flood. Streaming one through the console cost more than everything else it does: the
+#: engine encoding every line, the reader decoding it, ~55k lines a second on a 100k-line burst,
+#: for a buffer that keeps the newest few thousand. During a flood the reader closes the stream
+#: and reads the newest FLOOD_TAIL lines every FLOOD_PERIOD instead (what a screen shows, five
+#: times a second); when a read brings fewer than FLOOD_CALM new lines it fills the buffer with
+#: exactly what following would have left in it (the newest `max_lines` since the flood began)
+#: and follows again.
+FLOOD_LINES = 2000
+FLOOD_WINDOW = 0.2
+FLOOD_TAIL = 1000
+FLOOD_PERIOD = 1.0 / BURST_RATE
+FLOOD_CALM = FLOOD_LINES // 4
+REFILL_SPARE = 1024
 #: Longest line kept (longer ones are cut, ending in '…'); one huge line costs bounded memory.
 MAX_LINE = 16 * 1024
 
@@ -68,6 +82,11 @@ class LogBatch:
     lines: list[LogLine]
     dropped: int = 0
     backlog: bool = False  # the first batch: the backlog of every followed service, merged by time
+    #: (service, ts): before adding `lines`, drop that service's lines newer than ts (a flood's
+    #: refill: `lines` hold what following would have kept of them)
+    replace: tuple[tuple[str, str], ...] = ()
+    #: a followed service floods its log: only its newest lines arrive until it calms down
+    flooding: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +199,19 @@ def only_new(lines: list[LogLine], newest: str, reopened_at: str = "") -> tuple[
             newest = ts
         fresh.append(ln)
     return fresh, newest
+
+
+def ts_to_since(ts: str) -> str:
+    """Docker's timestamp -> the exact `since` the engine takes ('seconds.nanoseconds'); a float
+    cannot hold nanoseconds, and a since rounded up loses the lines in between."""
+    parsed = parse_docker_time(ts)
+    if parsed is None:
+        raise ValueError(f"not a Docker timestamp: {ts!r}")
+    seconds = int(parsed.replace(microsecond=0).timestamp())
+    dot = ts.find(".", 19)
+    digits = ts[dot + 1 : ts.find("Z", dot)] if dot > 0 and "Z" in ts else ""
+    nanos = digits[:9].ljust(9, "0") if digits.isdigit() else "000000000"
+    return f"{seconds}.{nanos}"
 
 
 def ts_to_epoch(ts: str) -> float | None:
@@ -351,6 +383,8 @@ class LogFollower:
         self._lock = threading.Lock()
         self._pending: deque[LogLine] = deque(maxlen=max_lines)
         self._dropped = 0
+        self._replace: dict[str, str] = {}  # service -> drop its lines newer than this (a refill)
+        self._flooding: set[str] = set()
         self._data = threading.Event()
         self._acked = threading.Event()
         self._acked.set()
@@ -418,7 +452,7 @@ class LogFollower:
             self._engine = self._engine_factory()
         return self._engine.api
 
-    def _open(self, container_id: str, *, follow: bool, tail: int | None, since: float | None) -> Stream:
+    def _open(self, container_id: str, *, follow: bool, tail: int | None, since: float | str | None) -> Stream:
         try:
             return self._api().logs(container_id, follow=follow, tail=tail, since=since, timestamps=True)
         except APIError as exc:
@@ -442,6 +476,7 @@ class LogFollower:
             since: float | None = None
             first = True
             errors = 0
+            after_flood = False
             while not handle.stopped:
                 wake.clear()
                 with self._lock:
@@ -449,33 +484,123 @@ class LogFollower:
                 if not container_id:
                     wake.wait()
                     continue
+                flooded = False
                 try:
                     if first:
                         since, last_ts = self._backlog_into(service, container_id, handle)
                         first = False
-                    stream = handle.attach(self._open(container_id, follow=True, tail=None, since=since))
+                    # after a flood: from the last line read, exactly, and no further back than
+                    # the buffer holds (a since alone makes the engine decode its whole log file)
+                    tail = self._pending.maxlen if after_flood else None
+                    stream = handle.attach(self._open(container_id, follow=True, tail=tail, since=since))
                     reopened_at = last_ts
+                    window_start, window_lines = time.monotonic(), 0
                     for lines in self._batches(service, stream):
                         if handle.stopped:
                             return
                         lines, last_ts = only_new(lines, last_ts, reopened_at)
                         if lines:
                             self._push(lines)
+                            now = time.monotonic()
+                            if now - window_start > FLOOD_WINDOW:
+                                window_start, window_lines = now, 0
+                            window_lines += len(lines)
+                            if window_lines >= FLOOD_LINES and last_ts:
+                                flooded = True
+                                break
                     errors = 0
+                    if flooded:
+                        stream.close()
+                        last_ts = self._ride_flood(service, container_id, handle, last_ts)
                 except Exception:  # noqa: BLE001 - engine gone or container removed: wait for news
                     errors += 1
                     self._engine = None
                     if first:
                         self._backlog_done(service, [])
                         first = False
+                    self._set_flooding(service, False)
+                    flooded = False
                 if handle.stopped:
                     return
+                after_flood = flooded
+                if flooded:
+                    since = ts_to_since(last_ts)
+                    continue  # calm again: follow from the last line read
                 since = ts_to_epoch(last_ts) if last_ts else time.time() - 1
                 # The stream ended: the container stopped or was replaced. Wait until the front end
                 # reports a change (or retry slowly after an error: the engine may be back).
                 wake.wait(None if errors == 0 else min(5.0, 0.5 * 2**errors))
 
         return run
+
+    def _fetch(self, service: str, container_id: str, handle: StreamHandle, after_ts: str, tail: int) -> tuple[list[LogLine], bool]:
+        """The lines logged after `after_ts`, from the newest `tail` of the log (not following),
+        and whether they reach back to it: the engine's `since` takes the line at `after_ts` too,
+        so when that line is not among them, lines between it and them may be missing."""
+        stream = handle.attach(self._open(container_id, follow=False, tail=tail, since=ts_to_since(after_ts)))
+        lines: list[LogLine] = []
+        try:
+            for batch in self._batches(service, stream):
+                if handle.stopped:
+                    break
+                lines.extend(batch)
+        finally:
+            stream.close()
+        reached = not lines or not lines[0].ts or lines[0].ts <= after_ts
+        return only_new(lines, after_ts, after_ts)[0], reached
+
+    def _ride_flood(self, service: str, container_id: str, handle: StreamHandle, last_ts: str) -> str:
+        """A flood: read its newest lines every FLOOD_PERIOD until it calms down, then refill the
+        buffer with what following would have kept. Returns the last timestamp read."""
+        self._set_flooding(service, True)
+        gap_after = ""  # lines after this one may have been skipped
+        while not handle.wait(FLOOD_PERIOD):
+            lines, reached = self._fetch(service, container_id, handle, last_ts, FLOOD_TAIL)
+            if not reached and not gap_after:
+                gap_after = last_ts
+            if lines:
+                self._push(lines)
+                last_ts = next((ln.ts for ln in reversed(lines) if ln.ts), last_ts)
+            if len(lines) < FLOOD_CALM:
+                break
+        if gap_after and not handle.stopped:
+            # the engine counts a long line's 16 KiB pieces as lines: some to spare
+            keep = self._pending.maxlen or FLOOD_TAIL
+            lines, _ = self._fetch(service, container_id, handle, gap_after, keep + REFILL_SPARE)
+            self._refill(service, gap_after, lines[-keep:])
+            last_ts = max(last_ts, next((ln.ts for ln in reversed(lines) if ln.ts), last_ts))
+        self._set_flooding(service, False)
+        return last_ts
+
+    def _refill(self, service: str, after_ts: str, lines: list[LogLine]) -> None:
+        """Replace the service's lines newer than `after_ts` (a flood's samples, with gaps) by
+        `lines`, all of them: here, and in the consumer through the next batch's `replace`."""
+        with self._lock:
+            pending = self._pending
+            kept = [ln for ln in pending if ln.service != service or ln.ts <= after_ts]
+            if len(self.services) > 1:
+                kept.extend(lines)
+                kept.sort(key=lambda ln: ln.ts)
+            else:
+                kept.extend(lines)
+            maxlen = pending.maxlen or len(kept)
+            if len(kept) > maxlen:
+                self._dropped += len(kept) - maxlen
+            pending.clear()
+            pending.extend(kept)
+            earlier = self._replace.get(service)
+            self._replace[service] = after_ts if earlier is None else min(earlier, after_ts)
+        self._data.set()
+
+    def _set_flooding(self, service: str, on: bool) -> None:
+        with self._lock:
+            if on == (service in self._flooding):
+                return
+            if on:
+                self._flooding.add(service)
+            else:
+                self._flooding.discard(service)
+        self._data.set()
 
     def _backlog_into(self, service: str, container_id: str, handle: StreamHandle) -> tuple[float, str]:
         """Fetch the backlog (not following) and stage it for the first, merged batch.
@@ -531,6 +656,7 @@ class LogFollower:
         first = True
         last_flush = 0.0
         last_size = 0
+        was_flooding = False
         while not stop.is_set():
             self._data.wait()
             if stop.is_set():
@@ -560,6 +686,9 @@ class LogFollower:
                 lines = list(self._pending)
                 self._pending.clear()
                 dropped, self._dropped = self._dropped, 0
+                replace = tuple(self._replace.items())
+                self._replace.clear()
+                flooding = bool(self._flooding)
                 backlog = first
                 if first:
                     merged = sorted(self._backlog, key=lambda ln: ln.ts) if len(self.services) > 1 else self._backlog
@@ -571,12 +700,13 @@ class LogFollower:
                     first = False
             if len(self.services) > 1 and not backlog and len(lines) > 1:
                 lines.sort(key=lambda ln: ln.ts)  # interleave services by time within a batch
-            if not lines and not backlog and not dropped:
+            if not lines and not backlog and not dropped and not replace and flooding == was_flooding:
                 continue
+            was_flooding = flooding
             self._acked.clear()
             last_flush = time.monotonic()
             last_size = len(lines)
             try:
-                self._on_batch(LogBatch(self.generation, lines, dropped, backlog))
+                self._on_batch(LogBatch(self.generation, lines, dropped, backlog, replace, flooding))
             except Exception:  # noqa: BLE001 - the consumer went away
                 self._acked.set()

@@ -620,8 +620,11 @@ class LiarApp(App[int]):
         view = self.main.log_view
         if batch.backlog:
             view.backlog_loading = False
-        view.add_lines(batch.lines, batch.dropped)
-        if len(batch.lines) >= HEAP_SETTLE_BATCH:
+        if view.flooding != batch.flooding:
+            view.flooding = batch.flooding
+            self.main.logs.update_bar()
+        view.add_lines(batch.lines, batch.dropped, batch.replace)
+        if len(batch.lines) >= HEAP_SETTLE_BATCH or batch.flooding:
             # A burst: no full collection in the way of a key press until it is over; then the
             # full collections run again and the freed heap goes back to the OS.
             self._heap.burst()

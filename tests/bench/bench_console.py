@@ -504,7 +504,8 @@ class Bench:
             log(f"{tool.name}: burst {b}: {len(presses)} presses ({entry['presses_during']} before the last line showed), "
                 f"key median {entry['key_ms_median']:.1f} ms max {entry['key_ms_max']:.1f} ms; last line shown after "
                 f"{(seen_last or float('nan')):.2f} s; CPU {cpu_used:.2f} s; RSS peak {peak:.0f} MB, after {after:.0f} MB; "
-                f"{reached} lines in docker logs")
+                f"{reached} lines in docker logs; presses (at s: ms) "
+                + " ".join(f"{p['at_s']:.2f}:{p['ms']:.0f}" for p in presses))
 
     def burst_floor(self, floor: toolkit.Tool) -> dict[str, float]:
         """The bare Textual app's key during two bursts (not following the log): this machine's

@@ -202,6 +202,7 @@ class LogView(ScrollView, can_focus=True):
         self.current_match: int | None = None
         self.dropped = 0
         self.backlog_loading = False
+        self.flooding = False  # a followed service floods its log: only its newest lines come
         self._frame: tuple[Offset, int, Style] | None = None  # set while a frame renders
 
     # -- data ---------------------------------------------------------------------------------
@@ -246,17 +247,22 @@ class LogView(ScrollView, can_focus=True):
         self._text_width = 0
         self.current_match = None
         self.dropped = 0
+        self.flooding = False
         self._cache.clear()
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.refresh()
         self.post_message(self.StatusChanged())
 
-    def add_lines(self, lines: Iterable[LogLine], dropped: int = 0) -> None:
-        """Append a batch (the ring drops the oldest) and keep the view at the end when following."""
+    def add_lines(self, lines: Iterable[LogLine], dropped: int = 0, replace: Iterable[tuple[str, str]] = ()) -> None:
+        """Append a batch (the ring drops the oldest) and keep the view at the end when following.
+        `replace`: (service, ts) pairs whose newer lines go first (the batch brings them again)."""
         new = list(lines)
         self.dropped += dropped
-        if not new and not dropped:
+        replaced = False
+        if replace:
+            new, replaced = self._take_back(dict(replace), new)
+        if not new and not dropped and not replaced:
             return
         if len(new) > self.max_lines:
             self.dropped += len(new) - self.max_lines
@@ -295,6 +301,44 @@ class LogView(ScrollView, can_focus=True):
                 self.scroll_to(y=max(0, self.scroll_y - shift), animate=False, immediate=True)
         self.refresh()
         self.post_message(self.StatusChanged())
+
+    def _take_back(self, after: dict[str, str], new: list[LogLine]) -> tuple[list[LogLine], bool]:
+        """A flood's refill (once per flood): forget each service's lines newer than its
+        timestamp in `after` (`new` brings them again), and take back the other services' lines
+        newer than that to merge them with `new` in time order. The ring is rebuilt and matches
+        recounted. Returns the lines to append, and whether the ring changed."""
+        oldest = min(after.values())
+        kept: list[tuple[LogLine, int]] = []
+        moved: list[LogLine] = []
+        for ln, width in zip(self._lines, self._widths):
+            if ln.service in after:
+                if ln.ts > after[ln.service]:
+                    continue
+            elif ln.ts > oldest:
+                moved.append(ln)
+                continue
+            kept.append((ln, width))
+        gone = len(self._lines) - len(kept)
+        if not gone:
+            return new, False
+        self._lines.clear()
+        self._widths.clear()
+        self._lines.extend(ln for ln, _ in kept)
+        self._widths.extend(w for _, w in kept)
+        self._next_seq -= gone
+        self._text_width = max(self._widths, default=0)
+        self._cache.clear()
+        self.current_match = None
+        self._matches = []
+        if self.pattern is not None:
+            found = matching_seqs(self.pattern, self._lines, self.first_seq, SEARCH_BUDGET)
+            if found is None:
+                self._drop_slow_search()
+            else:
+                self._matches = found
+        if moved:
+            new = sorted(moved + new, key=lambda ln: ln.ts)
+        return new, True
 
     def _scroll_to_end(self) -> None:
         # After the new virtual size is laid out, else the end is the old end.
@@ -625,6 +669,8 @@ class LogView(ScrollView, can_focus=True):
         parts.append(BarPart(Text(f"{self.line_count:,}/{self.max_lines:,} lines", style="dim"), 4))
         if round(self.scroll_x) > 0:
             parts.append(BarPart(Text(f"← col {round(self.scroll_x) + 1}", style="bold"), 1))
+        if self.flooding:
+            parts.append(BarPart(Text("flood: newest lines only", style="bold yellow"), 1, Text("flood", style="bold yellow")))
         if self.dropped:
             parts.append(BarPart(Text(f"{self.dropped:,} dropped", style="yellow"), 2))
         if self.search_error:
