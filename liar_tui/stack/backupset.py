@@ -505,8 +505,16 @@ def list_sets(root: Path) -> list[BackupSet]:
         name = entry.name
         if _ID_RE.match(name) or (name.startswith(".") and name.endswith(PARTIAL_SUFFIX) and _ID_RE.match(name[1 : -len(PARTIAL_SUFFIX)])):
             result.append(read_set(entry))
-    result.sort(key=lambda s: (s.created_at or datetime.min.replace(tzinfo=timezone.utc), s.id))
+    result.sort(key=lambda s: id_order(s.id))
     return result
+
+
+def id_order(set_id: str) -> tuple[str, int]:
+    """Sets in the order they were started: an id is its start time (`20261127T035200Z`, with
+    `-2`, `-3`... for more in the same second). A set with no manifest has no creation time
+    recorded; ordered by that it came first (QA)."""
+    stamp, _, n = set_id.partition("-")
+    return stamp, int(n) if n.isdigit() else 1
 
 
 def find_set(root: Path, name: str, *, restorable: bool = False, services: tuple[str, ...] | list[str] = ()) -> BackupSet:

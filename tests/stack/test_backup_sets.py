@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import stat
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,14 @@ def test_partial_sets_are_incomplete_in_progress_ones_are_not_pruned(tmp_path: P
     make_set(tmp_path, "20240103T000000Z")
     make_partial(tmp_path, "20240104T000000Z")  # a crashed backup
     running, _ = make_partial(tmp_path, "20240105T000000Z", hold=True)  # a backup writing now
+    make_set(tmp_path, "20240102T000000Z-2")  # a second set in the same second
+    make_set(tmp_path, "20240102T000000Z-10")
+    sets = list_sets(tmp_path)
+    # in the order they were started, complete or not (an incomplete one has no creation time)
+    assert [s.id for s in sets] == ["20240101T000000Z", "20240102T000000Z", "20240102T000000Z-2", "20240102T000000Z-10",
+                                    "20240103T000000Z", "20240104T000000Z", "20240105T000000Z"]
+    for extra in ("20240102T000000Z-2", "20240102T000000Z-10"):
+        shutil.rmtree(tmp_path / extra)
     statuses = {s.id: s.status for s in list_sets(tmp_path)}
     assert statuses == {
         "20240101T000000Z": "complete", "20240102T000000Z": "complete", "20240103T000000Z": "complete",
@@ -222,6 +231,7 @@ def test_prune_refuses_to_keep_no_set(tmp_path: Path, keep: int) -> None:
 
 PRUNE_IN_A_READ_ONLY_PLACE = r"""
 import json, subprocess, sys
+import shutil
 from pathlib import Path
 from liar_tui.stack.backupset import list_sets, prune_sets
 root, ro = Path(sys.argv[1]), sys.argv[2]
