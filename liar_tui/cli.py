@@ -451,7 +451,11 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
 
     painted = prepaint is not None and prepaint.handover()
     try:
-        app = LiarApp(project, settings, wiring=wiring, driver_class=prepaint.driver_class() if painted else None)
+        if painted:
+            driver_class = prepaint.driver_class()
+        else:
+            from .ui.driver import QuietInputDriver as driver_class
+        app = LiarApp(project, settings, wiring=wiring, driver_class=driver_class)
         try:
             app.run(mouse=settings.mouse)
         finally:

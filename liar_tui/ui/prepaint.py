@@ -139,12 +139,12 @@ class PrePaint:
             return self.painted
 
     def driver_class(self) -> type:
-        """Textual's driver for this platform, minus its first 'enter alternate screen'."""
-        from textual.drivers.linux_driver import LinuxDriver
+        """The console's driver (ui/driver.py), minus its first 'enter alternate screen'."""
+        from .driver import QuietInputDriver
 
         prepaint = self
 
-        class PrePaintedDriver(LinuxDriver):
+        class PrePaintedDriver(QuietInputDriver):
             def write(self, data: str) -> None:
                 if not prepaint.taken_over and ALT_SCREEN_ON in data:
                     prepaint.taken_over = True
