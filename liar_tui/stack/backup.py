@@ -186,7 +186,16 @@ class RestoreReport:
 
 
 class ServiceNotRunning(BackupError):
-    pass
+    """Exits 1, as every command does when a service is not up for it (shell, logs, restore,
+    restart): 2 is for what stops a command before it starts (engine, .env, usage)."""
+
+    exit_code = 1
+
+
+class ContainersElsewhere(BackupError):
+    """The project's containers were made from another copy: exits 1, as the actions do."""
+
+    exit_code = 1
 
 
 class RestoreRunning(BackupError):
@@ -295,7 +304,7 @@ class StackAccess:
         if other is not None:
             # another copy's containers: backing them up, or restoring into them, under this
             # copy's name and .env is not what anyone means
-            raise BackupError(self.project.elsewhere_message(other))
+            raise ContainersElsewhere(self.project.elsewhere_message(other))
         if not st.container_id:
             raise ServiceNotRunning(f"{service} has no container: bring it up with `liar-tui up {service}` and try again")
         if not st.running:

@@ -35,6 +35,8 @@ class PortInUse(StackError):
 class NoContainer(StackError):
     """An action on a service whose container does not exist (never created, or removed by down)."""
 
+    exit_code = 1  # as an action that finds it while running (restart, recreate...) exits
+
 
 class InvalidComposeFile(StackError):
     """compose rejected the compose file."""
@@ -50,6 +52,8 @@ class SecretMissing(StackError):
 
 class ProjectElsewhere(StackError):
     """The project name's containers were made from another copy of the project."""
+
+    exit_code = 1  # the actions (up, restart...) report it as their failure; backup and restore too
 
 
 class ProjectNotFound(StackError):

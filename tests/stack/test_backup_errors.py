@@ -138,9 +138,14 @@ def test_wrong_password_in_env(running_stack: Project, tmp_path: Path, key: str,
 
 def test_service_not_running(engine_ready: None, tmp_path: Path) -> None:
     never_started = stackkit.make_project(tmp_path / "idle")
-    one_line_error(cli(never_started, "backup", "--backup-dir", str(tmp_path / "sets")),
-                   "postgres has no container", "liar-tui up postgres")
-    one_line_error(cli(never_started, "shell", "redis"), "redis is not running", "liar-tui up")
+    backup = cli(never_started, "backup", "--backup-dir", str(tmp_path / "sets"))
+    one_line_error(backup, "postgres has no container", "liar-tui up postgres")
+    shell = cli(never_started, "shell", "redis")
+    one_line_error(shell, "redis is not running", "liar-tui up")
+    restart = cli(never_started, "restart", "redis")
+    one_line_error(restart, "redis has no container", "liar-tui up redis")
+    # a service not up for the command: exit 1 whichever command (2 is for engine, .env, usage)
+    assert (backup.returncode, shell.returncode, restart.returncode) == (1, 1, 1)
     # restore says the service is not running, not that a good set "fails verification"
     from liar_tui.stack.backupset import SetWriter
 
@@ -149,9 +154,10 @@ def test_service_not_running(engine_ready: None, tmp_path: Path) -> None:
     hw.write(b"REDIS0011")
     w.add(hw.commit())
     w.finish({"redis": {"rdb_bytes": 9}}, {"liar-tui": "test"})
-    line = one_line_error(cli(never_started, "restore", "20240101T000000Z", "--yes", "--backup-dir", str(tmp_path / "sets")),
-                          "redis not running", "liar-tui up redis")
+    restore = cli(never_started, "restore", "20240101T000000Z", "--yes", "--backup-dir", str(tmp_path / "sets"))
+    line = one_line_error(restore, "redis not running", "liar-tui up redis")
     assert "verification" not in line
+    assert restore.returncode == 1
 
 
 # -- shells ---------------------------------------------------------------------------------------
