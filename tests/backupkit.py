@@ -13,11 +13,15 @@ import hashlib
 import io
 import os
 import random
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import stackkit
 
+from liar_tui.stack.compose import Stack
 from liar_tui.stack.project import Project
 
 BUCKETS = ("game-logs", "user-uploads", "replays")
@@ -344,3 +348,19 @@ def destroy_all(project: Project) -> None:
     destroy_postgres(project)
     destroy_redis(project)
     destroy_minio(project)
+
+
+@contextmanager
+def seeded_stack(directory: Path) -> Iterator[Project]:
+    """An isolated stack in `directory`, all four services healthy and seeded with data (a
+    postgres dump and an RDB of several MiB: a check of them takes a while); removed after."""
+    project = stackkit.make_project(directory)
+    stackkit.destroy(project)
+    try:
+        result = Stack(project).up(wait=True, wait_timeout=240)
+        assert result.ok, result.message
+        stackkit.wait_all_healthy(project)
+        seed_all(project)
+        yield project
+    finally:
+        stackkit.destroy(project)

@@ -12,6 +12,7 @@ import shutil
 import socket
 import string
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +51,17 @@ _PORT_LOCK = threading.Lock()
 #: Below Linux's ephemeral range (32768-60999), where outgoing connections take their source
 #: ports: a port picked there can be taken by a client between the pick and the publish.
 PORT_RANGE = (20000, 32000)
+
+
+def cli(project: Project, *args: str, stdin: str = "", env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The real command line on `project`, as cron or a person runs it: stdin is not a terminal,
+    and a backup folder set for the developer's own runs (LIAR_TUI_BACKUP_DIR) is not inherited."""
+    return subprocess.run(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env={**{k: v for k, v in os.environ.items() if k != "LIAR_TUI_BACKUP_DIR"}, **(env or {})},
+    )
 
 
 def free_port() -> int:

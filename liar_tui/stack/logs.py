@@ -533,19 +533,23 @@ class LogFollower:
 
         return run
 
-    def _fetch(self, service: str, container_id: str, handle: StreamHandle, after_ts: str, tail: int) -> tuple[list[LogLine], bool]:
-        """The lines logged after `after_ts`, from the newest `tail` of the log (not following),
-        and whether they reach back to it: the engine's `since` takes the line at `after_ts` too,
-        so when that line is not among them, lines between it and them may be missing."""
-        stream = handle.attach(self._open(container_id, follow=False, tail=tail, since=ts_to_since(after_ts)))
-        lines: list[LogLine] = []
+    def _read(self, service: str, handle: StreamHandle, stream: Stream, into: list[LogLine] | deque[LogLine]) -> None:
+        """A log read that does not follow, to its end (or until stopped), into `into`."""
+        handle.attach(stream)
         try:
             for batch in self._batches(service, stream):
                 if handle.stopped:
                     break
-                lines.extend(batch)
+                into.extend(batch)
         finally:
             stream.close()
+
+    def _fetch(self, service: str, container_id: str, handle: StreamHandle, after_ts: str, tail: int) -> tuple[list[LogLine], bool]:
+        """The lines logged after `after_ts`, from the newest `tail` of the log (not following),
+        and whether they reach back to it: the engine's `since` takes the line at `after_ts` too,
+        so when that line is not among them, lines between it and them may be missing."""
+        lines: list[LogLine] = []
+        self._read(service, handle, self._open(container_id, follow=False, tail=tail, since=ts_to_since(after_ts)), lines)
         reached = not lines or not lines[0].ts or lines[0].ts <= after_ts
         return only_new(lines, after_ts, after_ts)[0], reached
 
@@ -578,11 +582,9 @@ class LogFollower:
         with self._lock:
             pending = self._pending
             kept = [ln for ln in pending if ln.service != service or ln.ts <= after_ts]
+            kept.extend(lines)
             if len(self.services) > 1:
-                kept.extend(lines)
-                kept.sort(key=lambda ln: ln.ts)
-            else:
-                kept.extend(lines)
+                kept.sort(key=lambda ln: ln.ts)  # the other services' pending lines, by time
             maxlen = pending.maxlen or len(kept)
             if len(kept) > maxlen:
                 self._dropped += len(kept) - maxlen
@@ -611,14 +613,7 @@ class LogFollower:
         since = rng.since_epoch(started)
         lines: deque[LogLine] = deque(maxlen=self._pending.maxlen)
         if rng.tail != 0 or since is not None:
-            stream = handle.attach(self._open(container_id, follow=False, tail=rng.tail, since=since))
-            try:
-                for batch in self._batches(service, stream):
-                    if handle.stopped:
-                        break
-                    lines.extend(batch)
-            finally:
-                stream.close()
+            self._read(service, handle, self._open(container_id, follow=False, tail=rng.tail, since=since), lines)
         last = next((ln.ts for ln in reversed(lines) if ln.ts), "")
         self._backlog_done(service, list(lines))
         epoch = ts_to_epoch(last) if last else None

@@ -21,7 +21,6 @@ import stackkit
 
 from liar_tui.stack.backup import BackupError, BackupManager, BackupProgress
 from liar_tui.stack.backupset import MANIFEST, BackupSet, list_sets, sha256_file, write_json_file
-from liar_tui.stack.compose import Stack
 from liar_tui.stack.project import Project
 
 pytestmark = pytest.mark.engine
@@ -29,26 +28,13 @@ pytestmark = pytest.mark.engine
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(project: Project, *args: str, stdin: str = "", timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-        env={k: v for k, v in os.environ.items() if k != "LIAR_TUI_BACKUP_DIR"},
-    )
+cli = stackkit.cli
 
 
 @pytest.fixture(scope="module")
 def stack(engine_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    project = stackkit.make_project(tmp_path_factory.mktemp("backup-concurrent"))
-    stackkit.destroy(project)
-    try:
-        result = Stack(project).up(wait=True, wait_timeout=240)
-        assert result.ok, result.message
-        stackkit.wait_all_healthy(project)
-        backupkit.seed_all(project)  # a postgres dump and an RDB of several MiB: a check takes a while
+    with backupkit.seeded_stack(tmp_path_factory.mktemp("backup-concurrent")) as project:
         yield project
-    finally:
-        stackkit.destroy(project)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ Also the shells. Nothing here changes the shared stack's data (no restore runs).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,12 +23,7 @@ pytestmark = pytest.mark.engine
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(project: Project, *args: str, stdin: str = "", timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-        env={k: v for k, v in os.environ.items() if k != "LIAR_TUI_BACKUP_DIR"},
-    )
+cli = functools.partial(stackkit.cli, timeout=180)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:

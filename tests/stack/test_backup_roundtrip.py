@@ -23,7 +23,6 @@ import stackkit
 
 from liar_tui.stack.backup import BackupCancelled, BackupManager, BackupProgress
 from liar_tui.stack.backupset import BackupSet, list_sets
-from liar_tui.stack.compose import Stack
 from liar_tui.stack.project import Project
 
 pytestmark = pytest.mark.engine
@@ -31,14 +30,7 @@ pytestmark = pytest.mark.engine
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(project: Project, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """The real command line, as cron or a person runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
-        input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=timeout, cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
+cli = stackkit.cli
 
 
 def secrets_of(project: Project) -> list[str]:
@@ -54,16 +46,8 @@ def assert_no_secret(project: Project, *texts: str) -> None:
 
 @pytest.fixture(scope="module")
 def stack(engine_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    project = stackkit.make_project(tmp_path_factory.mktemp("backup-stack"))
-    stackkit.destroy(project)
-    try:
-        result = Stack(project).up(wait=True, wait_timeout=240)
-        assert result.ok, result.message
-        stackkit.wait_all_healthy(project)
-        backupkit.seed_all(project)
+    with backupkit.seeded_stack(tmp_path_factory.mktemp("backup-stack")) as project:
         yield project
-    finally:
-        stackkit.destroy(project)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ it is in test_data.py). Its own project: it takes the stack down."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,7 @@ pytestmark = pytest.mark.engine
 SERVICES = ("postgres", "redis", "nginx", "minio")
 
 
-def cli(project: Project, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )
+cli = functools.partial(stackkit.cli, timeout=400)
 
 
 def containers(project: Project) -> list[str]:

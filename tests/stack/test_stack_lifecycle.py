@@ -18,13 +18,7 @@ from liar_tui.stack.project import Project
 pytestmark = pytest.mark.engine
 
 
-def cli(project: Project, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+cli = stackkit.cli
 
 
 def test_all_four_services_healthy_on_loopback(running_stack: Project) -> None:

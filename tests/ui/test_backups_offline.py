@@ -97,6 +97,15 @@ async def open_restore_dialog(pilot: Any, app: Any) -> None:
     await pilot.press("r")
     await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
 
+
+async def restore_first_set(pilot: Any, app: Any) -> None:
+    """The restore dialog of the first set, confirmed with the project's name; waits for the end."""
+    await open_restore_dialog(pilot, app)
+    app.screen.query_one("#restore-name", Input).value = "liar-game"
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="restore")
+
+
 def test_B_backs_up_the_selected_service_with_progress_and_a_result(messages: list[Any]) -> None:
     activity = MemoryActivity()
     fake = FakeManager()
@@ -366,10 +375,7 @@ def test_a_long_restore_result_fits_80x24_and_scrolls() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await open_restore_dialog(pilot, app)
-            app.screen.query_one("#restore-name", Input).value = "liar-game"
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="restore")
+            await restore_first_set(pilot, app)
             await pilot.pause(0.3)
             screen = app.screen
             dialog = screen.query_one("Vertical")
@@ -673,10 +679,7 @@ def test_a_restore_row_does_not_name_its_service_twice() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await open_restore_dialog(pilot, app)
-            app.screen.query_one("#restore-name", Input).value = "liar-game"
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job.done, 5, what="restore")
+            await restore_first_set(pilot, app)
             await pilot.pause(0.1)
             rows = job_rows(app.screen)
             assert rows["postgres"][0] == "postgres  done  restored from the set", rows

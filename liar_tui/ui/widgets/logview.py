@@ -328,14 +328,7 @@ class LogView(ScrollView, can_focus=True):
         self._next_seq -= gone
         self._text_width = max(self._widths, default=0)
         self._cache.clear()
-        self.current_match = None
-        self._matches = []
-        if self.pattern is not None:
-            found = matching_seqs(self.pattern, self._lines, self.first_seq, SEARCH_BUDGET)
-            if found is None:
-                self._drop_slow_search()
-            else:
-                self._matches = found
+        self._recount_matches()
         if moved:
             new = sorted(moved + new, key=lambda ln: ln.ts)
         return new, True
@@ -427,6 +420,11 @@ class LogView(ScrollView, can_focus=True):
         except ValueError as exc:
             self.pattern = None
             self.search_error = f"bad regex: {exc}"
+        self._recount_matches()
+        self._changed()
+
+    def _recount_matches(self) -> None:
+        """Match the search over the whole buffer again (bounded: at most max_lines, and by time)."""
         self._matches = []
         self.current_match = None
         if self.pattern is not None:
@@ -435,7 +433,6 @@ class LogView(ScrollView, can_focus=True):
                 self._drop_slow_search()
             else:
                 self._matches = found
-        self._changed()
 
     def _drop_slow_search(self) -> None:
         """The search took too long: no pattern (nothing more is matched), the bar says why."""
