@@ -200,7 +200,7 @@ def _print_result(result: ActionResult) -> int:
     if result.ok:
         _say(result.summary())
         return 0
-    return _fail(result.summary(), 1)
+    return _fail(result.summary(), result.exit_code)
 
 
 def _progress(event: ProgressEvent) -> None:

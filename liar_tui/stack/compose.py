@@ -364,7 +364,7 @@ class Stack:
             text = (exc.stderr or "") + "\n" + (exc.stdout or "")
             return ActionResult(action, tuple(services), False, self.project.redactor()(first_error_line(text)), time.monotonic() - started)
         except StackError as exc:
-            return ActionResult(action, tuple(services), False, str(exc), time.monotonic() - started)
+            return ActionResult(action, tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
         return ActionResult(action, tuple(services), True, "", time.monotonic() - started)
 
     def up_events(
@@ -377,7 +377,7 @@ class Stack:
         try:
             self.check_owner()
         except StackError as exc:
-            yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started)
+            yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
             return
         try:
             stream = self.docker.compose.up(

@@ -348,6 +348,9 @@ class ActionResult:
     ok: bool
     message: str = ""
     seconds: float = 0.0
+    # the CLI's exit status when it failed: 2 when a check refused before anything was touched
+    # (a port in use, a secret not set: as `up` exits), 1 when the action ran and failed
+    exit_code: int = 1
 
     def summary(self) -> str:
         target = ", ".join(self.services) if self.services else "all services"

@@ -27,8 +27,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     )
 
 
-def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> str:
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str, code: int | None = None) -> str:
+    """`code`: the exit status when the test names it (2: refused before anything was touched;
+    1: the action ran and failed), else any failure."""
     assert out.returncode != 0, (out.stdout + out.stderr)[-1500:]
+    assert code is None or out.returncode == code, (out.returncode, out.stderr)
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, out.stderr
@@ -114,7 +117,7 @@ def test_port_in_use(tmp_path: Path, engine_ready: None) -> None:
         project = stackkit.make_project(tmp_path / "p", extra_env={"POSTGRES_PORT": str(port)})
         try:
             out = run_cli("--project-dir", str(project.root), "--project-name", project.name, "up")
-            assert_one_line_error(out, f"port {port}", "POSTGRES_PORT", "already in use")
+            assert_one_line_error(out, f"port {port}", "POSTGRES_PORT", "already in use", code=2)
             # nothing was created
             ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}"],
                                  capture_output=True, text=True).stdout.split()
@@ -177,7 +180,7 @@ def test_actions_check_ports_and_containers_before_they_touch_a_service(tmp_path
             port = taken.getsockname()[1]
             _env_with(project, "REDIS_PORT", str(port))
             out = run_cli(*cli, "recreate", "redis")
-            assert_one_line_error(out, "recreate redis failed", f"port {port}", "REDIS_PORT", "already in use")
+            assert_one_line_error(out, "recreate redis failed", f"port {port}", "REDIS_PORT", "already in use", code=2)
             state = stackkit.state_of(project, "redis")
             assert state.running and state.container_id == before, "the working container was kept"
         _env_with(project, "REDIS_PORT", str(own_port))
@@ -193,14 +196,14 @@ def test_actions_check_ports_and_containers_before_they_touch_a_service(tmp_path
             line = next(ln for ln in env_text.splitlines() if ln.startswith(f"{var}="))
             project.env_file.write_text(env_text.replace(line + "\n", ""))
             out = run_cli(*cli, "recreate", service)
-            assert_one_line_error(out, var, says)
+            assert_one_line_error(out, var, says, code=2)
             assert "env.example to" not in out.stderr  # .env is there: copying the example would lose it
             state = stackkit.state_of(project, service)
             assert state.running and state.container_id == kept, f"{service}: the working container was kept"
             project.env_file.write_text(env_text)
         _env_with(project, "BIND_ADDRESS", "10.254.254.254")
         out = run_cli(*cli, "recreate", "redis")
-        assert_one_line_error(out, "recreate redis failed", "BIND_ADDRESS 10.254.254.254", "not an address of this host")
+        assert_one_line_error(out, "recreate redis failed", "BIND_ADDRESS 10.254.254.254", "not an address of this host", code=2)
         state = stackkit.state_of(project, "redis")
         assert state.running and state.container_id == before, "the working container was kept"
         _env_with(project, "BIND_ADDRESS", "127.0.0.1")
@@ -211,14 +214,14 @@ def test_actions_check_ports_and_containers_before_they_touch_a_service(tmp_path
             taken.listen()
             for action in ("restart", "start"):
                 out = run_cli(*cli, action, "redis")
-                assert_one_line_error(out, f"{action} redis failed", f"port {own_port}", "REDIS_PORT", "already in use")
+                assert_one_line_error(out, f"{action} redis failed", f"port {own_port}", "REDIS_PORT", "already in use", code=2)
                 assert not stackkit.state_of(project, "redis").running
         assert run_cli(*cli, "start", "redis").returncode == 0
 
         assert run_cli(*cli, "down").returncode == 0
         for action in ("restart", "stop", "start"):
             out = run_cli(*cli, action, "redis")
-            assert_one_line_error(out, f"{action} redis failed", "redis has no container", "liar-tui up redis")
+            assert_one_line_error(out, f"{action} redis failed", "redis has no container", "liar-tui up redis", code=1)
     finally:
         stackkit.destroy(project)
 
