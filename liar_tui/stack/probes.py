@@ -671,6 +671,13 @@ def run_probes(
         if st is not None and not st.running:
             results[service] = not_running_result(st)
             continue
+        other = project.made_elsewhere(st.working_dir) if st is not None and st.container_id else None
+        if other is not None and service in CREDENTIALED:
+            # another checkout's containers under this project name: this copy's passwords are
+            # not theirs, and "password rejected: ALTER USER" would be a wrong fix on their data
+            results[service] = ProbeResult(service, WARN, f"not probed: its container was made from {other}, with that "
+                                                          f"copy's passwords: run liar-tui there (--project-dir {other})")
+            continue
         if no_env and service in CREDENTIALED:
             # not "password rejected": there is no password to try
             results[service] = ProbeResult(service, FAIL, f"{project.rel(project.env_file)} is missing, so the probe has no "

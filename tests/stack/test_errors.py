@@ -231,7 +231,8 @@ def test_a_reader_that_leaves_early_is_not_an_engine_error(tmp_path: Path, engin
     dropped the connection' (BrokenPipeError is a ConnectionError), and not a failure."""
     project = stackkit.make_project(tmp_path / "p")
     for args in (["status"], ["status", "--json"]):
-        cmd = " ".join([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), *args])
+        cmd = " ".join([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root),
+                        "--project-name", project.name, *args])  # not the developer's stack
         out = subprocess.run(["bash", "-c", f"{cmd} | true; echo rc=${{PIPESTATUS[0]}}"],
                              capture_output=True, text=True, timeout=120)
         assert out.stdout.strip() == "rc=0" and out.stderr == "", out

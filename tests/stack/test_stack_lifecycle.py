@@ -168,8 +168,17 @@ def test_a_second_copy_under_the_same_name_refuses_to_take_the_stack_over(runnin
     after = Stack(running_stack).states()
     assert {s: st.container_id for s, st in after.items()} == before
     assert all(st.running for st in after.values())
+    # a copy with its own passwords: its probes do not log in to the other copy's services (and
+    # blame a password mismatch, suggesting ALTER USER on that copy's database)
+    env = other.env_file.read_text()
+    other.env_file.write_text("".join(ln.split("=", 1)[0] + "=another-copy-secret\n" if "PASSWORD=" in ln else ln + "\n"
+                                      for ln in env.splitlines()))
     status = cli(other, "status", "--json")
     data = json.loads(status.stdout)
+    probes = {s["name"]: s["probe"] for s in data["services"]}
+    for service in ("postgres", "redis", "minio"):
+        assert probes[service]["level"] == "warn", probes[service]
+        assert probes[service]["reason"].startswith(f"not probed: its container was made from {running_stack.root}"), probes[service]
     assert data["made_elsewhere"] == str(running_stack.root)
     assert not any(s["drift"] for s in data["services"]), [s["drift_detail"] for s in data["services"]]
     assert all("made from" in s["drift_detail"]["error"] for s in data["services"])
