@@ -81,6 +81,8 @@ PROBE_INTERVAL = 10.0
 #: nginx.conf's mtimes, the containers): a few stats; the check itself runs only when one of them
 #: changed (wiring.drift_due), so an edit shows within this long (`liar-tui status` shows it at once).
 DRIFT_INTERVAL = 2.0
+#: At most this many seconds a drift check waits for a log burst to end (_wait_out_burst).
+DRIFT_BURST_WAIT = 30.0
 #: After launch, deep health waits this long: the first frame and the engine's state come first.
 DEEP_HEALTH_DELAY = 0.5
 #: A log batch this large means a burst: full collections are held back (ui/heap.py) until
@@ -903,6 +905,7 @@ class LiarApp(App[int]):
         try:
             while True:
                 self._drift_again = False
+                self._wait_out_burst()
                 states = self.monitor.states() if self.monitor is not None else {}
                 if not self.wiring.drift_due(states, force):
                     return
@@ -917,6 +920,16 @@ class LiarApp(App[int]):
                 force = True
         finally:
             self._drift_lock.release()
+
+    def _wait_out_burst(self) -> None:
+        """A drift check may run `docker compose config` (the docker CLI and its plugin, ~70 MB
+        and ~0.1 s of CPU each time): not while a log burst holds the cores and the heap (bench:
+        the launch's first check falling into a burst took the process tree from 75 to 120-141
+        MB). Drift changes slowly; it waits until the burst is over, DRIFT_BURST_WAIT at most."""
+        end = time.monotonic() + DRIFT_BURST_WAIT
+        while self._heap.paused and time.monotonic() < end:
+            if self._quitting.wait(0.25):
+                return
 
     def _record_drift(self, drift: dict[str, Any]) -> None:
         """Activity entries for drift transitions (runs in the drift worker)."""

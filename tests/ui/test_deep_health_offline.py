@@ -488,6 +488,50 @@ def test_the_health_views_service_is_selected_after_it_closes() -> None:
     run_sync(run())
 
 
+def test_a_drift_check_waits_for_a_log_burst_to_end(tmp_path: Path) -> None:
+    """A drift check runs `docker compose config` (~70 MB, ~0.1 s of CPU): during a log burst it
+    waits until the burst is over (bench: the launch's check in a burst took the process tree from
+    75 to 120-141 MB), then runs."""
+    import os
+    import time
+
+    from liar_tui.stack.logs import LogBatch, LogLine
+    from liar_tui.stack.project import Project
+    from liar_tui.ui import app as app_module
+    from liar_tui.ui.messages import LogLinesArrived
+
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / "docker-compose.yml").write_text("services: {}\n")
+    env = tmp_path / "compose" / ".env"
+    env.write_text("REDIS_PASSWORD=one\n")
+    checks: list[float] = []
+
+    async def run() -> None:
+        app, _, _ = offline_app(project=Project(root=tmp_path, name="liar-game"))
+        app._drift_enabled = True
+
+        def detect(states: Any) -> dict[str, Any]:
+            checks.append(time.monotonic())
+            return {}
+
+        app.wiring.detect_drift = detect  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: checks, 5, what="the first drift check")
+            lines = [LogLine("nginx", f"2026-11-27T09:00:00.{i:09d}Z", f"line {i}") for i in range(app_module.HEAP_SETTLE_BATCH)]
+            app.post_message(LogLinesArrived(LogBatch(app._log_generation, lines)))
+            burst = time.monotonic()
+            await wait_until(pilot, lambda: app._heap.paused, 2, what="the burst")
+            later = time.time() + 5
+            os.utime(env, (later, later))
+            app.check_drift(force=True)
+            await pilot.pause(app_module.HEAP_SETTLE_AFTER - 0.6)
+            assert len(checks) == 1, "no check while the burst holds the heap"
+            await wait_until(pilot, lambda: len(checks) == 2, 5, what="the check once the burst was over")
+            assert checks[1] - burst >= app_module.HEAP_SETTLE_AFTER
+
+    run_sync(run())
+
+
 def test_drift_is_checked_soon_after_the_env_is_edited(tmp_path: Path) -> None:
     """Drift took up to 30 s to show after .env or the compose file was edited (`liar-tui status`
     shows it at once): the console looks at the files' mtimes every 2 s and checks at once when
