@@ -617,6 +617,29 @@ def test_backups_view_at_80x24_shows_whole_services_and_statuses_and_moves_like_
     run_sync(run())
 
 
+def test_backups_rows_are_whole_when_drawn_before_the_table_is_idle() -> None:
+    """QA, about one opening in seven: `202  384.  comple  postgres`, until the list was read again.
+    DataTable measures new rows when it is next idle, and a frame drawn before that caches each
+    cell at its header's width. Drawn straight after the rows are given, they are whole."""
+    fake = FakeManager(qa_sets())
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("V")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
+                                      what="sets")
+            await pilot.pause(0.1)
+            screen.show_sets(fake.list(), "/backups")  # as the list is read again; no await: not idle yet
+            first = drawn(screen.table).splitlines()[1]
+            assert "20240531T100000Z" in first and "complete" in first and "redis" in first, first
+            await pilot.pause(0.1)
+            assert drawn(screen.table).splitlines()[1] == first  # and the same once it is idle
+
+    run_sync(run())
+
+
 def test_backups_view_wide_shows_when_each_set_was_made() -> None:
     fake = FakeManager(qa_sets())
 
