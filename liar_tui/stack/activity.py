@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -298,6 +299,11 @@ class ActivityRecorder:
         self.log = log
         self._states: dict[str, ServiceState] = {}
         self._probe_levels: dict[str, str] = {}
+        # Each service's probe level as the log last wrote it: a console opened while nginx still
+        # fails wrote "new -> fail" at every launch (QA: a morning's log of the same alarm); now
+        # a first result writes only what changed since (e.g. "fail -> ok" when it recovered).
+        path = getattr(log, "path", None)
+        self._logged_levels = last_probe_levels(read_entries(path, 1000) if path is not None else log.entries())
         self._lock = threading.Lock()
         self._recorder_fd: int | None = None
 
@@ -356,12 +362,28 @@ class ActivityRecorder:
         with self._lock:
             prev = self._probe_levels.get(result.service)
             self._probe_levels[result.service] = result.level
+            if prev is None:
+                prev = self._logged_levels.pop(result.service, None)
         if prev == result.level or (prev is None and result.level == "ok"):
             return
         with self._lock:
             if not self._is_recorder():
                 return
         self.log.record("probe", result.service, f"{prev or 'new'} -> {result.level}: {result.reason}")
+
+
+_PROBE_TEXT = re.compile(r"^\S+ -> (ok|warn|fail):")
+
+
+def last_probe_levels(entries: Iterable[ActivityEntry]) -> dict[str, str]:
+    """{service: level} of each service's last probe entry ("x -> level: reason")."""
+    levels: dict[str, str] = {}
+    for entry in entries:
+        if entry.kind == "probe":
+            m = _PROBE_TEXT.match(entry.text)
+            if m:
+                levels[entry.service] = m.group(1)
+    return levels
 
 
 def format_entries(entries: Iterable[ActivityEntry]) -> str:

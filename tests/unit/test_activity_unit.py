@@ -146,6 +146,28 @@ def test_recorder_probe_alarms(tmp_path: Path) -> None:
     ]
 
 
+def test_a_new_recorder_writes_only_what_changed_since_the_log_last_said(tmp_path: Path) -> None:
+    """QA: each console launched while nginx's /api/ failed wrote 'new -> fail' again. A new
+    recorder (another launch, the headless watcher) starts from the levels the log last wrote."""
+    project = _project(tmp_path)
+    first = ActivityRecorder(ActivityLog(project))
+    first.on_probe(ProbeResult("nginx", "fail", "/api/ 502"))
+    first.on_probe(ProbeResult("redis", "warn", "memory 95%"))
+    first.close()  # that console quit
+    log = ActivityLog(project, preload=False)  # as the headless watcher opens it
+    second = ActivityRecorder(log)
+    second.on_probe(ProbeResult("nginx", "fail", "/api/ 502"))  # still failing: said already
+    second.on_probe(ProbeResult("redis", "ok", "fine"))  # recovered while nobody watched
+    second.on_probe(ProbeResult("postgres", "ok", "fine"))  # never alarmed: nothing to say
+    second.on_probe(ProbeResult("nginx", "ok", "fine"))
+    assert [(e.service, e.text) for e in read_entries(log.path)] == [
+        ("nginx", "new -> fail: /api/ 502"),
+        ("redis", "new -> warn: memory 95%"),
+        ("redis", "warn -> ok: fine"),
+        ("nginx", "fail -> ok: fine"),
+    ]
+
+
 def test_fan_out_contains_errors() -> None:
     got: list[int] = []
 
