@@ -905,7 +905,8 @@ class LiarApp(App[int]):
         try:
             while True:
                 self._drift_again = False
-                self._wait_out_burst()
+                if not self._wait_out_burst():
+                    return  # quitting
                 states = self.monitor.states() if self.monitor is not None else {}
                 if not self.wiring.drift_due(states, force):
                     return
@@ -921,15 +922,17 @@ class LiarApp(App[int]):
         finally:
             self._drift_lock.release()
 
-    def _wait_out_burst(self) -> None:
+    def _wait_out_burst(self) -> bool:
         """A drift check may run `docker compose config` (the docker CLI and its plugin, ~70 MB
         and ~0.1 s of CPU each time): not while a log burst holds the cores and the heap (bench:
         the launch's first check falling into a burst took the process tree from 75 to 120-141
-        MB). Drift changes slowly; it waits until the burst is over, DRIFT_BURST_WAIT at most."""
+        MB). Drift changes slowly; it waits until the burst is over, DRIFT_BURST_WAIT at most.
+        False: the console is quitting (no check then)."""
         end = time.monotonic() + DRIFT_BURST_WAIT
         while self._heap.paused and time.monotonic() < end:
             if self._quitting.wait(0.25):
-                return
+                return False
+        return not self._quitting.is_set()
 
     def _record_drift(self, drift: dict[str, Any]) -> None:
         """Activity entries for drift transitions (runs in the drift worker)."""
