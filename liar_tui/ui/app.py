@@ -635,6 +635,7 @@ class LiarApp(App[int]):
             self._heap_timer = self.set_timer(HEAP_SETTLE_AFTER, self._heap.settle)
         if batch.backlog:
             self.main.logs.update_bar()
+            self.main.log_loaded()
         follower = self._follower
         if follower is not None:
             # The next batch may come once this one is on screen: a burst cannot queue repaints

@@ -282,3 +282,36 @@ def test_log_view_redacts_secrets_and_all_services_interleave(running_stack: Pro
             await pilot.press("q")
 
     run_sync(run())
+
+
+def test_save_right_after_a_selection_saves_the_new_services_log(running_stack: Project, tmp_path: Any, monkeypatch: Any) -> None:
+    """QA: `2` then `w` at once saved postgres's lines as liar-tui-...-redis-....log (the view
+    switches 0.15 s after a selection). The save waits for the selected service's log."""
+    monkeypatch.chdir(tmp_path)  # the dialog offers a file in the current folder
+
+    async def run() -> None:
+        from textual.widgets import Input
+
+        from liar_tui.ui.screens.modals import SaveLogScreen
+
+        app = live_app(running_stack)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle_healthy(pilot, app)
+            view = app.main.log_view
+            await wait_until(pilot, lambda: app.main.logs.target == "postgres" and not view.backlog_loading and view.line_count,
+                             10, what="postgres's log")
+            # `2` and `w` as one read of the terminal delivers them (typed fast, or over SSH)
+            app.main.action_select("redis")
+            app.main.action_save_log()
+            dialog = await wait_until(pilot, lambda: isinstance(app.screen, SaveLogScreen) and app.screen.query(Input) and app.screen,
+                                    10, what="the save dialog")
+            name = dialog.query_one(Input).value
+            assert "-redis-" in name, name
+            await pilot.press("enter")
+            saved = tmp_path / name.rsplit("/", 1)[-1]
+            await wait_until(pilot, lambda: saved.exists(), 5, what="the saved file")
+            text = saved.read_text()
+            assert "Redis" in text and "PostgreSQL" not in text and "database system" not in text, text[:500]
+            await pilot.press("q")
+
+    run_sync(run())

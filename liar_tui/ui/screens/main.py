@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 WIDE_MIN_WIDTH = 120
 WIDE_MIN_HEIGHT = 32
 
+#: `w` while the log loads waits this long at most for its backlog, then opens the dialog anyway
+SAVE_LOAD_WAIT = 3.0
 SERVICE_ACTIONS = ("restart", "recreate", "toggle_service", "shell")
 
 
@@ -160,6 +162,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
         self.logs = LogPanel(max_lines)
         self.activity = TextBar(Text("starting…", style="dim"), id="activity")
         self._follow_timer = None
+        self._save_pending = False  # `w` while the log loads: the dialog opens once it has
         self._state_bindings: tuple[str, bool, bool] | None = None
 
     @property
@@ -442,8 +445,29 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
         self.app.push_screen(LogRangeScreen(self.liar.log_range), done)
 
     def action_save_log(self) -> None:
+        # QA: `2` then `w` at once saved postgres's lines as "...-redis-....log": the view
+        # switches 0.15 s after a selection (_selected). Switch now, and save what it loads.
+        if not self.liar.logs_all and self.logs.target != self.selected:
+            if self._follow_timer is not None:
+                self._follow_timer.stop()
+            self.liar.follow_logs()
+        if self.log_view.backlog_loading:
+            if not self._save_pending:
+                self._save_pending = True
+                self.set_timer(SAVE_LOAD_WAIT, self.log_loaded)  # an engine gone meanwhile: no backlog comes
+            return
+        self._save_pending = False
+        self._open_save_dialog()
+
+    def log_loaded(self) -> None:
+        """The log view's backlog is in (or SAVE_LOAD_WAIT passed): a save asked for meanwhile opens."""
+        if self._save_pending:
+            self._save_pending = False
+            self._open_save_dialog()
+
+    def _open_save_dialog(self) -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = "all" if self.liar.logs_all else self.selected
+        target = "all" if self.liar.logs_all else self.logs.target  # what the view holds
         default = Path.cwd() / f"liar-tui-{self.project_name}-{target}-{stamp}.log"
 
         # the lines as they are now: the dialog may stay open a while (an existing file, an error)
