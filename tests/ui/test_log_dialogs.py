@@ -90,3 +90,29 @@ def test_how_far_back_shows_its_whole_error_at_80x24() -> None:
                 await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the dialog closed")
 
     run_sync(run())
+
+
+def test_editing_keys_keep_their_place_among_keys_read_at_once() -> None:
+    """QA: `ctrl+u` then `10m` in one terminal read left the How-far-back field empty: Textual's
+    Input ran its bound keys only after the event had gone up to the app and back, after the
+    characters behind them (Textual issue #6605). The keys are posted here without a pause, as
+    one read delivers them."""
+    from textual import events
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("b")
+            await wait_until(pilot, lambda: isinstance(app.screen, LogRangeScreen) and app.screen.query(Input), 5, what="the dialog")
+            box = app.screen.query_one(Input)
+            await wait_until(pilot, lambda: app.focused is box, 5, what="the field focused")
+            for key, char in (("ctrl+u", None), ("1", "1"), ("0", "0"), ("m", "m"), ("backspace", None), ("h", "h"),
+                              ("left", None), ("2", "2")):
+                event = events.Key(key, char)
+                event.set_sender(app)
+                app._driver.send_message(event)  # as Pilot's press does, without its wait after each key
+            await pilot.pause(0.3)
+            # ctrl+u clears "200"; 10m, backspace, h: "10h"; left, 2: "102h"
+            assert box.value == "102h", box.value
+
+    run_sync(run())

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ...stack.model import format_bytes
 from ..widgets.bars import TextBar
+from ..widgets.inputs import OrderedInput
 from .main import CalmFooter
 from .style import Dialog, SaysWhyKeyIsOff, ToastsClearOfDialog, fit_body, modal_css
 
@@ -328,10 +329,10 @@ class RestoreConfirmScreen(ToastsClearOfDialog, ModalScreen["tuple[str, ...] | N
                 classes="error",
             )
             yield Label("Services (space-separated):", classes="hint")
-            yield Input(value=" ".join(b.services), id="restore-services")
+            yield OrderedInput(value=" ".join(b.services), id="restore-services")
             yield Label(f"type {self.project} to confirm, then enter restores:", classes="hint")
             # no placeholder: a greyed name in the box reads as already typed
-            yield Input(id="restore-name")
+            yield OrderedInput(id="restore-name")
             yield Label("", id="restore-error", classes="error")
 
     def on_mount(self) -> None:

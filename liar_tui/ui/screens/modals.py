@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 
 from ...stack.logs import LogRange, parse_range
 from ..keys import KeyRow
+from ..widgets.inputs import OrderedInput
 from .style import Dialog, ToastsClearOfDialog, fit_body, modal_css
 
 
@@ -105,7 +106,7 @@ class ConfirmDownScreen(ToastsClearOfDialog, ModalScreen[str | None]):
             with Vertical(id="volumes-box"):
                 yield Label(f"type {self.project_name} to confirm, then enter deletes all data:", classes="error")
                 # no placeholder: a greyed name in the box reads as already typed
-                yield Input(id="confirm-name")
+                yield OrderedInput(id="confirm-name")
                 yield Label("", id="confirm-error", classes="error")
 
     def action_down(self) -> None:
@@ -165,7 +166,7 @@ class SaveLogScreen(ToastsClearOfDialog, ModalScreen[Path | None]):
         with Dialog():
             yield Label("Save the visible log", classes="title")
             yield Label(f"{self.lines:,} lines (after the filter, secrets redacted). enter saves, esc cancels.", classes="hint")
-            yield Input(value=str(self.default), id="save-path")
+            yield OrderedInput(value=str(self.default), id="save-path")
             yield Label("", id="save-error", classes="error")
 
     @on(Input.Submitted, "#save-path")
@@ -227,7 +228,7 @@ class LogRangeScreen(ToastsClearOfDialog, ModalScreen[LogRange | None]):
         with Dialog():
             yield Label("How far back?", classes="title")
             yield Label("a line count (200, 5000), all, a duration (30s, 10m, 2h, 1d) or a date (2026-11-27T10:00)", classes="hint")
-            yield Input(value=self.current.as_input(), id="range-input")
+            yield OrderedInput(value=self.current.as_input(), id="range-input")
             yield Label("", id="range-error", classes="error")
 
     @on(Input.Submitted, "#range-input")

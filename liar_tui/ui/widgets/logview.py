@@ -32,6 +32,7 @@ from textual.widgets import Input, Label
 from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
 from .bars import BarPart, TextBar, fit_parts, fit_strip, join_parts
+from .inputs import OrderedInput
 
 if TYPE_CHECKING:
     import regex as regexlib
@@ -722,7 +723,7 @@ class SearchBar(Horizontal):
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Label("/", id="search-label")
-        yield Input(placeholder="search (regex) — enter: next, ctrl+r regex, ctrl+t case, esc: back", id="search-input")
+        yield OrderedInput(placeholder="search (regex) — enter: next, ctrl+r regex, ctrl+t case, esc: back", id="search-input")
 
     def set_flags(self, regex: bool, case: bool) -> None:
         flags = ("regex" if regex else "text") + (" Aa" if case else " aa")
