@@ -123,6 +123,9 @@ def test_B_backs_up_the_selected_service_with_progress_and_a_result(messages: li
             assert any(isinstance(m, BackupProgressed) and m.progress.phase == "dump" for m in messages)
             assert "backup 20240601T120000Z complete: redis 1000B" in job_result(app)
             assert app.screen.query_one("#bar-redis").percentage == 1.0
+            # the bar fills the row (the dialogs' Label width took all of it but one cell: QA)
+            bar = app.screen.query_one("#bar-redis Bar")
+            assert bar.size.width >= 60 and drawn(bar).strip() == "━" * bar.size.width, (bar.size, drawn(bar))
             await pilot.press("escape")
             assert isinstance(app.screen, MainScreen)
             assert "✓ backup 20240601T120000Z complete" in app.main.activity.text.plain

@@ -100,6 +100,8 @@ class JobScreen(ToastsClearOfDialog, ModalScreen[None]):
     JobScreen Label.service { margin: 1 0 0 0; }
     JobScreen ProgressBar { width: 100%; }
     JobScreen ProgressBar Bar { width: 1fr; }
+    /* its percentage is a Label: the dialogs' `Label { width: 100% }` left the bar 1 cell wide */
+    JobScreen ProgressBar PercentageStatus { width: 5; }
     JobScreen #job-result { margin: 1 0 0 0; height: auto; }
     """
     BINDINGS = [
