@@ -11,7 +11,9 @@ import dataclasses
 import json
 import os
 import signal
+import re
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -130,36 +132,75 @@ def format_status_table(
     now: datetime | None = None,
     probes: dict | None = None,
     drift: dict | None = None,
+    width: int | None = None,
 ) -> str:
     """The status table; with `probes`/`drift` (cli_health.status_extras) a DRIFT column and a
-    probe line per service below it."""
+    probe line per service below it. `width` (a terminal's, not a pipe's): rows that would wrap
+    lose the IMAGE column (the console and --json have it) and say a drift's fix in one word (the
+    DRIFT lines below give the reason), then ports lose their shared bind address (named once
+    above); the lines below wrap under their text (QA at 80 columns)."""
     now = now or datetime.now(timezone.utc)
-    rows = [("SERVICE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PORTS", "IMAGE")]
-    for name in SERVICES:
-        st = states.get(name, ServiceState(service=name))
-        state = st.state if st.state != "exited" else f"exited ({st.exit_code})"
-        rows.append(
-            (
-                name,
-                state,
+    sts = [states.get(name, ServiceState(service=name)) for name in SERVICES]
+    addresses = {p.host_ip for st in sts for p in st.ports}
+
+    def rows(image: bool, address: bool) -> list[tuple[str, ...]]:
+        head = ["SERVICE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PORTS"] + (["IMAGE"] if image else [])
+        out = [tuple(head + (["DRIFT"] if drift else []))]
+        for st in sts:
+            cells = [
+                st.service,
+                st.state if st.state != "exited" else f"exited ({st.exit_code})",
                 _health(st),
                 format_duration(st.uptime_seconds(now)),
                 str(st.restart_count),
-                ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}" for p in st.ports) or "-",
-                st.image or "-",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [f"project {project.name} ({project.root})"]
-    for r in rows:
-        line = "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-        if drift:
-            info = drift.get(r[0])
-            mark = "DRIFT" if r[0] == "SERVICE" else (f"yes: {info.fix} to apply" if info and info.drifted else "-")
-            line = "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + mark
-        lines.append(line)
-    lines += cli_health.probe_lines(probes, drift)
-    return "\n".join(lines)
+                ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}" if address else f"{p.host_port}->{p.container_port}"
+                          for p in st.ports) or "-",
+            ] + ([st.image or "-"] if image else [])
+            if drift:
+                info = drift.get(st.service)
+                fix = info.fix if info and info.drifted else ""
+                cells.append(("-" if not fix else fix) if not image else (f"yes: {fix} to apply" if fix else "-"))
+            out.append(tuple(cells))
+        return out
+
+    def lay_out(table: list[tuple[str, ...]]) -> list[str]:
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+
+    header = f"project {project.name} ({project.root})"
+    lines = lay_out(rows(True, True))
+    if width is not None and max(map(len, lines)) > width:
+        lines = lay_out(rows(False, True))
+        if max(map(len, lines)) > width and len(addresses) == 1:
+            header += f", ports on {next(iter(addresses))}"
+            lines = lay_out(rows(False, False))
+    extra = cli_health.probe_lines(probes, drift)
+    if width is not None:
+        extra = [wrapped for line in extra for wrapped in _wrap_under(line, width)]
+    return "\n".join([header, *lines, *extra])
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one (a pipe gets every column, unwrapped)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def _wrap_under(line: str, width: int) -> list[str]:
+    """A probe or drift line (`  name  level  text`) wrapped at `width`, continuing under its text."""
+    if len(line) <= width or not line.startswith("  "):
+        return [line]
+    lead = _LINE_LEAD.match(line)
+    indent = len(lead.group(0)) if lead else 4
+    indent = indent if indent < width // 2 else 4
+    return textwrap.wrap(line, width, subsequent_indent=" " * indent, break_on_hyphens=False) or [line]
+
+
+# '  postgres  ok    ' (a probe line), '  redis     ' (a drift line): where the text starts
+_LINE_LEAD = re.compile(r"  (?:postgres|redis|nginx|minio) +(?:(?:ok|warn|fail) +)?")
 
 
 def status_json(stack: Stack, states: dict[str, ServiceState], probes: dict | None = None, drift: dict | None = None) -> dict:
@@ -227,7 +268,7 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     code = _print_result(result)
     if result.ok and (not args.services or "minio" in args.services):
         cli_health.bootstrap_buckets(stack, _say, lambda text: print(f"liar-tui: {text}", file=sys.stderr, flush=True))
-    print(format_status_table(stack.project, stack.states()), flush=True)
+    print(format_status_table(stack.project, stack.states(), width=_terminal_width()), flush=True)
     return code
 
 
@@ -260,7 +301,7 @@ def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
         data["made_elsewhere"] = str(elsewhere) if elsewhere is not None else None
         print(json.dumps(data, indent=2))
     else:
-        print(format_status_table(stack.project, states, probes=probes, drift=drift))
+        print(format_status_table(stack.project, states, probes=probes, drift=drift, width=_terminal_width()))
         if elsewhere is not None:
             print(f"note: {stack.project.elsewhere_message(elsewhere)}", flush=True)
     if getattr(args, "check", False):
