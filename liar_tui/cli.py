@@ -24,6 +24,7 @@ from .stack.engineapi import APIError
 from .stack.errors import StackError
 from .stack.model import SERVICES, ActionResult, ProgressEvent, ServiceState, format_duration
 from .stack.project import DEFAULT_PROJECT_NAME, Project, discover
+from .term import table_lines, terminal_width
 
 if TYPE_CHECKING:  # python-on-whales (pydantic) costs ~200 ms: the console imports it on first use
     from .stack.compose import Stack
@@ -163,30 +164,17 @@ def format_status_table(
             out.append(tuple(cells))
         return out
 
-    def lay_out(table: list[tuple[str, ...]]) -> list[str]:
-        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-        return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
-
     header = f"project {project.name} ({project.root})"
-    lines = lay_out(rows(True, True))
+    lines = table_lines(rows(True, True))
     if width is not None and max(map(len, lines)) > width:
-        lines = lay_out(rows(False, True))
+        lines = table_lines(rows(False, True))
         if max(map(len, lines)) > width and len(addresses) == 1:
             header += f", ports on {next(iter(addresses))}"
-            lines = lay_out(rows(False, False))
+            lines = table_lines(rows(False, False))
     extra = cli_health.probe_lines(probes, drift)
     if width is not None:
         extra = [wrapped for line in extra for wrapped in _wrap_under(line, width)]
     return "\n".join([header, *lines, *extra])
-
-
-def _terminal_width() -> int | None:
-    """The terminal's width when stdout is one (a pipe gets every column, unwrapped)."""
-    if not sys.stdout.isatty():
-        return None
-    import shutil
-
-    return shutil.get_terminal_size().columns
 
 
 def _wrap_under(line: str, width: int) -> list[str]:
@@ -268,7 +256,7 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     code = _print_result(result)
     if result.ok and (not args.services or "minio" in args.services):
         cli_health.bootstrap_buckets(stack, _say, lambda text: print(f"liar-tui: {text}", file=sys.stderr, flush=True))
-    print(format_status_table(stack.project, stack.states(), width=_terminal_width()), flush=True)
+    print(format_status_table(stack.project, stack.states(), width=terminal_width()), flush=True)
     return code
 
 
@@ -301,7 +289,7 @@ def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
         data["made_elsewhere"] = str(elsewhere) if elsewhere is not None else None
         print(json.dumps(data, indent=2))
     else:
-        print(format_status_table(stack.project, states, probes=probes, drift=drift, width=_terminal_width()))
+        print(format_status_table(stack.project, states, probes=probes, drift=drift, width=terminal_width()))
         if elsewhere is not None:
             print(f"note: {stack.project.elsewhere_message(elsewhere)}", flush=True)
     if getattr(args, "check", False):

@@ -24,9 +24,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .stack.model import BACKUP_DIR_ENV, BACKUP_SERVICES, SERVICES, format_bytes
+from .term import table_lines, terminal_width
 
 if TYPE_CHECKING:
     from .stack.backup import BackupManager, BackupProgress, VerifyReport
@@ -280,7 +281,17 @@ def cmd_list(stack: "Stack", args: argparse.Namespace) -> int:
     if not sets:
         print(f"no backup sets in {mgr.backup_dir}: make one with `liar-tui backup`")
         return 0
-    rows = [("SET", "CREATED (UTC)", "SIZE", "SERVICES", "PROJECT", "STATUS")]
+    print(f"backup sets in {mgr.backup_dir}")
+    print("\n".join(backup_list_lines(sets, stack.project.name, terminal_width())))
+    return 0
+
+
+def backup_list_lines(sets: list[Any], project: str, width: int | None = None) -> list[str]:
+    """The sets as a table. `width` (a terminal's): rows that would wrap lose PROJECT when every
+    set is this project's, then CREATED (a set's id is its creation time), as the Backups view
+    does (QA at 80 columns: every row took two lines)."""
+    names = ["SET", "CREATED (UTC)", "SIZE", "SERVICES", "PROJECT", "STATUS"]
+    cells = []
     for s in sets:
         created = s.created_at.strftime("%Y-%m-%d %H:%M:%S") if s.created_at else "-"
         status = s.status
@@ -288,12 +299,19 @@ def cmd_list(stack: "Stack", args: argparse.Namespace) -> int:
             status = "incomplete (no manifest)"
         elif s.manifest_id:
             status += f" (copy of {s.manifest_id})"
-        rows.append((s.id, created, format_bytes(s.size), ",".join(s.services) or "-", s.project or "-", status))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    print(f"backup sets in {mgr.backup_dir}")
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    return 0
+        cells.append(dict(zip(names, (s.id, created, format_bytes(s.size), ",".join(s.services) or "-", s.project or "-", status))))
+
+    def lines(columns: list[str]) -> list[str]:
+        return table_lines([tuple(columns), *(tuple(c[n] for n in columns) for c in cells)])
+
+    out = lines(names)
+    if width is not None and max(map(len, out)) > width and all(c["PROJECT"] in (project, "-") for c in cells):
+        names.remove("PROJECT")
+        out = lines(names)
+    if width is not None and max(map(len, out)) > width:
+        names.remove("CREATED (UTC)")
+        out = lines(names)
+    return out
 
 
 def _print_report(report: VerifyReport) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from liar_tui.cli import format_status_table
 from liar_tui.stack.drift import DriftInfo
@@ -75,3 +76,25 @@ def test_ports_on_different_addresses_keep_their_address() -> None:
 def test_a_wide_terminal_gets_the_full_table() -> None:
     assert format_status_table(PROJECT, _states(), NOW, _probes(), _drift(), width=250) == \
         format_status_table(PROJECT, _states(), NOW, _probes(), _drift())
+
+
+def _set(set_id: str, project: str = "liar-game") -> Any:
+    from liar_tui.stack.backupset import BackupFile, BackupSet
+
+    files = tuple(BackupFile(f"{s}/data", 1000, "0" * 64, s, "dump") for s in ("postgres", "redis", "minio"))
+    return BackupSet(set_id, Path("/backups") / set_id, True, datetime(2026, 11, 27, 8, 41, 28, tzinfo=timezone.utc), project,
+                     ("postgres", "redis", "minio"), files, 3000, {})
+
+
+def test_backup_list_fits_a_narrow_terminal_and_names_another_projects_set() -> None:
+    from liar_tui.cli_backup import backup_list_lines
+
+    sets = [_set("20261127T084128Z"), _set("20261127T090817Z")]
+    full = backup_list_lines(sets, "liar-game")
+    assert full[0].split() == ["SET", "CREATED", "(UTC)", "SIZE", "SERVICES", "PROJECT", "STATUS"] and max(map(len, full)) > 80
+    narrow = backup_list_lines(sets, "liar-game", 80)
+    assert narrow[0].split() == ["SET", "CREATED", "(UTC)", "SIZE", "SERVICES", "STATUS"] and max(map(len, narrow)) <= 80
+    # a set of another project keeps PROJECT; the creation time goes (the id is that time)
+    mixed = backup_list_lines([*sets, _set("20261127T095038Z", "other-game")], "liar-game", 80)
+    assert mixed[0].split() == ["SET", "SIZE", "SERVICES", "PROJECT", "STATUS"] and max(map(len, mixed)) <= 80
+    assert "other-game" in mixed[-1]
