@@ -10,8 +10,8 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import re
+import signal
 import sys
 import textwrap
 import threading
@@ -188,7 +188,7 @@ def _wrap_under(line: str, width: int) -> list[str]:
 
 
 # '  postgres  ok    ' (a probe line), '  redis     ' (a drift line): where the text starts
-_LINE_LEAD = re.compile(r"  (?:postgres|redis|nginx|minio) +(?:(?:ok|warn|fail) +)?")
+_LINE_LEAD = re.compile(rf"  (?:{'|'.join(SERVICES)}) +(?:(?:ok|warn|fail) +)?")
 
 
 def status_json(stack: Stack, states: dict[str, ServiceState], probes: dict | None = None, drift: dict | None = None) -> dict:
