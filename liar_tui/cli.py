@@ -461,6 +461,11 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
         problem = check_keymap(settings.keys)
         if problem:
             raise ConfigError(problem)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # QA: `liar-tui | cat` painted frames into the pipe without end (65k lines in 10 s)
+        which = "input" if not sys.stdin.isatty() else "output"
+        return _fail(f"the console needs a terminal and its {which} is not one: run liar-tui in a terminal "
+                     "(over SSH: ssh -t); scripts use `liar-tui status [--json]`", 2)
     from .ui.heap import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the monitor's threads start

@@ -126,6 +126,24 @@ def test_port_in_use(tmp_path: Path, engine_ready: None) -> None:
             stackkit.destroy(project)
 
 
+def test_the_console_without_a_terminal_says_so(project: Project) -> None:
+    """QA: `liar-tui | cat` painted frames into the pipe without end; without a terminal the
+    console is refused in one line (exit 2: it could not start), before it touches the engine."""
+    import pty
+
+    main, tty = pty.openpty()  # input from a terminal, output into a pipe
+    try:
+        out = subprocess.run([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--no-up"],
+                             stdin=tty, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(main)
+        os.close(tty)
+    assert_one_line_error(out, "the console needs a terminal", "its output is not one", "liar-tui status", code=2)
+    assert out.stdout == ""
+    out = run_cli("--project-dir", str(project.root), "--no-up")
+    assert out.returncode == 2 and "the console needs a terminal" in out.stderr and out.stdout == "", out
+
+
 def test_invalid_compose_file(project: Project) -> None:
     project.compose_file.write_text(project.compose_file.read_text().replace("services:", "services:\n  bad: [", 1))
     out = run_cli("--project-dir", str(project.root), "up")
