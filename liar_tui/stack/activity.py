@@ -302,8 +302,10 @@ class ActivityRecorder:
         # Each service's probe level as the log last wrote it: a console opened while nginx still
         # fails wrote "new -> fail" at every launch (QA: a morning's log of the same alarm); now
         # a first result writes only what changed since (e.g. "fail -> ok" when it recovered).
+        # the console's log has the file's last entries in memory already; the watcher's
+        # (preload=False) reads them here
         path = getattr(log, "path", None)
-        self._logged_levels = last_probe_levels(read_entries(path, 1000) if path is not None else log.entries())
+        self._logged_levels = last_probe_levels(log.entries() or (read_entries(path, 1000) if path is not None else []))
         self._lock = threading.Lock()
         self._recorder_fd: int | None = None
 

@@ -90,10 +90,18 @@ def job_result(app: Any) -> str:
 
 
 
+async def open_backups_view(pilot: Any, app: Any) -> BackupsScreen:
+    """`V`, and the view once it lists the sets and has drawn them."""
+    await pilot.press("V")
+    screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
+                              what="sets")
+    await pilot.pause(0.1)
+    return screen
+
+
 async def open_restore_dialog(pilot: Any, app: Any) -> None:
     """V (the backups view, its sets listed), then r: the restore dialog of the first set."""
-    await pilot.press("V")
-    await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
+    await open_backups_view(pilot, app)
     await pilot.press("r")
     await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
 
@@ -280,10 +288,7 @@ def test_backups_view_at_80_columns_shows_each_sets_status() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("V")
-            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
-                                      what="sets")
-            await pilot.pause(0.1)
+            screen = await open_backups_view(pilot, app)
             table = drawn(screen.table)
             assert table.count("complete") == 2 and "STATUS" in table, table
             assert "PROJECT" not in table
@@ -590,10 +595,7 @@ def test_backups_view_at_80x24_shows_whole_services_and_statuses_and_moves_like_
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("V")
-            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
-                                      what="sets")
-            await pilot.pause(0.1)
+            screen = await open_backups_view(pilot, app)
             rows = drawn(screen.table).splitlines()[1:5]
             for row, words in zip(rows, (("complete", "redis"), ("verified", "postgres,redis,minio"),
                                          ("verify failed", "postgres,redis,minio"), ("incomplete", "postgres,redis,minio"))):
@@ -630,10 +632,7 @@ def test_backups_rows_are_whole_when_drawn_before_the_table_is_idle() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("V")
-            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
-                                      what="sets")
-            await pilot.pause(0.1)
+            screen = await open_backups_view(pilot, app)
             screen.show_sets(fake.list(), "/backups")  # as the list is read again; no await: not idle yet
             first = drawn(screen.table).splitlines()[1]
             assert "20240531T100000Z" in first and "complete" in first and "redis" in first, first
@@ -650,10 +649,7 @@ def test_backups_view_wide_shows_when_each_set_was_made() -> None:
         app, _, _ = offline_app()
         app._backup_manager = lambda: fake  # type: ignore[method-assign]
         async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("V")
-            screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5,
-                                      what="sets")
-            await pilot.pause(0.1)
+            screen = await open_backups_view(pilot, app)
             assert "CREATED (UTC)" in drawn(screen.table) and "2024-06-01 11:00:00" in drawn(screen.table)
 
     run_sync(run())

@@ -488,6 +488,31 @@ def test_the_health_views_service_is_selected_after_it_closes() -> None:
     run_sync(run())
 
 
+def drift_project(root: Path) -> tuple[Path, list[float]]:
+    """A project folder with a compose file and a .env (returned), and a list for the times of
+    the drift checks drift_counting_app counts."""
+    (root / "compose").mkdir()
+    (root / "compose" / "docker-compose.yml").write_text("services: {}\n")
+    env = root / "compose" / ".env"
+    env.write_text("REDIS_PASSWORD=one\n")
+    return env, []
+
+
+def drift_counting_app(root: Path, checks: list[float]) -> Any:
+    """An offline console on that project whose drift checks only note when they ran."""
+    import time
+
+    app, _, _ = offline_app(project=Project(root=root, name="liar-game"))
+    app._drift_enabled = True
+
+    def detect(states: Any) -> dict[str, Any]:
+        checks.append(time.monotonic())
+        return {}
+
+    app.wiring.detect_drift = detect  # type: ignore[method-assign]
+    return app
+
+
 def test_a_drift_check_waits_for_a_log_burst_to_end(tmp_path: Path) -> None:
     """A drift check runs `docker compose config` (~70 MB, ~0.1 s of CPU): during a log burst it
     waits until the burst is over (bench: the launch's check in a burst took the process tree from
@@ -496,25 +521,13 @@ def test_a_drift_check_waits_for_a_log_burst_to_end(tmp_path: Path) -> None:
     import time
 
     from liar_tui.stack.logs import LogBatch, LogLine
-    from liar_tui.stack.project import Project
     from liar_tui.ui import app as app_module
     from liar_tui.ui.messages import LogLinesArrived
 
-    (tmp_path / "compose").mkdir()
-    (tmp_path / "compose" / "docker-compose.yml").write_text("services: {}\n")
-    env = tmp_path / "compose" / ".env"
-    env.write_text("REDIS_PASSWORD=one\n")
-    checks: list[float] = []
+    env, checks = drift_project(tmp_path)
 
     async def run() -> None:
-        app, _, _ = offline_app(project=Project(root=tmp_path, name="liar-game"))
-        app._drift_enabled = True
-
-        def detect(states: Any) -> dict[str, Any]:
-            checks.append(time.monotonic())
-            return {}
-
-        app.wiring.detect_drift = detect  # type: ignore[method-assign]
+        app = drift_counting_app(tmp_path, checks)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: checks, 5, what="the first drift check")
             lines = [LogLine("nginx", f"2026-11-27T09:00:00.{i:09d}Z", f"line {i}") for i in range(app_module.HEAP_SETTLE_BATCH)]
@@ -539,23 +552,10 @@ def test_drift_is_checked_soon_after_the_env_is_edited(tmp_path: Path) -> None:
     import os
     import time
 
-    from liar_tui.stack.project import Project
-
-    (tmp_path / "compose").mkdir()
-    (tmp_path / "compose" / "docker-compose.yml").write_text("services: {}\n")
-    env = tmp_path / "compose" / ".env"
-    env.write_text("REDIS_PASSWORD=one\n")
-    checks: list[float] = []
+    env, checks = drift_project(tmp_path)
 
     async def run() -> None:
-        app, _, _ = offline_app(project=Project(root=tmp_path, name="liar-game"))
-        app._drift_enabled = True
-
-        def detect(states: Any) -> dict[str, Any]:
-            checks.append(time.monotonic())
-            return {}
-
-        app.wiring.detect_drift = detect  # type: ignore[method-assign]
+        app = drift_counting_app(tmp_path, checks)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: checks, 5, what="the first drift check")
             await pilot.pause(4.5)
