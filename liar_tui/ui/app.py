@@ -447,6 +447,17 @@ class LiarApp(App[int]):
         except Exception:  # noqa: BLE001
             return None
 
+    def not_running_reason(self, services: Sequence[str], what: str) -> str:
+        """Why `what` ("a backup", "a restore") cannot run now: the services of `services` that
+        are not running, and the key that starts one ('' when all run). Said before a job starts,
+        in the console's words (the stack layer's own error names the headless command)."""
+        down = [s for s in services if not self.state_of(s).running]
+        if not down:
+            return ""
+        one = len(down) == 1
+        return (f"{', '.join(down)} {'is' if one else 'are'} not running: {what} needs {'it' if one else 'them'} "
+                f"running ({self.key_for('service.toggle')} in the main view starts the selected service)")
+
     def key_for(self, binding_id: str, screen: type | None = None) -> str:
         """The key(s) a binding has now (after the keymap), for hints: 'R', 'ctrl+a'. Looked up
         in the main screen's bindings, or `screen`'s."""

@@ -245,6 +245,49 @@ def test_verify_with_a_service_down_is_not_finished_not_failed(messages: list[An
 
 
 
+def test_a_stopped_service_refuses_backup_and_restore_up_front_with_the_consoles_key(messages: list[Any]) -> None:
+    """QA: with postgres stopped, B in the main view said why at once, but n in the Backups view
+    and a confirmed restore started a job that failed, naming the headless `liar-tui start`."""
+    from uikit import sample_states
+
+    states = sample_states()
+    pg = states["postgres"]
+    states["postgres"] = pg.__class__(**{**pg.__dict__, "state": "exited", "exit_code": 0})
+    fake = FakeManager([make_set("20240601T110000Z")])
+
+    async def run() -> None:
+        app, _, _ = offline_app(states)
+        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await pilot.press("1")
+            assert app.main.check_action("backup_service", ()) is None
+            assert app.main.check_action("backup_all", ()) is None
+            reason = app.main.disabled_reason("backup_all")
+            assert reason.startswith("postgres is not running: a backup needs it running (s in the main view"), reason
+            screen = await open_backups_view(pilot, app)
+            assert screen.check_action("new", ()) is None
+            assert screen.disabled_reason("new") == reason
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, BackupsScreen) and fake.calls == []
+            # restore: with postgres among the services the dialog says so and starts nothing
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), 5, what="the restore dialog")
+            app.screen.query_one("#restore-name", Input).value = "liar-game"
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, RestoreConfirmScreen) and fake.calls == []
+            error = str(app.screen.query_one("#restore-error").render())
+            assert error.startswith("postgres is not running: a restore needs it running") and "nothing was restored" in error
+            # without postgres it goes ahead
+            app.screen.query_one("#restore-services", Input).value = "redis minio"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any(c[0] == "restore" for c in fake.calls), 5, what="restore")
+            assert fake.calls[-1] == ("restore", "20240601T110000Z", ("redis", "minio"))
+
+    run_sync(run())
+
+
 def test_typed_confirmations_show_no_name_in_the_box() -> None:
     """The project name as a placeholder read as already typed (QA pressed enter and was told it
     is not the project name): the boxes start empty and the label above says what to type."""

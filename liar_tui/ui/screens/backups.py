@@ -352,6 +352,10 @@ class RestoreConfirmScreen(ToastsClearOfDialog, ModalScreen["tuple[str, ...] | N
         if name != self.project:
             error.update("that is not the project name: nothing will be restored")
             return
+        down = self.app.not_running_reason(services, "a restore")  # type: ignore[attr-defined]
+        if down:
+            error.update(down + "; nothing was restored")
+            return
         self.dismiss(tuple(s for s in self.bset.services if s in services))
 
     def action_cancel(self) -> None:
@@ -580,6 +584,8 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
                 return f"a {app.backup_job.kind} is running: one at a time"
             if not app.engine_connected:
                 return "the Docker engine is unreachable: backups come back when it does"
+        if action == "new":
+            return app.not_running_reason(app.backup_services, "a backup")
         return ""
 
     def say_disabled(self, key: str, reason: str) -> None:

@@ -312,10 +312,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             if app.backup_job is not None:
                 return f"a {app.backup_job.kind} is running: one at a time"
             wanted = backed if action == "backup_all" else (service,)
-            down = [s for s in wanted if not app.state_of(s).running]
-            if down:
-                return (f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not running: a backup needs "
-                        f"{'it' if len(down) == 1 else 'them'} running (select it and press {key('service.toggle')})")
+            return app.not_running_reason(wanted, "a backup")
         if action in ("next_match", "previous_match"):
             return f"no match in the log: {key('logs.search')} searches it"
         if action == "only_matching":
