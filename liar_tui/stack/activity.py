@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import locks
 from .envfile import LiveRedactor
 from .model import ServiceState
 from .project import Project
@@ -316,14 +317,10 @@ class ActivityRecorder:
             return True  # a log with no file (in memory) shares nothing
         path = self.log.path.with_name(self.log.path.name + ".recorder.lock")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = locks.take(path)
         except OSError:
             return True  # no lock to be had here: better twice than never
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        if fd is None:
             return False  # another liar-tui writes these
         self._recorder_fd = fd
         return True

@@ -7,6 +7,13 @@ AutoHealer fills that gap, carefully:
   least `checks` (Docker itself flags unhealthy after the healthcheck's `retries` failures);
 - it re-inspects the container just before acting, so a service the user stopped, paused, fixed or
   recreated meanwhile is left alone; healthy services and stopped ones are never touched;
+- one healer acts per project: the one holding the project's autoheal lock
+  (docker/liar-tui-autoheal-NAME.lock, taken at its first restart and kept while it is on); another
+  liar-tui with autoheal on (a second console, a headless `liar-tui autoheal`) stands by, says so
+  once, and takes over when the holder turns autoheal off or ends. Two healers restarting the same
+  service doubled every restart and every cap;
+- it holds off while a restore of the project runs (its restore lock is held): a restore stops and
+  starts services, and a restart in the middle of one would break it;
 - after restart number k it waits backoff x 2^(k-1) seconds (capped) before it may act again, and
   after `max_attempts` restarts it gives up on that service and says so. The count resets once the
   service has stayed healthy for `stable` seconds, or when its container is replaced.
@@ -19,13 +26,16 @@ re-inspects that service. Nothing polls while everything is healthy.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import locks
 from .model import LABEL_PROJECT, LABEL_SERVICE, SERVICES, ActionResult, ServiceState, parse_inspect
 
 if TYPE_CHECKING:
@@ -57,6 +67,7 @@ class AutohealStep:
 
     service: str
     action: str  # restarting | restarted | restart-failed | backoff | gave-up | recovered | reset | enabled | disabled
+    # | standby (another liar-tui heals) | restore (one runs) | resumed (after either)
     attempt: int
     text: str
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -111,6 +122,8 @@ class AutoHealer:
         services: tuple[str, ...] = SERVICES,
         enabled: bool = True,
         redact: Callable[[str], str] | None = None,
+        lease: Path | None = None,
+        hold_off: Path | None = None,
     ) -> None:
         self.policy = policy or AutohealPolicy()
         self._redact = redact or (lambda text: text)
@@ -128,6 +141,11 @@ class AutoHealer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="autoheal", daemon=True)
         self.restarts: list[tuple[str, float]] = []  # (service, wall time) of every restart made
+        self._lease = lease  # the project's autoheal lock: only its holder restarts
+        self._lease_fd: int | None = None
+        self._lease_lock = threading.Lock()
+        self._hold_off = hold_off  # the project's restore lock: no restart while it is held
+        self._announced_wait = ""  # "standby" or "restore" once said (see _waiting_for)
 
     @classmethod
     def for_stack(
@@ -138,6 +156,8 @@ class AutoHealer:
         policy = kwargs.get("policy") or AutohealPolicy()
         kwargs["policy"] = policy
         kwargs.setdefault("redact", stack.project.redactor())
+        kwargs.setdefault("lease", stack.project.lock_path("autoheal"))
+        kwargs.setdefault("hold_off", stack.project.lock_path("restore"))
         if monitor is not None:
             refresh: Callable[[str], ServiceState] = monitor.refresh
         else:
@@ -165,6 +185,7 @@ class AutoHealer:
             self._cond.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(join)
+        self._let_lease_go()
 
     @property
     def enabled(self) -> bool:
@@ -179,6 +200,7 @@ class AutoHealer:
     def disable(self) -> None:
         if self._enabled:
             self._enabled = False
+            self._let_lease_go()  # another liar-tui with autoheal on takes over
             self._step("-", "disabled", 0, "autoheal off: unhealthy services are left alone")
 
     def on_state(self, st: ServiceState) -> None:
@@ -254,6 +276,33 @@ class AutoHealer:
                         self._evaluate(service, st)
                     except Exception as exc:  # noqa: BLE001 - keep healing the others
                         self._step(service, "error", 0, f"autoheal error on {service}: {exc}")
+
+    def _let_lease_go(self) -> None:
+        with self._lease_lock:
+            if self._lease_fd is not None:
+                os.close(self._lease_fd)  # also lets the flock go
+                self._lease_fd = None
+
+    def _waiting_for(self) -> str:
+        """Why this healer may not restart now ('' when it may): a restore of the project runs,
+        or another liar-tui holds the autoheal lock. Takes the lock when it is free."""
+        if self._hold_off is not None and locks.held(self._hold_off):
+            return (f"a restore of this project is running{locks.holder(self._hold_off)}: autoheal restarts "
+                    f"nothing until it ends")
+        if self._lease is None:
+            return ""
+        with self._lease_lock:
+            if self._lease_fd is not None:
+                return ""
+            try:
+                fd = locks.take(self._lease, parents=False)  # docker/ holds the project's data: it exists
+            except OSError:
+                return ""  # no lock to be had here: heal rather than never
+            if fd is None:
+                return (f"another liar-tui heals this project{locks.holder(self._lease)}: this one stands by "
+                        f"and takes over when that one stops")
+            self._lease_fd = fd
+            return ""
 
     def _safe_refresh(self, service: str) -> ServiceState | None:
         try:
@@ -334,6 +383,18 @@ class AutoHealer:
             if fresh is not None and fresh.running:
                 self._schedule(service, now + p.recheck)
             return
+        waiting = self._waiting_for()
+        if waiting:
+            kind = "restore" if waiting.startswith("a restore") else "standby"
+            if self._announced_wait != kind:  # once for the project, not at every look
+                self._announced_wait = kind
+                self._step(service, kind, tr.attempts, waiting)
+            self._schedule(service, now + p.recheck)
+            return
+        if self._announced_wait:
+            said = "the restore ended" if self._announced_wait == "restore" else "this liar-tui took over autoheal"
+            self._announced_wait = ""
+            self._step(service, "resumed", tr.attempts, f"{said}: autoheal acts on {service} again")
         tr.attempts += 1
         tr.announced_backoff = False
         self._step(

@@ -26,7 +26,6 @@ What each service's backup is, and why:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
@@ -69,6 +68,7 @@ from .backupset import (
     utcnow,
     write_json_file,
 )
+from . import locks
 from .containerio import CHUNK, ExecCancelled, ExecOutcome, exec_capture, run_exec
 from .engine import Engine
 from .errors import EnvFileMissing, StackError
@@ -451,7 +451,7 @@ class BackupManager:
 
     # -- the restore lock --------------------------------------------------------------------------
     def restore_lock_path(self) -> Path:
-        return self.project.root / "docker" / f"liar-tui-restore-{self.project.name}.lock"
+        return self.project.lock_path("restore")
 
     @contextmanager
     def restore_lock(self) -> Iterator[None]:
@@ -475,23 +475,13 @@ class BackupManager:
     def _take_restore_lock(self) -> int:
         path = self.restore_lock_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            # a short wait: autoheal looks at this lock (locks.held) before each restart
+            fd = locks.take(path, wait=0.5)
         except OSError as exc:
             raise BackupError(f"cannot create the restore lock {path}: {exc.strerror or exc}: check that folder's owner "
                               f"and permissions") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            try:
-                holder = os.read(fd, 64).decode("ascii", "replace").strip()
-            except OSError:
-                holder = ""
-            os.close(fd)
-            pid = f" (pid {holder})" if holder.isdigit() else ""
-            raise RestoreRunning(f"a restore of {self.project.name} is running{pid}: wait for it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        if fd is None:
+            raise RestoreRunning(f"a restore of {self.project.name} is running{locks.holder(path)}: wait for it") from None
         return fd
 
     def prune(self, keep: int) -> PruneResult:

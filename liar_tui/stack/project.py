@@ -53,6 +53,11 @@ class Project:
     def images_dir(self) -> Path:
         return self.compose_dir / "images"
 
+    def lock_path(self, what: str) -> Path:
+        """docker/liar-tui-WHAT-NAME.lock: an flock every liar-tui of this project shares (see
+        locks.py): `restore` (one restore at a time), `autoheal` (one healer acts)."""
+        return self.root / "docker" / f"liar-tui-{what}-{self.name}.lock"
+
     def made_elsewhere(self, working_dir: str) -> Path | None:
         """The other checkout a container of this project name was made from (its compose
         working_dir label names another folder), or None when it is this one's (or unknown)."""

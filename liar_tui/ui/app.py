@@ -92,7 +92,8 @@ HEAP_SETTLE_AFTER = 3.0
 #: State changes come in bursts (die, start, health_status): one probe round after the burst.
 PROBE_TRIGGER_DELAY = 1.0
 #: Autoheal steps that deserve a notification (the others go to the activity line and view).
-_LOUD_STEPS = {"restarting": "warning", "restart-failed": "error", "gave-up": "error", "recovered": "information"}
+_LOUD_STEPS = {"restarting": "warning", "restart-failed": "error", "gave-up": "error", "recovered": "information",
+               "standby": "information"}  # another liar-tui heals this project
 
 _DEFAULT = object()
 

@@ -194,6 +194,8 @@ class ConsoleWiring:
             on_step=self.relay.on_step,
             enabled=self.settings.autoheal,
             redact=self.project.redactor(),
+            lease=self.project.lock_path("autoheal"),
+            hold_off=self.project.lock_path("restore"),
         )
         with self._feed_lock:
             if self.monitor is not None:

@@ -20,6 +20,7 @@ import pytest
 import stackkit
 
 from liar_tui.stack.activity import ActivityLog, activity_path, fan_out, read_entries
+from liar_tui.stack.backup import BackupManager
 from liar_tui.stack.autoheal import AutoHealer, AutohealPolicy, AutohealStep
 from liar_tui.stack.compose import Stack
 from liar_tui.stack.monitor import StackMonitor
@@ -122,6 +123,8 @@ def test_cli_autoheal_restarts_a_hung_service_and_nothing_else(heal_stack: Proje
 
 
 def test_autoheal_gives_up_after_its_cap(heal_stack: Project) -> None:
+    """Two healers on the project (a console and a headless watcher): the cap is the project's
+    (one restarts, the other stands by), and neither restarts while a restore holds its lock."""
     stack = Stack(heal_stack)
     conf = heal_stack.root / "nginx" / "nginx.conf"
     original = conf.read_text()
@@ -131,27 +134,45 @@ def test_autoheal_gives_up_after_its_cap(heal_stack: Project) -> None:
     redis_before = stackkit.wait_health(heal_stack, "redis", "healthy")
     conf.write_text(broken)  # same inode: the bind mount sees it; the restart loads it
     steps: list[AutohealStep] = []
-    healer: AutoHealer | None = None
+    other_steps: list[AutohealStep] = []
+    healers: list[AutoHealer] = []
     monitor: StackMonitor | None = None
+    restore_lock = BackupManager(heal_stack, stack).restore_lock()
+    restoring = False
     try:
         assert stack.restart("nginx", timeout=1).ok
         stackkit.wait_health(heal_stack, "nginx", "unhealthy", timeout=30)
         policy = AutohealPolicy(checks=2, max_attempts=2, backoff=1, max_backoff=2, recheck=0.5, stop_timeout=1)
         log = ActivityLog(heal_stack, preload=False)
         healer = AutoHealer.for_stack(stack, policy=policy, activity=log, on_step=steps.append)
-        monitor = StackMonitor(heal_stack.name, on_state=fan_out(healer.on_state), stats=False)
+        other = AutoHealer.for_stack(stack, policy=policy, activity=log, on_step=other_steps.append)
+        healers = [healer, other]
+        monitor = StackMonitor(heal_stack.name, on_state=fan_out(healer.on_state, other.on_state), stats=False)
+        restore_lock.__enter__()  # a restore of the project runs (the lock `liar-tui restore` takes)
+        restoring = True
         healer.start()
         monitor.start()
+        stackkit.wait_for(lambda: any(s.action == "restore" for s in steps), 30, what="autoheal waiting for the restore")
+        time.sleep(2)
+        assert healer.restarts == [], steps
+        restore_lock.__exit__(None, None, None)
+        restoring = False
+        stackkit.wait_for(lambda: healer.restarts, 30, what="the first autoheal restart once the restore ended")
+        other.start()  # the second healer comes up while the first heals: it stands by
         stackkit.wait_for(lambda: any(s.action == "gave-up" for s in steps), 90, what="autoheal giving up")
         time.sleep(4)  # it stays given up, although nginx is still unhealthy
         assert stackkit.state_of(heal_stack, "nginx").health.status in ("unhealthy", "starting")
         assert [s for s, _ in healer.restarts] == ["nginx", "nginx"], steps
+        assert other.restarts == [], other_steps
+        assert [s.action for s in other_steps] == ["standby"], other_steps
         assert healer.status()["nginx"].gave_up
         gave_up = next(s for s in steps if s.action == "gave-up")
         assert "after 2 autoheal restarts" in gave_up.text and "liar-tui restart nginx" in gave_up.text
     finally:
-        if healer is not None:
-            healer.stop()
+        if restoring:
+            restore_lock.__exit__(None, None, None)
+        for h in healers:
+            h.stop()
         if monitor is not None:
             monitor.stop()
         conf.write_text(original)

@@ -3,9 +3,11 @@ and what it never touches."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from liar_tui.stack.autoheal import AutoHealer, AutohealPolicy, AutohealStep
 from liar_tui.stack.model import ActionResult, HealthInfo, ServiceState
@@ -171,3 +173,97 @@ def test_disabled_does_nothing_until_enabled() -> None:
         assert steps[0].action == "disabled" and steps[1].action == "enabled"
     finally:
         healer.stop()
+
+
+def two_healers(lease: Path, hold_off: Path) -> tuple[FakeStack, list[AutoHealer], list[list[AutohealStep]]]:
+    """Two healers of one project (a console and a headless `liar-tui autoheal`) over one fake
+    engine, sharing the project's autoheal and restore lock files (real flocks)."""
+    fake = FakeStack()
+    healers, steps = [], []
+    for _ in range(2):
+        mine: list[AutohealStep] = []
+        healer = AutoHealer(fake.restart, fake.refresh, policy=FAST, on_step=mine.append, lease=lease, hold_off=hold_off)
+        healers.append(healer.start())
+        steps.append(mine)
+    fake.healer = None
+    return fake, healers, steps
+
+
+def feed(healers: list[AutoHealer], state: ServiceState, fake: FakeStack) -> None:
+    with fake.lock:
+        fake.states[state.service] = state
+    for healer in healers:
+        healer.on_state(state)
+
+
+def test_two_healers_of_one_project_restart_once_and_the_other_takes_over(tmp_path: Path) -> None:
+    """Both saw the same unhealthy streak and both restarted: every restart and every cap doubled."""
+    fake, healers, steps = two_healers(tmp_path / "autoheal.lock", tmp_path / "restore.lock")
+    fake.on_restart = lambda s: st(s, "unhealthy", 3)  # the restart does not help
+    try:
+        feed(healers, st("nginx", "unhealthy", 3), fake)
+        wait_until(lambda: any(s.action == "gave-up" for h in steps for s in h))
+        time.sleep(0.3)
+        assert fake.restarts == ["nginx", "nginx"], "max_attempts=2 for the project, not per healer"
+        acting = 0 if healers[0].restarts else 1
+        idle = 1 - acting
+        assert healers[idle].restarts == []
+        standby = [s for s in steps[idle] if s.action == "standby"]
+        assert len(standby) == 1, steps[idle]  # said once
+        assert f"another liar-tui heals this project (pid {os.getpid()})" in standby[0].text
+        # the acting one turns autoheal off: the other takes over at its next look
+        healers[acting].disable()
+        feed(healers, st("nginx", "unhealthy", 3, cid="c2"), fake)  # recreated by hand, still broken
+        wait_until(lambda: len(fake.restarts) == 3)
+        assert len(healers[idle].restarts) == 1
+        actions = [s.action for s in steps[idle]]
+        assert actions[actions.index("resumed") + 1] == "restarting", actions
+        assert "took over" in next(s.text for s in steps[idle] if s.action == "resumed")
+    finally:
+        for healer in healers:
+            healer.stop()
+
+
+def test_no_restart_while_a_restore_of_the_project_runs(tmp_path: Path) -> None:
+    from liar_tui.stack import locks
+
+    restore_lock = tmp_path / "restore.lock"
+    fd = locks.take(restore_lock)  # as BackupManager.restore_lock() does
+    assert fd is not None and locks.held(restore_lock)
+    fake, healers, steps = two_healers(tmp_path / "autoheal.lock", restore_lock)
+    healers[1].stop()
+    try:
+        feed(healers[:1], st("redis", "unhealthy", 3), fake)
+        wait_until(lambda: any(s.action == "restore" for s in steps[0]))
+        time.sleep(0.3)
+        assert fake.restarts == []
+        assert f"a restore of this project is running (pid {os.getpid()})" in steps[0][0].text
+        assert [s.action for s in steps[0]] == ["restore"], "said once, however often it looks"
+        os.close(fd)
+        assert not locks.held(restore_lock)
+        wait_until(lambda: fake.restarts == ["redis"])
+        assert [s.action for s in steps[0]][:3] == ["restore", "resumed", "restarting"]
+        assert steps[0][1].text.startswith("the restore ended")
+    finally:
+        healers[0].stop()
+
+
+def test_locks_held_looks_without_keeping(tmp_path: Path) -> None:
+    from liar_tui.stack import locks
+
+    path = tmp_path / "x.lock"
+    assert not locks.held(path) and not path.exists(), "a look creates nothing"
+    fd = locks.take(path)
+    assert fd is not None and locks.held(path) and locks.holder(path) == f" (pid {os.getpid()})"
+    assert locks.take(path) is None, "a second open of the same file is refused, even in one process"
+    os.close(fd)
+    assert not locks.held(path)
+    fd = locks.take(path, wait=0.5)
+    assert fd is not None
+    os.close(fd)
+    try:
+        locks.take(tmp_path / "missing" / "y.lock", parents=False)
+    except FileNotFoundError:
+        pass
+    else:
+        raise AssertionError("parents=False makes no folder")
