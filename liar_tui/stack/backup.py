@@ -414,6 +414,25 @@ class StackAccess:
 
 
 # -- the manager --------------------------------------------------------------------------------------
+def open_new_set(backup_dir: Path, project: str, services: list[str]) -> SetWriter:
+    """A new set's writer, opened under a free id. Two backups started in the same second (cron
+    and a console) both found the same id free: the one whose mkdir lost takes the next id rather
+    than calling the folder not writable."""
+    for _ in range(100):
+        writer = SetWriter(backup_dir, allocate_set_id(backup_dir), project, services)
+        try:
+            return writer.open()
+        except FileExistsError:
+            if (backup_dir / writer.id).exists() or writer.path.exists():
+                continue  # taken between the look and the mkdir
+            raise BackupDirNotWritable(not_writable_message(backup_dir, OSError("cannot create a set folder"))) from None
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise BackupDirFull(full_message(backup_dir, 0)) from None
+            raise BackupDirNotWritable(not_writable_message(backup_dir, exc)) from None
+    raise BackupDirNotWritable(not_writable_message(backup_dir, OSError("no free set id after 100 tries")))
+
+
 class BackupManager:
     """Backups of one project into one backup dir.
 
@@ -505,13 +524,7 @@ class BackupManager:
             access.redis()
         if "minio" in wanted:
             access.s3()
-        writer = SetWriter(self.backup_dir, allocate_set_id(self.backup_dir), self.project.name, list(wanted))
-        try:
-            writer.open()
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise BackupDirFull(full_message(self.backup_dir, 0)) from None
-            raise BackupDirNotWritable(not_writable_message(self.backup_dir, exc)) from None
+        writer = open_new_set(self.backup_dir, self.project.name, list(wanted))
         meta: dict[str, Any] = {}
         tools: dict[str, str] = {"liar-tui": __version__}
         try:

@@ -8,6 +8,7 @@ import os
 import stat
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -375,3 +376,37 @@ def test_an_empty_or_file_backup_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match=r"afile/sets is not a folder \(it lies under .*afile, which is a file\)"):
         check_backup_dir(afile / "sets")
     check_backup_dir(tmp_path / "not" / "yet")  # a folder still to be made is fine
+
+
+def test_backups_started_at_once_each_get_their_own_set(tmp_path: Path) -> None:
+    """Two backups in the same second (cron and a console) both found the same id free; the one
+    whose mkdir lost said the backup folder was not writable."""
+    import threading
+
+    from liar_tui.stack.backup import open_new_set
+
+    for round_ in range(20):
+        root = tmp_path / str(round_)
+        root.mkdir()
+        barrier = threading.Barrier(6)
+        writers: list[Any] = []
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            barrier.wait()
+            try:
+                writers.append(open_new_set(root, "liar-game", ["redis"]))
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        try:
+            assert errors == [], errors
+            assert len({w.id for w in writers}) == 6
+        finally:
+            for w in writers:
+                w.abandon()
