@@ -36,12 +36,17 @@ def take(path: Path, *, wait: float = 0.0, parents: bool = True) -> int | None:
 
 
 def holder(path: Path) -> str:
-    """' (pid 1234)' as the file names it, or '' (for messages)."""
-    try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
-    except OSError:
-        return ""
-    return f" (pid {text})" if text.isdigit() else ""
+    """' (pid 1234)' as the file names it, or '' (for messages). A holder writes its pid just
+    after taking the lock: a look in between finds the file empty, so it looks again briefly."""
+    for _ in range(20):
+        try:
+            text = path.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return ""
+        if text.isdigit():
+            return f" (pid {text})"
+        time.sleep(0.005)
+    return ""
 
 
 def held(path: Path) -> bool:

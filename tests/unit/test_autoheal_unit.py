@@ -267,3 +267,18 @@ def test_locks_held_looks_without_keeping(tmp_path: Path) -> None:
         pass
     else:
         raise AssertionError("parents=False makes no folder")
+
+
+def test_the_holders_pid_is_read_even_just_after_it_took_the_lock(tmp_path: Path) -> None:
+    """A holder writes its pid just after its flock: a look in between found the file empty and
+    named no pid (seen once in CI)."""
+    from liar_tui.stack import locks
+
+    path = tmp_path / "x.lock"
+    path.write_text("")
+    writer = threading.Timer(0.02, lambda: path.write_text("4242\n"))
+    writer.start()
+    try:
+        assert locks.holder(path) == " (pid 4242)"
+    finally:
+        writer.join()
