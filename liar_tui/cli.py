@@ -324,20 +324,17 @@ def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
     state = stack.states().get(args.service)
     if state is None or not state.container_id:
         return _fail(f"{args.service} has no container: start the stack with `liar-tui up`", 1)
-    redact = stack.project.redactor()
-    stream = stack.engine.logs(state.container_id, follow=args.follow, tail=args.tail, timestamps=args.timestamps)
-    try:
-        from .stack.logs import LogDecoder
+    from .stack.logs import LogNotice, service_log
 
-        decoder = LogDecoder(redact)
-        for chunk in stream.chunks():
-            lines = decoder.feed(chunk)
-            if lines:
-                sys.stdout.write("\n".join(lines) + "\n")
-                sys.stdout.flush()
-        lines = decoder.finish()
-        if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
+    log = service_log(stack.engine, stack.project.name, args.service, state.container_id, tail=args.tail,
+                      follow=args.follow, redact=stack.project.redactor())
+    try:
+        for item in log:
+            if isinstance(item, LogNotice):
+                print(f"liar-tui: {item.text}", file=sys.stderr, flush=True)  # stdout stays the log
+                continue
+            sys.stdout.write("".join(f"{ts} {text}\n" if args.timestamps and ts else f"{text}\n" for ts, text in item))
+            sys.stdout.flush()
     except cli_backup.Terminated:
         raise  # SIGTERM ends a follower with 143 (Ctrl-C with 0, as before)
     except KeyboardInterrupt:
@@ -345,10 +342,7 @@ def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     finally:
-        try:
-            stream.close()
-        except Exception:  # noqa: BLE001
-            pass
+        log.close()  # closes the stream it was reading
     return 0
 
 

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from .engine import Engine, StreamHandle
 from .engineapi import APIError, Stream
-from .model import ServiceState, parse_docker_time
+from .model import LABEL_SERVICE, ServiceState, parse_docker_time
 
 #: A batch this large means a burst: batches then go out at most BURST_RATE times a second.
 #: Each burst repaint competes with key presses for the interpreter and the CPU: at 5 a second
@@ -705,3 +705,88 @@ class LogFollower:
                 self._on_batch(LogBatch(self.generation, lines, dropped, backlog, replace, flooding))
             except Exception:  # noqa: BLE001 - the consumer went away
                 self._acked.set()
+
+
+# -- headless `logs -f` ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogNotice:
+    """Something about the log rather than a line of it (a restart, a wait): for stderr."""
+
+    text: str
+
+
+def service_log(
+    engine: Engine,
+    project: str,
+    service: str,
+    container_id: str,
+    *,
+    tail: int | None,
+    follow: bool,
+    redact: Callable[[str], str] | None = None,
+) -> Iterator[list[tuple[str, str]] | LogNotice]:
+    """A service's log as lists of (timestamp, line) pairs (one per chunk the engine sends), the
+    last `tail` lines first. With `follow` it
+    goes on through restarts and recreates, as the console does: `docker logs -f` ends when its
+    container stops, so `liar-tui logs redis -f` ended at every restart. When the stream ends it
+    opens the service's container again from the last timestamp it passed (nothing twice); a
+    stopped service is waited for (a LogNotice says so) through the engine's event stream."""
+    last_ts = ""
+    first = True
+    while True:
+        stream = engine.logs(
+            container_id, follow=follow, tail=tail if first else None, timestamps=True,
+            since=None if first or not last_ts else ts_to_since(last_ts),
+        )
+        reopened_at = "" if first else last_ts
+        decoder = LogDecoder(redact)
+        try:
+            for raw in _raw_blocks(stream, decoder):
+                lines = []
+                for ts, text in map(split_timestamp, raw):
+                    if ts:
+                        if reopened_at and ts <= reopened_at:
+                            continue  # the previous stream passed it
+                        last_ts = max(last_ts, ts)
+                    lines.append((ts, text))
+                if lines:
+                    yield lines
+        finally:
+            stream.close()
+        if not follow:
+            return
+        first = False
+        container_id = yield from _next_start(engine, project, service, container_id)
+
+
+def _raw_blocks(stream: Stream, decoder: "LogDecoder") -> Iterator[list[str]]:
+    for chunk in stream.chunks():
+        yield decoder.feed(chunk)
+    yield decoder.finish()
+
+
+def _next_start(engine: Engine, project: str, service: str, previous: str) -> Iterator[LogNotice]:
+    """The container to follow next (the generator's return value): the service's running one,
+    or, when none runs, the next one the engine starts. The event stream is opened before the
+    look, so a start between the two is not missed."""
+    events = engine.events(project)
+    try:
+        state = engine.project_states(project, (service,)).get(service)
+        if state is not None and state.running:
+            if state.container_id != previous:
+                yield LogNotice(f"{service} has a new container {state.container_id[:12]}: following it")
+            else:
+                time.sleep(0.2)  # the same container runs on: its stream ended anyway; no busy loop
+            return state.container_id
+        yield LogNotice(f"{service} stopped: waiting for it to start again (Ctrl-C ends)")
+        for event in events:
+            actor = event.get("Actor") or {}
+            attrs = actor.get("Attributes") or {}
+            if (event.get("Action") or event.get("status")) == "start" and attrs.get(LABEL_SERVICE) == service:
+                cid = str(actor.get("ID") or event.get("id") or "")
+                again = "started again" if cid == previous else f"started in a new container {cid[:12]}"
+                yield LogNotice(f"{service} {again}: following on")
+                return cid
+        raise ConnectionError("the Docker engine closed its event stream")
+    finally:
+        events.close()

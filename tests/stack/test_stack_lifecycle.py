@@ -111,9 +111,11 @@ def test_unknown_service_is_rejected(running_stack: Project) -> None:
     assert "invalid choice" in out.stderr
 
 
-def test_cli_logs_follow_prints_new_lines_and_stops_on_ctrl_c(running_stack: Project) -> None:
-    """`liar-tui logs nginx -f` prints requests as they are logged; Ctrl-C ends it at once,
-    quietly (no traceback), with exit status 0."""
+def test_cli_logs_follow_goes_on_through_a_restart_and_a_recreate_and_stops_on_ctrl_c(running_stack: Project) -> None:
+    """`liar-tui logs nginx -f` prints requests as they are logged, and keeps following when
+    nginx is restarted or recreated (it used to end at the first restart, as `docker logs -f`
+    does), each line once; what happened goes to stderr. Ctrl-C ends it at once, quietly (no
+    traceback), with exit status 0."""
     import http.client
     import signal
     import threading
@@ -122,26 +124,53 @@ def test_cli_logs_follow_prints_new_lines_and_stops_on_ctrl_c(running_stack: Pro
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
-         running_stack.name, "logs", "nginx", "-f", "-n", "0"],
+         running_stack.name, "logs", "nginx", "-f", "-n", "0", "-t"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     seen: list[str] = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    marker = uuid.uuid4().hex
-    try:
-        deadline = time.monotonic() + 20
+    notes: list[str] = []
+    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    threading.Thread(target=lambda: notes.extend(iter(proc.stderr.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    port = stackkit.port(running_stack, "NGINX_HTTP_PORT")
+
+    def request_until_logged(step: str) -> str:
+        marker = f"/followed-{step}-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(marker in line for line in seen):
-            conn = http.client.HTTPConnection("127.0.0.1", stackkit.port(running_stack, "NGINX_HTTP_PORT"), timeout=5)
-            conn.request("GET", f"/followed-{marker}")
-            conn.getresponse().read()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", marker)
+                conn.getresponse().read()
+            except OSError:
+                pass  # nginx is starting again
             time.sleep(0.5)
-        assert any(f"/followed-{marker}" in line for line in seen), seen[-5:]
+        assert any(marker in line for line in seen), (step, seen[-5:], notes)
+        return marker
+
+    stack = Stack(running_stack)
+    markers = []
+    try:
+        markers.append(request_until_logged("first"))
+        assert stack.restart("nginx", timeout=1).ok
+        markers.append(request_until_logged("after-restart"))
+        before = stackkit.state_of(running_stack, "nginx").container_id
+        assert stack.recreate("nginx").ok
+        assert stackkit.state_of(running_stack, "nginx").container_id != before
+        markers.append(request_until_logged("after-recreate"))
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(10)
+        stackkit.wait_health(running_stack, "nginx", "healthy")
     assert code == 0
-    assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+    # each line once (-t: the engine's nanosecond timestamp makes every line distinct)
+    lines = [line for line in seen if "/followed-" in line]
+    assert lines[0][:4].isdigit() and "Z " in lines[0][:40], lines[0]
+    assert len(lines) == len(set(lines)), "a line shown twice after reopening"
+    said = "".join(notes)
+    assert "liar-tui: nginx stopped: waiting for it to start again" in said, said
+    assert "liar-tui: nginx started again: following on" in said, said
+    assert "new container" in said, said
+    assert "Traceback" not in said
 
 
 def test_a_second_copy_under_the_same_name_refuses_to_take_the_stack_over(running_stack: Project, tmp_path: Any) -> None:
