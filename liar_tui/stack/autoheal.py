@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from .monitor import StackMonitor
 
 
+#: Seconds between looks at the autoheal lock while another liar-tui holds it.
+LEASE_RECHECK = 5.0
+
+
 @dataclass(frozen=True)
 class AutohealPolicy:
     """When and how often autoheal restarts a service."""
@@ -146,6 +150,7 @@ class AutoHealer:
         self._lease_lock = threading.Lock()
         self._hold_off = hold_off  # the project's restore lock: no restart while it is held
         self._announced_wait = ""  # "standby" or "restore" once said (see _waiting_for)
+        self._claim_pending = enabled  # take the autoheal lock (or say who has it) when the thread runs
 
     @classmethod
     def for_stack(
@@ -177,6 +182,7 @@ class AutoHealer:
     # -- public -----------------------------------------------------------------------------
     def start(self) -> "AutoHealer":
         self._thread.start()
+        self._wake()  # on from the start: it claims the autoheal lock before any state comes
         return self
 
     def stop(self, join: float = 2.0) -> None:
@@ -194,6 +200,7 @@ class AutoHealer:
     def enable(self) -> None:
         if not self._enabled:
             self._enabled = True
+            self._claim_pending = True
             self._step("-", "enabled", 0, self._describe())
         self._wake()
 
@@ -201,6 +208,7 @@ class AutoHealer:
         if self._enabled:
             self._enabled = False
             self._let_lease_go()  # another liar-tui with autoheal on takes over
+            self._announced_wait = ""  # turned on again, it looks (and says) again
             self._step("-", "disabled", 0, "autoheal off: unhealthy services are left alone")
 
     def on_state(self, st: ServiceState) -> None:
@@ -264,9 +272,13 @@ class AutoHealer:
                 expired = [s for s, t in self._due.items() if t <= now]
                 for s in expired:
                     del self._due[s]
+                if "-" in expired:
+                    self._claim_pending = True  # standing by: is the autoheal lock free now?
                 states = dict(self._states)
             if not self._enabled:
                 continue
+            if self._claim_pending:
+                self._claim()
             for service in self.services:
                 st = states.get(service)
                 if service in expired:
@@ -289,6 +301,29 @@ class AutoHealer:
         if self._hold_off is not None and locks.held(self._hold_off):
             return (f"a restore of this project is running{locks.holder(self._hold_off)}: autoheal restarts "
                     f"nothing until it ends")
+        return self._lease_wait()
+
+    def _claim(self) -> None:
+        """Turned on: take the project's autoheal lock now, or say at once that another liar-tui
+        holds it (not only when a service first needs a restart)."""
+        self._claim_pending = False
+        waiting = self._lease_wait()
+        if waiting:
+            if self._announced_wait != "standby":
+                self._announced_wait = "standby"
+                self._step("-", "standby", 0, waiting)
+            # look again now and then: the header says standby only while it is so
+            self._schedule("-", time.monotonic() + LEASE_RECHECK)
+        elif self._announced_wait == "standby":
+            self._announced_wait = ""
+            self._step("-", "resumed", 0, "this liar-tui heals the project now (the one that did stopped)")
+
+    @property
+    def standby(self) -> bool:
+        """On, but another liar-tui heals this project (as of this healer's last look)."""
+        return self._enabled and self._announced_wait == "standby"
+
+    def _lease_wait(self) -> str:
         if self._lease is None:
             return ""
         with self._lease_lock:
@@ -392,9 +427,9 @@ class AutoHealer:
             self._schedule(service, now + p.recheck)
             return
         if self._announced_wait:
-            said = "the restore ended" if self._announced_wait == "restore" else "this liar-tui took over autoheal"
+            said = "the restore ended" if self._announced_wait == "restore" else "this liar-tui heals the project now"
             self._announced_wait = ""
-            self._step(service, "resumed", tr.attempts, f"{said}: autoheal acts on {service} again")
+            self._step(service, "resumed", tr.attempts, f"{said}: it acts on {service} again")
         tr.attempts += 1
         tr.announced_backoff = False
         self._step(

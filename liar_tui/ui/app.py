@@ -439,6 +439,12 @@ class LiarApp(App[int]):
         return self.wiring.autoheal_enabled
 
     @property
+    def autoheal_standby(self) -> bool:
+        """Autoheal is on here, but another liar-tui heals this project (it holds the lock)."""
+        healer = self.wiring.healer
+        return bool(healer is not None and healer.standby)
+
+    @property
     def autoheal_policy(self) -> Any:
         return self.wiring.policy
 
@@ -717,7 +723,8 @@ class LiarApp(App[int]):
         else:
             engine = EngineLine(bool(status.connected), error=status.error)
         width = self.main.host_bar.content_size.width or self.size.width
-        self.main.host_bar.set_text(render_host_bar(self.project.name, engine, self._host, width, self.autoheal_on))
+        self.main.host_bar.set_text(render_host_bar(self.project.name, engine, self._host, width, self.autoheal_on,
+                                                     self.autoheal_standby))
 
     # -- stack actions (thread workers; they post, never touch widgets) -------------------------
     def _stack(self) -> Any:

@@ -338,7 +338,15 @@ class EngineLine:
     error: str = ""
 
 
-def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int, autoheal: bool | None = None) -> Text:
+def autoheal_word(on: bool, standby: bool = False) -> Text:
+    """'autoheal ON', 'autoheal standby' (on, but another liar-tui heals the project) or 'autoheal off'."""
+    if on and standby:
+        return Text("autoheal standby", style="bold yellow")
+    return Text("autoheal ON", style="bold green") if on else Text("autoheal off", style="dim")
+
+
+def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, width: int, autoheal: bool | None = None,
+                    autoheal_standby: bool = False) -> Text:
     """'liar-tui │ project │ engine ADDRESS │ docker X │ autoheal off │ cpu 3% │ load 0.20 0.15 0.10 │
     mem 1.2G/3.8G │ data 20G free'; on a narrow terminal the least useful parts are shortened or go
     first, one at a time, so that at 80 columns the project, the docker version, cpu, load, memory
@@ -354,8 +362,7 @@ def render_host_bar(project: str, engine: EngineLine, host: HostSample | None, w
     else:
         parts.append([0, Text("engine unreachable", style="bold red"), None, 0])
     if autoheal is not None:
-        parts.append([0, Text("autoheal ON", style="bold green"), None, 0] if autoheal
-                     else [6, Text("autoheal off", style="dim"), None, 0])
+        parts.append([0 if autoheal else 6, autoheal_word(autoheal, autoheal_standby), None, 0])
     if host is not None:
         parts.append([1, Text(f"cpu {host.cpu_percent:.0f}%"), None, 0])
         parts.append([8, Text(f"load {host.load[0]:.2f} {host.load[1]:.2f} {host.load[2]:.2f}"),

@@ -193,6 +193,43 @@ def test_autoheal_toggle_and_setting() -> None:
     assert load_settings({"autoheal": build_parser().parse_args([]).autoheal}, {}, Path("/nonexistent")).autoheal is False
 
 
+def test_autoheal_on_while_another_liar_tui_heals_says_standby_at_once(tmp_path: Path) -> None:
+    """Another liar-tui (a headless `liar-tui autoheal`) holds the project's autoheal lock: turned
+    on here, autoheal stands by, and the header, the Health view and a notification say so
+    before any service needs a restart ("autoheal ON" promised restarts the other one makes)."""
+    import os
+
+    from liar_tui.stack import locks
+
+    project = Project(root=tmp_path, name="liar-game")
+    (tmp_path / "docker").mkdir()
+    fd = locks.take(project.lock_path("autoheal"))
+    assert fd is not None
+    activity = MemoryActivity()
+
+    async def run() -> None:
+        app, _, _ = offline_app(project=project, activity=activity)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+a")
+            await wait_until(pilot, lambda: "autoheal standby" in app.main.host_bar.text.plain, 5, what="standby in the header")
+            assert app.autoheal_on and app.autoheal_standby
+            said = [str(n.message) for n in app._notifications]
+            assert any(f"another liar-tui heals this project (pid {os.getpid()})" in m for m in said), said
+            assert any(e.kind == "autoheal" and "stands by" in e.text for e in activity.entries())
+            await pilot.press("H")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen, 5, what="health")
+            await pilot.pause(0.2)
+            assert "autoheal standing by: another liar-tui heals this project" in screen._autoheal_text().plain
+            await pilot.press("escape", "ctrl+a")
+            await wait_until(pilot, lambda: "autoheal off" in app.main.host_bar.text.plain, 5, what="autoheal off")
+            assert not app.autoheal_standby
+
+    try:
+        run_sync(run())
+    finally:
+        os.close(fd)
+
+
 def test_activity_view_shows_history_then_live_entries_bounded() -> None:
     activity = MemoryActivity(sample_activity())
 

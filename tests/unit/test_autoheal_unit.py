@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from liar_tui.stack.autoheal import AutoHealer, AutohealPolicy, AutohealStep
@@ -201,6 +202,9 @@ def test_two_healers_of_one_project_restart_once_and_the_other_takes_over(tmp_pa
     fake, healers, steps = two_healers(tmp_path / "autoheal.lock", tmp_path / "restore.lock")
     fake.on_restart = lambda s: st(s, "unhealthy", 3)  # the restart does not help
     try:
+        # on from the start: one holds the lock, the other says at once that it stands by
+        wait_until(lambda: healers[0].standby or healers[1].standby)
+        assert not (healers[0].standby and healers[1].standby)
         feed(healers, st("nginx", "unhealthy", 3), fake)
         wait_until(lambda: any(s.action == "gave-up" for h in steps for s in h))
         time.sleep(0.3)
@@ -218,7 +222,8 @@ def test_two_healers_of_one_project_restart_once_and_the_other_takes_over(tmp_pa
         assert len(healers[idle].restarts) == 1
         actions = [s.action for s in steps[idle]]
         assert actions[actions.index("resumed") + 1] == "restarting", actions
-        assert "took over" in next(s.text for s in steps[idle] if s.action == "resumed")
+        assert "heals the project now" in next(s.text for s in steps[idle] if s.action == "resumed")
+        assert not healers[idle].standby
     finally:
         for healer in healers:
             healer.stop()
@@ -282,3 +287,23 @@ def test_the_holders_pid_is_read_even_just_after_it_took_the_lock(tmp_path: Path
         assert locks.holder(path) == " (pid 4242)"
     finally:
         writer.join()
+
+
+def test_a_standing_by_healer_takes_over_when_the_holder_ends(tmp_path: Path, monkeypatch: Any) -> None:
+    """The header said 'autoheal standby' until a service next needed a restart, long after the
+    other liar-tui had gone: a standing-by healer looks at the lock again now and then."""
+    from liar_tui.stack import autoheal
+
+    monkeypatch.setattr(autoheal, "LEASE_RECHECK", 0.1)
+    fake, healers, steps = two_healers(tmp_path / "autoheal.lock", tmp_path / "restore.lock")
+    try:
+        wait_until(lambda: healers[0].standby or healers[1].standby)
+        idle = 0 if healers[0].standby else 1
+        healers[1 - idle].stop()  # the holder ends (its lock goes with it)
+        wait_until(lambda: not healers[idle].standby, timeout=2)
+        assert [s.action for s in steps[idle]] == ["standby", "resumed"], steps[idle]
+        assert "heals the project now (the one that did stopped)" in steps[idle][1].text
+        assert fake.restarts == []
+    finally:
+        for healer in healers:
+            healer.stop()

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog
 
-from ..render import activity_row
+from ..render import activity_row, autoheal_word
 from ..widgets.bars import TextBar
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class ActivityScreen(Screen[None]):
         # short: at 80 columns the path and 'times UTC' must still fit (newest is last, as in a log)
         text.append(f"  {self.count:,} entr{'y' if self.count == 1 else 'ies'}", style="dim")
         text.append("  │  ", style="dim")
-        text.append_text(Text("autoheal ON", style="bold green") if app.autoheal_on else Text("autoheal off", style="dim"))
+        text.append_text(autoheal_word(app.autoheal_on, app.autoheal_standby))
         text.append("  │  ", style="dim")
         error = getattr(getattr(app.wiring, "_activity", None), "write_error", "")
         if error:

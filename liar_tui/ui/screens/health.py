@@ -261,6 +261,9 @@ class HealthScreen(ModalScreen[None]):
         if not app.autoheal_on:
             out.append("off", style="dim")
             out.append(f" ({app.key_for('autoheal.toggle')} turns it on)", style="dim")
+        elif app.autoheal_standby:
+            out.append("standing by", style="bold yellow")
+            out.append(": another liar-tui heals this project (this one takes over when it stops)", style="yellow")
         else:
             out.append("on", style="bold green")
         st = app.autoheal_status(self.service)
