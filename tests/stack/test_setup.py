@@ -165,6 +165,39 @@ def test_the_offline_image_kit_is_honest_and_builds_once(engine_ready: None) -> 
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout, again.stdout
     assert {tag: _image_id(tag) for tag in KIT} == ids
+    check = subprocess.run(["bash", str(REPO / "compose" / "images" / "build.sh"), "--check"], capture_output=True,
+                           text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_an_offline_image_built_from_older_files_is_rebuilt(engine_ready: None, tmp_path: Path) -> None:
+    """A changed entrypoint reached nobody whose host already had the tag (built once, skipped
+    ever after): each image carries its folder's hash, and one built from other files is
+    rebuilt. `--check` says which, building nothing."""
+    kit = tmp_path / "images"
+    shutil.copytree(REPO / "compose" / "images", kit)
+    entry = kit / "s3-seaweedfs" / "docker-entrypoint.sh"
+    entry.write_text(entry.read_text() + "\n# changed\n")
+    ids = {tag: _image_id(tag) for tag in KIT}
+    check = subprocess.run(["bash", str(kit / "build.sh"), "--check"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 3, check.stdout + check.stderr
+    assert "liar-offline/s3-seaweedfs:4.48: built from other files than compose/images/s3-seaweedfs holds now\n" in check.stdout
+    assert "to build: s3\n" in check.stdout, check.stdout
+    assert "liar-offline/postgres:15-bookworm: exists, skipped" in check.stdout
+    assert {tag: _image_id(tag) for tag in KIT} == ids  # --check built nothing
+
+
+def test_the_s3_stand_in_gives_weed_a_soft_memory_limit_under_its_containers(running_stack: Project) -> None:
+    """Go lets its heap grow to about twice what is live: under MinIO's 1 GiB limit weed was
+    OOM-killed restoring 384 MiB of objects in parallel multipart uploads (QA). The stand-in's
+    entrypoint gives it GOMEMLIMIT at 60% of the container's limit (peak ~430 MiB since)."""
+    cid = stackkit.state_of(running_stack, "minio").container_id
+    limit = stackkit.inspect(cid)["HostConfig"]["Memory"]
+    assert limit == 2**30
+    out = subprocess.run(["docker", "exec", cid, "sh", "-c", 'tr "\\0" "\\n" < /proc/$(pidof weed)/environ'],
+                         capture_output=True, text=True, timeout=30)
+    env = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    assert env.get("GOMEMLIMIT") == str(limit // 10 * 6), (out.stderr, sorted(env))
 
 
 def test_setup_installs_the_compose_plugin_where_it_is_missing(engine_ready: None, tmp_path: Path) -> None:

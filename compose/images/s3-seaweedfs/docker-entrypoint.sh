@@ -274,6 +274,24 @@ stop_all() {
 }
 trap stop_all TERM INT QUIT
 
+# Go's collector lets the heap grow to about twice what is live. Under the container's memory
+# limit (the seed gives MinIO 1 GiB) weed was OOM-killed restoring 384 MiB of objects in four
+# parallel multipart uploads; the same uploads peaked near 800 MiB here without a soft limit and
+# near 300 MiB with one, as fast. So, unless GOMEMLIMIT is given, weed gets 60% of the cgroup's
+# limit as its soft limit (MinIO sizes itself from the cgroup limit too).
+if [ -z "${GOMEMLIMIT:-}" ]; then
+	cg_limit=""
+	if [ -r /sys/fs/cgroup/memory.max ]; then
+		cg_limit="$(cat /sys/fs/cgroup/memory.max)"
+	elif [ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+		cg_limit="$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+	fi
+	case "$cg_limit" in
+		''|*[!0-9]*) ;;  # "max": no limit
+		*) if [ "$cg_limit" -lt $((1 << 50)) ]; then export GOMEMLIMIT=$((cg_limit / 10 * 6)); fi ;;
+	esac
+fi
+
 note "SeaweedFS $(weed version 2>/dev/null | awk '{print $3}') S3 API on ${api_host:-*}:$api_port, data in $data_dir/.seaweedfs (this is not MinIO)"
 weed -logtostderr server \
 	-dir="$data_dir/.seaweedfs" \
