@@ -409,6 +409,20 @@ class StackAccess:
                 f"MinIO refused MINIO_ROOT_USER/MINIO_ROOT_PASSWORD from {self.project.rel(self.project.env_file)} "
                 f"({exc.code}): recreate minio (`liar-tui recreate minio`) after changing .env"
             )
+        import urllib3.exceptions
+
+        if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
+            # e.g. MaxRetryError(... url: /replays/big-1.bin?uploadId=... (Caused by ResponseError(
+            # 'too many 502 error responses'))): the server went away mid-way (QA: OOM-killed)
+            reason = getattr(exc, "reason", None) or exc
+            text = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+            # "HTTPConnection(host='127.0.0.1', port=9000): Failed to establish a new connection:
+            # [Errno 111] Connection refused" -> "... Connection refused at 127.0.0.1:9000"
+            m = re.match(r"HTTPS?Connection(?:Pool)?\(host='([^']*)', port=(\d+)\): (.*)", text)
+            if m:
+                text = f"{m.group(3)} at {m.group(1)}:{m.group(2)}"
+            return BackupError(f"{what}: MinIO stopped answering ({self.redact(text)[:160]}): see `liar-tui status` "
+                               f"and `liar-tui logs minio`")
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return BackupError(f"{what}: {self.redact(text)[:300]}")
 
@@ -1432,9 +1446,11 @@ wc -c < "$dbfile"
                 wait(pending)
                 exc = failed[0].exception()
                 assert exc is not None
-                if isinstance(exc, BackupError):
+                if isinstance(exc, BackupCancelled):
                     raise exc
-                raise access.s3_error(exc, "minio restore") from None
+                error = exc if isinstance(exc, BackupError) else access.s3_error(exc, "minio restore")
+                raise BackupError(f"{error}; minio holds part of the set now: restore it again once minio is "
+                                  f"healthy") from None
         # What the server now lists must be exactly the set: same buckets, keys and sizes.
         try:
             now_buckets = sorted(b.name for b in s3.list_buckets())

@@ -410,3 +410,28 @@ def test_backups_started_at_once_each_get_their_own_set(tmp_path: Path) -> None:
         finally:
             for w in writers:
                 w.abandon()
+
+
+def test_an_s3_server_gone_mid_way_is_one_line_naming_where_to_look(tmp_path: Path) -> None:
+    """QA: the S3 server was OOM-killed during a restore's uploads and the console showed
+    urllib3's MaxRetryError, upload id and all, over four lines."""
+    import urllib3.connection
+    import urllib3.exceptions
+
+    from liar_tui.stack.backup import StackAccess
+    from liar_tui.stack.project import Project
+
+    access = StackAccess(Project(root=tmp_path), engine=None)  # type: ignore[arg-type]
+    exc = urllib3.exceptions.MaxRetryError(
+        None, "/replays/big-1.bin?uploadId=a7e43d057df0394894e26ea3f0f68696",  # type: ignore[arg-type]
+        urllib3.exceptions.ResponseError("too many 502 error responses"))
+    text = str(access.s3_error(exc, "minio restore"))
+    assert text == ("minio restore: MinIO stopped answering (too many 502 error responses): see `liar-tui status` and "
+                    "`liar-tui logs minio`"), text
+    refused = urllib3.exceptions.MaxRetryError(
+        None, "/replays/x", urllib3.exceptions.NewConnectionError(  # type: ignore[arg-type]
+            urllib3.connection.HTTPConnection("127.0.0.1", 9000),
+            "Failed to establish a new connection: [Errno 111] Connection refused"))
+    text = str(access.s3_error(refused, "minio restore"))
+    assert text.startswith("minio restore: MinIO stopped answering (Failed to establish a new connection: [Errno 111] "
+                           "Connection refused at 127.0.0.1:9000): see"), text
