@@ -54,6 +54,7 @@ class StackMonitor:
         self._on_stats = on_stats or (lambda s: None)
         self._want_stats = stats
         self._lock = threading.Lock()
+        self._oom: set[str] = set()  # containers the engine said `oom` of, until their `die`
         self._states: dict[str, ServiceState] = {s: ServiceState(service=s) for s in services}
         self._history: dict[str, deque[StatsSample]] = {s: deque(maxlen=history_seconds) for s in services}
         self._stats_streams: dict[str, tuple[str, StreamHandle]] = {}
@@ -132,6 +133,10 @@ class StackMonitor:
                         action = str(event.get("status") or event.get("Action") or "")
                         if action == "kill":
                             continue  # a signal, not a state; `die` follows if it ends the process
+                        if action == "oom":
+                            if len(self._oom) > 64:
+                                self._oom.clear()  # bounded: a `die` normally takes each out
+                            self._oom.add(str(event.get("id") or ""))  # its `die` comes next
                         if action == "die":
                             self._mark_died(service, str(event.get("id") or ""), attrs)
                         self._update_service(engine, service)
@@ -164,7 +169,11 @@ class StackMonitor:
                 exit_code = int(attrs.get("exitCode") or 0)
             except (TypeError, ValueError):
                 exit_code = current.exit_code
-            state = replace(current, state="exited", exit_code=exit_code, pid=0)
+            # OOM-killed: the engine said `oom` first. Under a restart policy the container runs
+            # again before the inspect that follows, so this state is the only one that says so.
+            oom = container_id in self._oom
+            self._oom.discard(container_id)
+            state = replace(current, state="exited", exit_code=exit_code, pid=0, oom_killed=oom)
             self._states[service] = state
         self._on_state(state)
 

@@ -53,6 +53,44 @@ def test_monitor_reports_a_kill_from_the_event_stream(running_stack: Project) ->
         stackkit.wait_health(running_stack, "redis", "healthy")
 
 
+def test_an_oom_kill_is_said_even_when_the_restart_policy_brings_it_back_at_once(running_stack: Project) -> None:
+    """QA: the S3 stand-in was OOM-killed and restarted by its policy at once; pane and activity
+    log said only `exited (137)`: the exited state comes from the `die` event (the inspect after
+    it already finds the container running again), and nothing carried the `oom` before it."""
+    states: queue.Queue[ServiceState] = queue.Queue()
+    monitor = StackMonitor(running_stack.name, on_state=states.put, stats=False).start()
+    client = stackkit.redis_client(running_stack)
+    try:
+        stackkit.wait_for(lambda: monitor.state("redis").running, 10, what="initial state")
+        before = monitor.state("redis")
+        # AOF off first: the restart then loads the AOF as it was, not the values below
+        client.config_set("appendonly", "no")
+        try:
+            for i in range(8):  # 100 MB each, past redis's 512 MiB limit
+                client.setrange(f"liar-test-oom-{i}", 100_000_000, "x")
+        except Exception:  # noqa: BLE001 - the connection dies with the process
+            pass
+        deadline = time.monotonic() + 30
+        died = None
+        while died is None and time.monotonic() < deadline:
+            st = states.get(timeout=max(0.1, deadline - time.monotonic()))
+            if st.service == "redis" and not st.running and st.container_id == before.container_id:
+                died = st
+        assert died is not None, "no exited state for redis"
+        assert died.exit_code == 137 and died.oom_killed, died
+        stackkit.wait_health(running_stack, "redis", "healthy", timeout=120)  # unless-stopped brought it back
+        assert stackkit.state_of(running_stack, "redis").container_id == before.container_id
+    finally:
+        monitor.stop()
+        client.close()
+    fresh = stackkit.redis_client(running_stack)
+    try:
+        assert fresh.config_get("appendonly")["appendonly"] == "yes"
+        assert not fresh.exists("liar-test-oom-0")
+    finally:
+        fresh.close()
+
+
 @pytest.fixture
 def second_engine(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A second, private dockerd we can kill and start again.
