@@ -964,6 +964,7 @@ class BackupManager:
             rep.add(f.size)
             if digest != f.sha256:
                 problems.append(f"{f.path}: sha256 mismatch (manifest {f.sha256[:12]}…, file {digest[:12]}…): the file is corrupt or was changed")
+        rep.emit()  # the last files' bytes (add() sends at most every 0.1 s): the bar ends full
         checks: list[ServiceCheck] = []
         if content:
             access = self.access()

@@ -435,3 +435,20 @@ def test_an_s3_server_gone_mid_way_is_one_line_naming_where_to_look(tmp_path: Pa
     text = str(access.s3_error(refused, "minio restore"))
     assert text.startswith("minio restore: MinIO stopped answering (Failed to establish a new connection: [Errno 111] "
                            "Connection refused at 127.0.0.1:9000): see"), text
+
+
+def test_a_verifys_checksum_progress_ends_at_its_total(tmp_path: Path) -> None:
+    """QA: the console's checksums bar stopped a half cell short of full at '100%': progress
+    goes out at most every 0.1 s, and the last files' bytes never did."""
+    from liar_tui.stack.backup import BackupManager, BackupProgress
+    from liar_tui.stack.project import Project
+
+    root = tmp_path / "sets"
+    root.mkdir()
+    make_set(root, "20240101T000000Z", payload=b"x" * 1000, services=("postgres", "redis", "minio"))
+    seen: list[BackupProgress] = []
+    report = BackupManager(Project(root=tmp_path), backup_dir=root).verify("20240101T000000Z", progress=seen.append,
+                                                                           content=False)
+    assert report.ok, report.problems
+    checksums = [p for p in seen if p.service == "set"]
+    assert checksums and checksums[-1].bytes_done == checksums[-1].bytes_total == 3000, checksums
