@@ -52,10 +52,17 @@ class ConsoleCommands(Provider):
             rows.append((row, bool(allowed)))
         return rows
 
-    def _run(self, action: str) -> None:
+    def _run(self, action: str, allowed: bool = True, keys: str = "") -> None:
         screen = self._target()
-        if screen is not None:
-            self.app.call_later(screen.run_action, action)
+        if screen is None:
+            return
+        if not allowed:
+            # QA: choosing a "(not available now)" command did nothing at all; its key says why
+            reason = screen.disabled_reason(action.split("(")[0]) if hasattr(screen, "disabled_reason") else ""
+            if reason and hasattr(screen, "say_disabled"):
+                self.app.call_later(screen.say_disabled, keys, reason)
+            return
+        self.app.call_later(screen.run_action, action)
 
     def _title(self, row: KeyRow, allowed: bool) -> str:
         text = f"{row.description} · {row.keys}"
@@ -64,7 +71,7 @@ class ConsoleCommands(Provider):
     async def discover(self) -> Hits:
         for row, allowed in self._rows():
             title = self._title(row, allowed)
-            yield DiscoveryHit(Text(title), partial(self._run, row.action), text=title, help=row.binding_id)
+            yield DiscoveryHit(Text(title), partial(self._run, row.action, allowed, row.keys), text=title, help=row.binding_id)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -72,4 +79,5 @@ class ConsoleCommands(Provider):
             title = self._title(row, allowed)
             score = max(matcher.match(title), matcher.match(row.binding_id))
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self._run, row.action), text=title, help=row.binding_id)
+                yield Hit(score, matcher.highlight(title), partial(self._run, row.action, allowed, row.keys), text=title,
+                          help=row.binding_id)

@@ -363,6 +363,30 @@ def test_command_palette_lists_the_new_actions(query: str, expected: str) -> Non
     run_sync(run())
 
 
+def test_a_command_not_available_now_says_why_when_chosen_in_the_palette() -> None:
+    """QA: choosing 'Back up the selected service … (not available now)' with nginx selected did
+    nothing at all; its key (B) says why, and so does the palette now."""
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("3")  # nginx: no backup
+            await pilot.press("ctrl+p")
+            await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, what="the palette")
+            await pilot.press(*"back up the selected")
+            await pilot.pause(0.5)
+            options = app.screen.query_one(OptionList)
+            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            assert texts and "(not available now)" in texts[0], texts
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), 5, what="the palette closed")
+            await wait_until(pilot, lambda: any("nginx has no backup: backups cover postgres, redis and minio"
+                                                in str(n.message) for n in app._notifications), 5, what="the reason")
+            assert app.backup_job is None
+
+    run_sync(run())
+
+
 def test_probe_results_are_redacted_before_they_reach_the_view(tmp_path: Path) -> None:
     """The stack layer redacts (probes._redacted); the view shows what it is given: check both ends."""
     from liar_tui.stack.probes import _redacted
