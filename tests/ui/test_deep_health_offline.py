@@ -155,6 +155,13 @@ def test_drift_marks_the_pane_notifies_and_R_applies_it(monkeypatch: Any) -> Non
             await pilot.press("R")
             await wait_until(pilot, lambda: stack.calls, 5, what="recreate from the health view")
             assert stack.calls == [("recreate", ("redis",))]
+            # R on a service without drift says so (QA: it did nothing, silently)
+            await pilot.press("1")
+            await pilot.pause(0.2)
+            await pilot.press("R")
+            await wait_until(pilot, lambda: any("postgres matches the compose file and .env: no drift to apply"
+                                                in str(n.message) for n in app._notifications), 5, what="why R is off")
+            assert stack.calls == [("recreate", ("redis",))]
             await pilot.press("escape")
             await pilot.resize_terminal(80, 24)
             await pilot.pause(0.3)

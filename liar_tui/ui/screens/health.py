@@ -34,7 +34,7 @@ from ..render import (
     status_text,
     utc_time,
 )
-from .style import modal_css
+from .style import SaysWhyKeyIsOff, modal_css
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 REINSPECT_INTERVAL = 5.0
 
 
-class HealthScreen(ModalScreen[None]):
+class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
     """Health of one service (1-4 or ←/→ pick another), over the four probes' summary."""
 
     DEFAULT_CSS = modal_css("HealthScreen") + """
@@ -150,11 +150,26 @@ class HealthScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fix_drift":
-            drift = self.liar.drift.get(self.service)
-            if drift is None or not drift.drifted:
-                return False
-            return None if (self.service in self.liar.busy or not self.liar.engine_connected) else True
+            return None if self.disabled_reason(action) else True
         return True
+
+    def disabled_reason(self, action: str) -> str:
+        """Why R does nothing now, in one line (QA: with no drift it did nothing, silently)."""
+        if action != "fix_drift":
+            return ""
+        drift = self.liar.drift.get(self.service)
+        if drift is None:
+            return f"drift of {self.service} not checked yet: nothing to apply"
+        if not drift.drifted:
+            app = self.liar
+            return (f"{self.service} matches the compose file and .env: no drift to apply ("
+                    f"{app.key_for('service.restart')} and {app.key_for('service.recreate')} in the main view "
+                    f"restart and recreate it anyway)")
+        if not self.liar.engine_connected:
+            return "the Docker engine is unreachable: actions come back when it does"
+        if self.service in self.liar.busy:
+            return f"{self.service} is busy ({self.liar.busy[self.service]}): wait for it to finish"
+        return ""
 
     # -- rendering ----------------------------------------------------------------------------
     def _now(self) -> tuple[datetime, float]:
