@@ -8,7 +8,7 @@ AutoHealer fills that gap, carefully:
 - it re-inspects the container just before acting, so a service the user stopped, paused, fixed or
   recreated meanwhile is left alone; healthy services and stopped ones are never touched;
 - one healer acts per project: the one holding the project's autoheal lock
-  (docker/liar-tui-autoheal-NAME.lock, taken at its first restart and kept while it is on); another
+  (docker/liar-tui-autoheal-NAME.lock, taken when it is turned on and kept while it is on); another
   liar-tui with autoheal on (a second console, a headless `liar-tui autoheal`) stands by, says so
   once, and takes over when the holder turns autoheal off or ends. Two healers restarting the same
   service doubled every restart and every cap;
@@ -295,13 +295,15 @@ class AutoHealer:
                 os.close(self._lease_fd)  # also lets the flock go
                 self._lease_fd = None
 
-    def _waiting_for(self) -> str:
-        """Why this healer may not restart now ('' when it may): a restore of the project runs,
-        or another liar-tui holds the autoheal lock. Takes the lock when it is free."""
+    def _waiting_for(self) -> tuple[str, str]:
+        """Why this healer may not restart now, as (kind, line): ("restore", ...) while a restore
+        of the project runs, ("standby", ...) while another liar-tui holds the autoheal lock, else
+        ("", ""). Takes the lock when it is free."""
         if self._hold_off is not None and locks.held(self._hold_off):
-            return (f"a restore of this project is running{locks.holder(self._hold_off)}: autoheal restarts "
-                    f"nothing until it ends")
-        return self._lease_wait()
+            return "restore", (f"a restore of this project is running{locks.holder(self._hold_off)}: autoheal "
+                               f"restarts nothing until it ends")
+        waiting = self._lease_wait()
+        return ("standby", waiting) if waiting else ("", "")
 
     def _claim(self) -> None:
         """Turned on: take the project's autoheal lock now, or say at once that another liar-tui
@@ -418,9 +420,8 @@ class AutoHealer:
             if fresh is not None and fresh.running:
                 self._schedule(service, now + p.recheck)
             return
-        waiting = self._waiting_for()
-        if waiting:
-            kind = "restore" if waiting.startswith("a restore") else "standby"
+        kind, waiting = self._waiting_for()
+        if kind:
             if self._announced_wait != kind:  # once for the project, not at every look
                 self._announced_wait = kind
                 self._step(service, kind, tr.attempts, waiting)

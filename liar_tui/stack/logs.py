@@ -726,11 +726,11 @@ def service_log(
     redact: Callable[[str], str] | None = None,
 ) -> Iterator[list[tuple[str, str]] | LogNotice]:
     """A service's log as lists of (timestamp, line) pairs (one per chunk the engine sends), the
-    last `tail` lines first. With `follow` it
-    goes on through restarts and recreates, as the console does: `docker logs -f` ends when its
-    container stops, so `liar-tui logs redis -f` ended at every restart. When the stream ends it
-    opens the service's container again from the last timestamp it passed (nothing twice); a
-    stopped service is waited for (a LogNotice says so) through the engine's event stream."""
+    last `tail` lines first. With `follow` it goes on through restarts and recreates, as the
+    console does: `docker logs -f` ends when its container stops, so `liar-tui logs redis -f`
+    ended at every restart. When the stream ends it opens the service's container again from the
+    last timestamp it passed (nothing twice); a stopped service is waited for (a LogNotice says
+    so) through the engine's event stream."""
     last_ts = ""
     first = True
     while True:

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from .keys import KeyRow, rows_from
+from .screens.style import SaysWhyKeyIsOff
 
 #: Sections of the main screen's key list the palette leaves out: keys of a widget or a view (the
 #: views' palette lists their own), and the app's own (ctrl+p, ctrl+q).
@@ -58,8 +59,8 @@ class ConsoleCommands(Provider):
             return
         if not allowed:
             # QA: choosing a "(not available now)" command did nothing at all; its key says why
-            reason = screen.disabled_reason(action.split("(")[0]) if hasattr(screen, "disabled_reason") else ""
-            if reason and hasattr(screen, "say_disabled"):
+            reason = screen.disabled_reason(action.split("(")[0]) if isinstance(screen, SaysWhyKeyIsOff) else ""
+            if reason:
                 self.app.call_later(screen.say_disabled, keys, reason)
             return
         self.app.call_later(screen.run_action, action)

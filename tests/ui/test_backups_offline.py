@@ -81,6 +81,13 @@ class FakeManager:
         return RestoreReport(name, tuple(ServiceRestore(s, f"{s}: restored", 0.1) for s in services), 0.5)
 
 
+def backups_app(fake: "FakeManager", states: Any = None, **kwargs: Any) -> Any:
+    """An offline app whose backups, verifies and restores go to `fake`."""
+    app, _, _ = offline_app(states, **kwargs)
+    app._backup_manager = lambda: fake  # type: ignore[method-assign]
+    return app
+
+
 def job_result(app: Any) -> str:
     from rich.console import Console
 
@@ -119,8 +126,7 @@ def test_B_backs_up_the_selected_service_with_progress_and_a_result(messages: li
     fake = FakeManager()
 
     async def run() -> None:
-        app, _, _ = offline_app(activity=activity)
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake, activity=activity)
         async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
             width = app.main.host_bar.size.width
             await pilot.press("2", "B")
@@ -160,8 +166,7 @@ def test_esc_cancels_a_running_backup_and_nothing_is_kept(messages: list[Any]) -
     fake = FakeManager(block=True)
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
             await pilot.press("ctrl+b")
             await wait_until(pilot, lambda: any(isinstance(m, BackupProgressed) for m in messages), 5, what="progress")
@@ -183,8 +188,7 @@ def test_backups_view_verifies_and_restores_only_after_the_project_name(messages
     fake = FakeManager([make_set("20240531T100000Z", ("redis",)), make_set("20240601T110000Z")], block=True)
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
             await pilot.press("V")
             screen = await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets and app.screen, 5, what="sets")
@@ -228,8 +232,7 @@ def test_verify_with_a_service_down_is_not_finished_not_failed(messages: list[An
     fake = FakeManager([make_set("20240601T110000Z")], down=("postgres",))
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
             await pilot.press("V")
             await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
@@ -256,8 +259,7 @@ def test_a_stopped_service_refuses_backup_and_restore_up_front_with_the_consoles
     fake = FakeManager([make_set("20240601T110000Z")])
 
     async def run() -> None:
-        app, _, _ = offline_app(states)
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake, states)
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             await pilot.press("1")
             assert app.main.check_action("backup_service", ()) is None
@@ -298,8 +300,7 @@ def test_typed_confirmations_show_no_name_in_the_box() -> None:
         return box.placeholder + "".join(seg.text for seg in box.render_line(0))
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             await open_restore_dialog(pilot, app)
             await pilot.pause(0.1)
@@ -328,8 +329,7 @@ def test_backups_view_at_80_columns_shows_each_sets_status() -> None:
     fake = FakeManager([make_set("20240531T100000Z", ("redis",)), make_set("20240601T110000Z")])
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_backups_view(pilot, app)
             table = drawn(screen.table)
@@ -364,8 +364,7 @@ def test_finished_jobs_leave_every_row_final_and_still(messages: list[Any]) -> N
     fake = FakeManager([make_set("20240601T110000Z")], block=True)
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
             # a verify that reports no progress for some rows
             await pilot.press("V")
@@ -423,8 +422,7 @@ def test_a_long_restore_result_fits_80x24_and_scrolls() -> None:
     fake = LongRestore([make_set("20240601T110000Z")])
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             await restore_first_set(pilot, app)
             await pilot.pause(0.3)
@@ -466,8 +464,7 @@ def test_a_backup_rows_size_uses_the_same_units_as_elsewhere(messages: list[Any]
     fake = SmallRedis()
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             await pilot.press("2", "B")
             await wait_until(pilot, lambda: any(isinstance(m, BackupJobFinished) for m in messages), 5, what="the backup")
@@ -494,8 +491,7 @@ def test_a_full_backup_dir_names_what_the_console_takes(messages: list[Any]) -> 
     fake = Full()
 
     async def run() -> None:
-        app, _, _ = offline_app(activity=activity)
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake, activity=activity)
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             for error in (fake.error, BackupDirNotWritable(not_writable_message(Path("/ro"), PermissionError(13, "Permission denied")))):
                 fake.error = error
@@ -518,8 +514,7 @@ def test_a_console_restore_records_its_start(messages: list[Any]) -> None:
     fake = FakeManager([make_set("20240601T110000Z")], block=True)
 
     async def run() -> None:
-        app, _, _ = offline_app(activity=activity)
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake, activity=activity)
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             await open_restore_dialog(pilot, app)
             app.screen.query_one("#restore-services", Input).value = "redis minio"
@@ -548,8 +543,7 @@ def test_quitting_during_a_restore_asks_and_quits_only_when_it_ends(messages: li
     fake = FakeManager([make_set("20240601T110000Z")], block=True)
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             await open_restore_dialog(pilot, app)
             app.screen.query_one("#restore-name", Input).value = "liar-game"
@@ -587,8 +581,7 @@ def test_quitting_during_a_backup_asks_then_cancels_it(messages: list[Any]) -> N
     fake = FakeManager(block=True)
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             await pilot.press("ctrl+b")
             await wait_until(pilot, lambda: any(isinstance(m, BackupProgressed) for m in messages), 5, what="progress")
@@ -635,8 +628,7 @@ def test_backups_view_at_80x24_shows_whole_services_and_statuses_and_moves_like_
     fake = FakeManager(qa_sets())
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_backups_view(pilot, app)
             rows = drawn(screen.table).splitlines()[1:5]
@@ -672,8 +664,7 @@ def test_backups_rows_are_whole_when_drawn_before_the_table_is_idle() -> None:
     fake = FakeManager(qa_sets())
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_backups_view(pilot, app)
             screen.show_sets(fake.list(), "/backups")  # as the list is read again; no await: not idle yet
@@ -689,8 +680,7 @@ def test_backups_view_wide_shows_when_each_set_was_made() -> None:
     fake = FakeManager(qa_sets())
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(160, 48)) as pilot:
             screen = await open_backups_view(pilot, app)
             assert "CREATED (UTC)" in drawn(screen.table) and "2024-06-01 11:00:00" in drawn(screen.table)
@@ -708,8 +698,7 @@ def test_backups_view_under_no_color_marks_the_selection_and_stays_readable(monk
     fake = FakeManager(qa_sets())
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("V")
             await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen) and app.screen.sets, 5, what="sets")
@@ -741,8 +730,7 @@ def test_a_restore_row_does_not_name_its_service_twice() -> None:
     fake = Restore([make_set("20240601T110000Z")])
 
     async def run() -> None:
-        app, _, _ = offline_app()
-        app._backup_manager = lambda: fake  # type: ignore[method-assign]
+        app = backups_app(fake)
         async with app.run_test(size=(80, 24)) as pilot:
             await restore_first_set(pilot, app)
             await pilot.pause(0.1)
