@@ -362,7 +362,7 @@ def test_save_never_overwrites_silently_and_a_failed_save_keeps_the_dialog(tmp_p
             await pilot.press("enter")  # a folder: said at once, not offered for overwriting
             await wait_until(pilot, lambda: "is a folder" in error_text(), 5, what="the is-a-folder line")
             assert isinstance(app.screen, SaveLogScreen)
-            assert error_text() == f"{blocked} is a folder: add a file name after it"
+            assert error_text().startswith(f"{blocked} is a folder: enter saves in it as liar-tui-")
             not_a_dir = tmp_path / "fresh.log" / "x.log"
             app.screen.query_one(Input).value = str(not_a_dir)
             await pilot.press("enter")

@@ -31,6 +31,7 @@ def test_save_dialog_answers_a_bad_path_in_the_dialog(tmp_path: Path) -> None:
             await pilot.pause(0.1)
             assert isinstance(app.screen, SaveLogScreen)
             box = app.screen.query_one(Input)
+            default_name = Path(box.value).name
 
             box.value = "~nosuchuser-liar-qa/x.log"
             await pilot.press("enter")
@@ -41,10 +42,16 @@ def test_save_dialog_answers_a_bad_path_in_the_dialog(tmp_path: Path) -> None:
             box.value = str(tmp_path)
             await pilot.press("enter")
             await wait_until(pilot, lambda: "folder" in _error(app), 5, what="the is-a-folder line")
-            assert _error(app) == f"{tmp_path} is a folder: add a file name after it"
-            await pilot.press("enter")  # again: still a folder, not an overwrite
-            await pilot.pause(0.2)
-            assert _error(app) == f"{tmp_path} is a folder: add a file name after it"
+            assert _error(app) == f"{tmp_path} is a folder: enter saves in it as {default_name}"
+            # the default name is put after the folder, nothing written yet
+            assert box.value == str(tmp_path / default_name) and list(tmp_path.iterdir()) == []
+
+            # QA: a folder that is not there yet, typed with its slash, was saved as a file
+            box.value = f"{tmp_path}/new-logs/"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "new-logs" in _error(app), 5, what="the is-a-folder line")
+            assert _error(app) == f"{tmp_path / 'new-logs'} is a folder: enter saves in it as {default_name}"
+            assert box.value == str(tmp_path / "new-logs" / default_name) and list(tmp_path.iterdir()) == []
 
             box.value = "/proc/liar-qa1.log"
             await pilot.press("enter")

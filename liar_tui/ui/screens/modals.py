@@ -185,13 +185,17 @@ class SaveLogScreen(ToastsClearOfDialog, ModalScreen[Path | None]):
         if not path.is_absolute():
             path = Path.cwd() / path
         try:
-            is_folder = path.is_dir()
+            # QA: `/tmp/logs/` (not there yet) was saved as a file named `logs`
+            is_folder = value.endswith(("/", os.sep)) or path.is_dir()
         except OSError:
             is_folder = False
         if is_folder:
-            # said at once: it used to ask to overwrite first, and only then fail
+            # said at once (it used to ask to overwrite first, and only then fail), with the
+            # default name put after the folder: one more enter saves there
             self._confirm = None
-            label.update(f"{path} is a folder: add a file name after it")
+            event.input.value = str(path / self.default.name)
+            event.input.cursor_position = len(event.input.value)
+            label.update(f"{path} is a folder: enter saves in it as {self.default.name}")
             return
         if self._save is None:
             self.dismiss(path)
