@@ -755,6 +755,41 @@ def test_follow_regex_and_previous_match_keys() -> None:
     run_sync(run())
 
 
+def test_log_scroll_keys_work_with_the_services_list_focused() -> None:
+    """QA at 80x24: after esc from a search the list has the focus, and G, End, PgUp did nothing:
+    the log stayed paused. From the list PgUp/PgDn page the log, g/Home go to its oldest line and
+    G/End back to the newest, following again; the selected service stays where it was."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            view = app.main.log_view
+            view.add_lines(sample_log_lines())
+            await pilot.pause(0.1)
+            assert app.focused is app.main.services and view.follow and view.is_vertical_scroll_end
+            bottom = view.scroll_offset.y
+            await pilot.press("pageup")
+            await pilot.pause(0.1)
+            assert not view.follow and view.scroll_offset.y < bottom
+            await pilot.press("pagedown")
+            await pilot.pause(0.1)
+            assert view.scroll_offset.y > 0
+            await pilot.press("g")
+            await pilot.pause(0.1)
+            assert not view.follow and view.scroll_offset.y == 0
+            await pilot.press("G")
+            await pilot.pause(0.1)
+            assert view.follow and view.is_vertical_scroll_end
+            await pilot.press("home")
+            await pilot.pause(0.1)
+            assert view.scroll_offset.y == 0
+            await pilot.press("end")
+            await pilot.pause(0.1)
+            assert view.follow and view.is_vertical_scroll_end
+            assert app.focused is app.main.services and app.main.services.service == "postgres"
+
+    run_sync(run())
+
+
 def test_a_paused_log_holds_still_when_the_full_ring_drops_old_lines() -> None:
     """With following off, the line under the reader's eye stays on the same row while new lines
     push the oldest out of a full ring (plain view and 'only matching lines' alike)."""

@@ -500,6 +500,11 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             self.logs.update_bar()
 
     # -- navigation ---------------------------------------------------------------------------
+    def action_log_scroll(self, how: str) -> None:
+        """The services list's PgUp/PgDn/g/G: the log view's own action, run from beside it."""
+        if how in ("page_up", "page_down", "scroll_home", "scroll_end"):
+            getattr(self.log_view, f"action_{how}")()
+
     def action_switch_focus(self) -> None:
         if self.zoomed:  # the services are hidden: show them and go there
             self.set_zoom(False)

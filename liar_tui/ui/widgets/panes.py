@@ -135,6 +135,12 @@ class ServicesPanel(Vertical, can_focus=True):
         Binding("down,j", "select_next", "Next service", id="services.next", show=False),
         Binding("up,k", "select_previous", "Previous service", id="services.previous", show=False),
         Binding("enter", "screen.health", "Health details", id="services.health", show=False),
+        # QA: with the list focused (as after esc from a search) G, End and PgUp did nothing and
+        # the log stayed paused; as in lazydocker, they move the log beside the list.
+        Binding("pageup", "screen.log_scroll('page_up')", "Log: page up", id="services.log-page-up", show=False),
+        Binding("pagedown", "screen.log_scroll('page_down')", "Log: page down", id="services.log-page-down", show=False),
+        Binding("home,g", "screen.log_scroll('scroll_home')", "Log: oldest", id="services.log-home", show=False),
+        Binding("end,G", "screen.log_scroll('scroll_end')", "Log: newest (follow)", id="services.log-end", show=False),
     ]
 
     selected: reactive[int] = reactive(0)
