@@ -548,7 +548,7 @@ def find_set(root: Path, name: str, *, restorable: bool = False, services: tuple
     if matches:
         shown = ", ".join(s.id for s in matches[:4]) + (f" and {len(matches) - 4} more" if len(matches) > 4 else "")
         raise UnknownBackupSet(f"{name!r} is the start of {len(matches)} backup sets in {root} ({shown}): give more of the id")
-    known = ", ".join(s.id for s in sets[-3:]) or "none"
+    known = ", ".join(s.id for s in reversed(sets[-3:])) or "none"  # newest first, as the words say
     raise UnknownBackupSet(
         f"no backup set {name!r} in {root} (newest: {known}): run `liar-tui backup list` to see them, "
         f"or pass --backup-dir"

@@ -342,7 +342,9 @@ def test_a_set_is_found_by_the_unique_start_of_its_id(tmp_path: Path) -> None:
         find_set(tmp_path, "20261127T0352")
     with pytest.raises(UnknownBackupSet, match=r"is the start of 4 backup sets .*give more"):
         find_set(tmp_path, "2026")
-    with pytest.raises(UnknownBackupSet, match="no backup set '20251'"):
+    # the ids it offers instead are the newest three, newest first (they came oldest first)
+    with pytest.raises(UnknownBackupSet, match=r"no backup set '20251' in .* \(newest: 20261127T040000Z, "
+                                               r"20261127T035959Z, 20261127T035201Z\)"):
         find_set(tmp_path, "20251")
 
 
