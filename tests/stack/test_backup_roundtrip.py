@@ -86,6 +86,8 @@ def test_round_trip_every_service(stack: Project, full_set: tuple[BackupSet, dic
             data = p.read_bytes()
             for secret in secrets_of(stack):
                 assert secret.encode() not in data, p
+    # the S3 server that held the objects, by its own name (the stand-in's nginx front said "nginx")
+    assert bset.tools.get("s3-server", "").split(" ")[0] in ("SeaweedFS", "MinIO"), bset.tools
     kinds = {(f.service, f.kind) for f in bset.files}
     assert {("postgres", "dump"), ("postgres", "globals"), ("redis", "rdb"), ("minio", "index"), ("minio", "objects")} <= kinds
     assert 1 <= len([f for f in bset.files if f.kind == "objects"]) <= 4  # one pack per download worker

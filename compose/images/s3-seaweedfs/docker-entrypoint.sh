@@ -227,6 +227,8 @@ http {
         proxy_send_timeout 600s;
         location / {
             proxy_pass http://weed_s3;
+            # the S3 server's own Server header, not this front's (backups record it as the tool)
+            proxy_pass_header Server;
             proxy_set_header Host \$http_host;
             proxy_set_header Connection "";
         }
