@@ -156,6 +156,10 @@ class BackupSet:
     in_progress: bool = False
     problem: str = ""  # why an incomplete set is incomplete
     manifest_id: str = ""  # the id its manifest gives, when not the folder's name (a copied or renamed set)
+    finished_at: datetime | None = None
+    # the last verify of this manifest: (service, ok, summary) per check, and what it found wrong
+    verify_checks: tuple[tuple[str, bool, str], ...] = ()
+    verify_problems: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -473,13 +477,18 @@ def read_set(path: Path) -> BackupSet:
         return BackupSet(id=set_id, path=path, complete=False, size=size, problem=f"unreadable manifest: {exc}")
     verified: bool | None = None
     verified_at = None
+    checks: tuple[tuple[str, bool, str], ...] = ()
+    problems: tuple[str, ...] = ()
     try:
         v = json.loads((path / VERIFY_FILE).read_text(encoding="utf-8"))
         # A verify of this manifest, in this folder (a copied set was not verified where it is now)
         if v.get("manifest_sha256") == sha256_file(manifest_path) and v.get("set", set_id) == set_id:
             verified = bool(v.get("ok"))
             verified_at = _parse_time(v.get("verified_at"))
-    except (OSError, ValueError):
+            checks = tuple((str(c.get("service", "")), bool(c.get("ok")), str(c.get("summary", "")))
+                           for c in v.get("checks") or [] if isinstance(c, dict))
+            problems = tuple(str(p) for p in v.get("problems") or [])
+    except (OSError, ValueError, AttributeError):
         pass
     # The folder's name is the set's id everywhere (list, verify, restore, prune): a set copied or
     # renamed inside the backup dir is its own row, never a second row under the original's id.
@@ -488,7 +497,8 @@ def read_set(path: Path) -> BackupSet:
         id=set_id, path=path, complete=True, created_at=_parse_time(data.get("created_at")),
         project=str(data.get("project") or ""), services=tuple(data.get("services") or ()), files=files,
         size=size, meta=dict(data.get("meta") or {}), tools=dict(data.get("tools") or {}),
-        verified=verified, verified_at=verified_at,
+        verified=verified, verified_at=verified_at, finished_at=_parse_time(data.get("finished_at")),
+        verify_checks=checks, verify_problems=problems,
         manifest_id=manifest_id if manifest_id and manifest_id != set_id else "",
         problem=f"its manifest names set {manifest_id} (a copied or renamed folder)" if manifest_id and manifest_id != set_id else "",
     )

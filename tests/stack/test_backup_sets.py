@@ -454,3 +454,32 @@ def test_a_verifys_checksum_progress_ends_at_its_total(tmp_path: Path) -> None:
     assert report.ok, report.problems
     checksums = [p for p in seen if p.service == "set"]
     assert checksums and checksums[-1].bytes_done == checksums[-1].bytes_total == 3000, checksums
+
+
+def test_a_set_carries_its_last_verify_s_words_and_when_it_finished(tmp_path: Path) -> None:
+    """What the Backups view's detail shows of a set: each check of its last verify (service, ok,
+    the tool's words), what that verify found wrong, and when the backup finished; none of it once
+    the manifest changed (that verify was of another manifest)."""
+    from liar_tui.stack.backupset import MANIFEST, read_set, sha256_file
+
+    path = make_set(tmp_path, "20240101T000000Z", services=("postgres", "redis"))
+    bset = read_set(path)
+    assert bset.finished_at is not None and bset.created_at is not None and bset.finished_at >= bset.created_at
+    assert bset.verify_checks == () and bset.verify_problems == ()
+    write_json_file(path / "verify.json", {
+        "set": path.name, "ok": False, "verified_at": "2024-01-09T00:00:00+00:00",
+        "manifest_sha256": sha256_file(path / MANIFEST),
+        "problems": ["redis/data: sha256 differs from the manifest", "redis: redis-check-rdb: bad CRC"],
+        "checks": [{"service": "postgres", "ok": True, "summary": "pg_restore reads 3 TOC entries, 1 tables", "details": {}},
+                   {"service": "redis", "ok": False, "summary": "redis-check-rdb: bad CRC", "details": {}}],
+    })
+    bset = read_set(path)
+    assert bset.status == "verify failed"
+    assert bset.verify_checks == (("postgres", True, "pg_restore reads 3 TOC entries, 1 tables"),
+                                  ("redis", False, "redis-check-rdb: bad CRC"))
+    assert bset.verify_problems == ("redis/data: sha256 differs from the manifest", "redis: redis-check-rdb: bad CRC")
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["tools"]["edited"] = "yes"
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    bset = read_set(path)
+    assert bset.verified is None and bset.verify_checks == () and bset.verify_problems == ()

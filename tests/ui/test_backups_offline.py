@@ -738,3 +738,66 @@ def test_a_restore_row_does_not_name_its_service_twice() -> None:
             assert rows["postgres"][0] == "postgres  done  restored from the set", rows
 
     run_sync(run())
+
+
+def test_backups_view_details_the_selected_set_and_why_its_verify_failed() -> None:
+    """The Backups view left most of 80x24 empty and said nothing of what a set holds or why its
+    verify failed (only `backup verify` on the command line told). Under the list: the selected
+    set's folder, what it holds of each service, and its last verify, check by check; moving the
+    cursor changes it; an incomplete set says what is missing."""
+    from dataclasses import replace
+
+    base = make_set("20240601T100000Z")
+    failed = replace(
+        base, meta={"postgres": {"database": "liardb", "user": "liaruser", "pg_dump": "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"},
+                    "redis": {"keys_after_snapshot": 20000, "redis_version": "7.0.15", "appendonly": "yes"},
+                    "minio": {"objects": 200, "buckets": 3, "bytes": 3 * 1024 * 1024}},
+        tools={"s3-server": "SeaweedFS 8000GB 4.48", "liar-tui": "0.1.0"},
+        finished_at=datetime(2024, 6, 1, 11, 0, 4, tzinfo=timezone.utc), verified=False,
+        verified_at=datetime(2024, 6, 2, 8, 0, tzinfo=timezone.utc),
+        verify_checks=(("postgres", True, "pg_restore reads 12 TOC entries, 3 tables"),
+                       ("redis", False, "redis-check-rdb rejects redis/dump.rdb: Unexpected EOF reading RDB file"),
+                       ("minio", True, "200 objects in 3 buckets")),
+        verify_problems=("redis/data: sha256 differs from the manifest",
+                         "redis: redis-check-rdb rejects redis/dump.rdb: Unexpected EOF reading RDB file"))
+    fake = FakeManager([make_set("20240531T100000Z", ("redis",)), failed, make_set("20240601T110000Z", complete=False)])
+
+    def detail(screen: Any) -> str:
+        return "\n".join(" ".join(line.split()) for line in drawn(screen.detail).splitlines())
+
+    async def run() -> None:
+        app = backups_app(fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_backups_view(pilot, app)
+            said = detail(screen)
+            assert "20240601T110000Z /backups/20240601T110000Z" in said and "no manifest" in said, said
+            await pilot.press("k")
+            await pilot.pause(0.1)
+            said = detail(screen)
+            assert said.splitlines() == [
+                "20240601T100000Z /backups/20240601T100000Z",
+                "made 2024-06-01 11:00:00 UTC in 4.0s · liar-tui 0.1.0",
+                "postgres dump 1000B · database liardb as liaruser · pg_dump 15.18",
+                "redis RDB 2.0KiB · 20,000 keys · Redis 7.0.15 (AOF on)",
+                "minio 200 objects in 3 buckets, 3.0MiB · from SeaweedFS 8000GB 4.48",
+                "last verify 2024-06-02 08:00:00 UTC: ✗ failed",
+                "✓ postgres pg_restore reads 12 TOC entries, 3 tables",
+                "✗ redis redis-check-rdb rejects redis/dump.rdb: Unexpected EOF reading",
+                "RDB file",
+                "✓ minio 200 objects in 3 buckets",
+                "✗ redis/data: sha256 differs from the manifest",
+            ], said
+            # the whole of it shows at 80x24, with the list and the status line
+            assert screen.detail.size.height == 11 and screen.table.size.height >= 4
+            # a wrapped line goes on under its words, not under the service's name
+            rows = drawn(screen.detail).splitlines()
+            assert rows[rows.index(next(r for r in rows if "Unexpected EOF" in r)) + 1].index("RDB file") == \
+                rows[rows.index(next(r for r in rows if "Unexpected EOF" in r))].index("redis-check-rdb")
+            assert screen.status.region.bottom <= 23
+            await pilot.press("k")
+            await pilot.pause(0.1)
+            said = detail(screen)
+            assert said.startswith("20240531T100000Z") and "never verified: v checks every checksum" in said, said
+            assert "postgres" not in said  # a redis-only set
+
+    run_sync(run())

@@ -24,7 +24,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ...stack.model import format_bytes
-from ..widgets.bars import TextBar
+from ..widgets.bars import LineWidget, TextBar
 from ..widgets.inputs import OrderedInput
 from .main import CalmFooter
 from .style import Dialog, SaysWhyKeyIsOff, ToastsClearOfDialog, fit_body, modal_css
@@ -386,6 +386,99 @@ def unusable_reason(bset: Any) -> str:
     return ""
 
 
+def _when(t: Any) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t is not None else "-"
+
+
+def _service_detail(bset: Any, service: str) -> str:
+    """What the set holds of `service`, from its manifest (sizes, counts, the tool that made it)."""
+    meta = bset.meta.get(service) or {}
+    sizes = {f.kind: f.size for f in bset.files_of(service)}
+    total = sum(f.size for f in bset.files_of(service))
+    parts: list[str] = []
+    if service == "postgres":
+        dump = f"dump {format_bytes(sizes['dump'])}" if "dump" in sizes else ""
+        roles = f"roles {format_bytes(sizes['globals'])}" if "globals" in sizes else ""
+        parts.append(" + ".join(p for p in (dump, roles) if p) or format_bytes(total))
+        if meta.get("database"):
+            parts.append(f"database {meta['database']}" + (f" as {meta['user']}" if meta.get("user") else ""))
+        tool = str(meta.get("pg_dump") or bset.tools.get("pg_dump") or "")
+        if tool:
+            parts.append(tool.split(" (Debian")[0].replace(" (PostgreSQL)", ""))
+    elif service == "redis":
+        parts.append(f"RDB {format_bytes(sizes.get('rdb', total))}")
+        if "keys_after_snapshot" in meta:
+            parts.append(f"{meta['keys_after_snapshot']:,} keys")
+        if meta.get("redis_version"):
+            parts.append(f"Redis {meta['redis_version']}" + (" (AOF on)" if meta.get("appendonly") == "yes" else ""))
+    elif service == "minio":
+        if "objects" in meta:
+            parts.append(f"{meta['objects']:,} objects in {meta.get('buckets', '?')} buckets, {format_bytes(meta.get('bytes', 0))}")
+        else:
+            parts.append(format_bytes(total))
+        if bset.tools.get("s3-server"):
+            parts.append(f"from {bset.tools['s3-server']}")
+    else:
+        parts.append(format_bytes(total))
+    return " · ".join(parts)
+
+
+def set_detail(bset: Any, project: str = "") -> list[tuple[Text, int]]:
+    """The selected set in a few lines: where it is, when it was made, what it holds of each
+    service, and its last verify (each check's words; what it found wrong). From what the set's
+    files say (read by the list's worker): nothing here reads the disk. Each line comes with the
+    indent its wrapped rest takes (under the words, not under the service's name)."""
+    lines = [(Text.assemble((bset.id, "bold"), "  ", (str(bset.path), "dim")), 2)]
+    if not bset.complete:
+        made = f"started {_when(bset.created_at)}" if bset.created_at else "start unknown"
+        lines.append((Text(f"{made} · {format_bytes(bset.size)} on disk · {bset.problem or 'no manifest'}", style="yellow"), 2))
+        return lines
+    made = f"made {_when(bset.created_at)}"
+    if bset.created_at is not None and bset.finished_at is not None:
+        made += f" in {(bset.finished_at - bset.created_at).total_seconds():.1f}s"
+    if bset.project and bset.project != project:
+        made += f" · from project {bset.project}"
+    if bset.tools.get("liar-tui"):
+        made += f" · liar-tui {bset.tools['liar-tui']}"
+    lines.append((Text(made, style="dim"), 2))
+    if bset.problem:
+        lines.append((Text(bset.problem, style="yellow"), 2))
+    checks = {svc: (ok, summary) for svc, ok, summary in bset.verify_checks}
+    width = max((cell_len(svc) for svc in bset.services), default=0)
+    for svc in bset.services:
+        line = Text(f"{svc:<{width}}  ", style="bold")
+        line.append(_service_detail(bset, svc))
+        lines.append((line, width + 2))
+    if bset.verified is None:
+        lines.append((Text("never verified: v checks every checksum and reads each file with its own tool", style="dim"), 2))
+        return lines
+    head = Text(f"last verify {_when(bset.verified_at)}: ")
+    head.append("✓ passed" if bset.verified else "✗ failed", style="green" if bset.verified else "bold red")
+    lines.append((head, 2))
+    for svc in bset.services:
+        if svc in checks:
+            ok, summary = checks[svc]
+            line = Text(f"  {'✓' if ok else '✗'} {svc:<{width}}  ", style="green" if ok else "red")
+            line.append(summary)
+            lines.append((line, width + 6))
+    for problem in bset.verify_problems:
+        if not any(problem == f"{svc}: {checks[svc][1]}" for svc in checks):  # said on its service's line
+            lines.append((Text(f"  ✗ {problem}", style="red"), 4))
+    return lines
+
+
+def hanging_wrap(console: Any, line: Text, width: int, hang: int) -> list[Text]:
+    """`line` wrapped at words to `width` cells, its second and later rows indented by `hang`."""
+    rows = list(line.wrap(console, width))
+    if len(rows) <= 1 or hang <= 0 or hang >= width - 10:
+        return rows
+    rest = Text(" ").join(rows[1:])
+    out = [rows[0]]
+    for row in rest.wrap(console, width - hang):
+        out.append(Text(" " * hang) + row)
+    return out
+
+
 def _content_width(name: str, rows: list[dict[str, Any]]) -> int:
     """Cells of a column `name` of the sets table: the widest, its header included."""
     return max([cell_len(name), *(r[name].cell_len if isinstance(r[name], Text) else cell_len(str(r[name])) for r in rows)])
@@ -411,7 +504,8 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
     DEFAULT_CSS = """
     BackupsScreen { layout: vertical; }
     BackupsScreen > #backups-bar { background: $panel; padding: 0 1; }
-    BackupsScreen > DataTable { height: 1fr; }
+    BackupsScreen > DataTable { height: 1fr; min-height: 4; }
+    BackupsScreen > #backups-detail { height: auto; max-height: 60%; padding: 0 1; border-top: hkey $panel; }
     BackupsScreen > #backups-status { padding: 0 1; color: $text-muted; height: auto; max-height: 3; }
     """
     BINDINGS = [
@@ -432,6 +526,7 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
         self.bar = TextBar(Text("BACKUPS", style="bold"), id="backups-bar")
         self.table: SetsTable = SetsTable(cursor_type="row", zebra_stripes=True, id="backups-table")
         self.status = TextBar(Text("reading the backup folder…", style="dim"), id="backups-status")
+        self.detail = LineWidget(id="backups-detail")  # the selected set: what it holds, its last verify
         self._marked: str | None = None  # the row showing ▶
         self._status_text = Text()
         self._columns: tuple[str, ...] = ()
@@ -443,6 +538,7 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.bar
         yield self.table
+        yield self.detail
         yield self.status
         yield CalmFooter(compact=True)
 
@@ -452,6 +548,7 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
 
     def on_resize(self) -> None:
         self._set_status(self._status_text)
+        self._show_detail()
         if self.sets:
             self._fill(self.selected.id if self.selected is not None else None)  # CREATED comes and goes with the width
 
@@ -534,7 +631,18 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
             self.table.update_cell(current, "mark", Text("▶", style="bold"))
         self._marked = current
 
+    def _show_detail(self) -> None:
+        s = self.selected
+        self.detail.display = s is not None
+        if s is None:
+            return
+        width = max(20, (self.detail.content_size.width or self.size.width or 80) - (0 if self.detail.content_size.width else 2))
+        lines = [row for line, hang in set_detail(s, self.project) for row in hanging_wrap(self.app.console, line, width, hang)]
+        if self.detail.set_lines(lines):
+            self.detail.refresh(layout=True)
+
     def _show_status(self) -> None:
+        self._show_detail()
         s = self.selected
         if self.error:
             self._set_status(Text(f"✗ {self.error}", style="red"))
