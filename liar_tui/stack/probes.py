@@ -176,7 +176,9 @@ def _network_reason(exc: BaseException, t: ProbeTarget) -> str:
     if isinstance(exc, ConnectionRefusedError) or "refused" in text:
         return "connection refused (nothing listens there: is the container running?)"
     if isinstance(exc, ConnectionResetError) or "reset" in text or "closed" in text or "eof" in text:
-        return f"connection closed by the server ({_first_line(exc)})"
+        # QA: the clients' own words came along, e.g. "(('Connection aborted.',
+        # RemoteDisconnected('Remote end closed connection without response')))"
+        return "the server closed the connection without answering (starting or stopping, or another server on this port)"
     return _first_line(exc)
 
 

@@ -144,6 +144,40 @@ def test_nothing_listening_is_unreachable_at_once(service: str) -> None:
     assert time.monotonic() - started < 1.5
 
 
+@pytest.fixture
+def closing_server() -> Iterator[int]:
+    """Accepts each connection and closes it at once, as a container starting or stopping does."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def loop() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                srv.accept()[0].close()
+            except OSError:
+                continue
+
+    th = threading.Thread(target=loop, daemon=True)
+    th.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    th.join(1)
+    srv.close()
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "nginx", "minio"])
+def test_a_server_closing_at_once_reads_as_such_without_the_clients_words(closing_server: int, service: str) -> None:
+    """QA (Activity view): minio's reason went on with `(('Connection aborted.',
+    RemoteDisconnected('Remote end closed connection without response')))`, each client its own."""
+    result = probes.PROBES[service](_target(service, closing_server, REDIS_PASSWORD="x"))
+    assert result.level == FAIL
+    assert result.reason == (f"unreachable at 127.0.0.1:{closing_server}: the server closed the connection without "
+                             "answering (starting or stopping, or another server on this port)"), result.reason
+
+
 def _pg_msg(kind: bytes, payload: bytes) -> bytes:
     return kind + struct.pack("!I", len(payload) + 4) + payload
 
