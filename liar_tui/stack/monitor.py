@@ -146,7 +146,8 @@ class StackMonitor:
             except StackError as exc:
                 message = str(exc)
             except Exception as exc:  # noqa: BLE001 - any socket error means the engine went away
-                message = f"lost the Docker engine ({type(exc).__name__}): reconnecting"
+                # QA: the toast said "(ConnectionError)", a class name, not a reason
+                message = "lost the Docker engine (its connection closed): reconnecting"
             if handle.stopped:
                 return
             self._engine = None

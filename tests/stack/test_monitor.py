@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,7 @@ def test_monitor_says_engine_is_gone_and_reconnects(second_engine: tuple[str, li
         gone = engine_events.get(timeout=15)
         assert not gone.connected
         assert gone.error and "\n" not in gone.error
+        assert not re.search(r"[A-Z][a-z]+Error\b", gone.error), gone.error  # words, not an exception's class
         proc = _start(cmd, address)
         back = engine_events.get(timeout=30)
         while not back.connected:

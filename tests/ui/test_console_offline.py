@@ -165,7 +165,7 @@ def test_engine_gone_is_shown_and_actions_grey_out_until_it_is_back() -> None:
     async def run() -> None:
         app, _, stack = offline_app()
         async with app.run_test(size=(80, 24)) as pilot:
-            app.post_message(EngineStatusChanged(EngineStatus(connected=False, error="lost the Docker engine (ConnectionError): reconnecting")))
+            app.post_message(EngineStatusChanged(EngineStatus(connected=False, error="lost the Docker engine (its connection closed): reconnecting")))
             await pilot.pause(0.2)
             assert app.main.has_class("-disconnected")
             assert app.main.engine_banner.display
