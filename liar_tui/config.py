@@ -145,8 +145,25 @@ def _read_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join([*_SCALARS, 'keys'])}")
     keys = data.get("keys", {})
-    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+    if not isinstance(keys, dict):
         raise ConfigError(f"config file {path}: [keys] must map binding ids to key strings")
+    flat: dict[str, str] = {}
+
+    def gather(table: dict[str, Any], prefix: str) -> None:
+        # QA: `service.restart = "ctrl+r"` unquoted is a TOML dotted key, i.e. {"service":
+        # {"restart": ...}}, and was refused: the binding id is the dotted path either way
+        for name, value in table.items():
+            if isinstance(value, dict):
+                gather(value, f"{prefix}{name}.")
+            elif isinstance(value, str):
+                flat[f"{prefix}{name}"] = value
+            else:
+                raise ConfigError(f"config file {path}: [keys] {prefix}{name} = {value!r}: give the key as a string "
+                                  f'("{prefix}{name}" = "ctrl+r")')
+
+    gather(keys, "")
+    if "keys" in data:
+        data["keys"] = flat
     return data
 
 

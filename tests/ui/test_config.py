@@ -34,6 +34,13 @@ def test_defaults_without_any_source(tmp_path: Path) -> None:
     assert set(s.sources.values()) == {"default"}
 
 
+def test_keys_written_as_toml_dotted_keys_are_binding_ids(tmp_path: Path) -> None:
+    """QA: `service.restart = "ctrl+r"` without quotes (a TOML dotted key, so a nested table) was
+    refused with "[keys] must map binding ids to key strings"; it means the same id as quoted."""
+    s = load_settings({}, {}, write(tmp_path, '[keys]\nservice.restart = "ctrl+r"\n"stack.down" = "X"\nlogs.search = "ctrl+f"\n'))
+    assert s.keys == {"service.restart": "ctrl+r", "stack.down": "X", "logs.search": "ctrl+f"}
+
+
 def test_file_over_defaults(tmp_path: Path) -> None:
     s = load_settings({}, {}, write(tmp_path))
     assert (s.refresh, s.log_lines, s.theme, s.mouse) == (2.5, 5000, "nord", False)
@@ -81,7 +88,8 @@ def test_xdg_config_home_and_override() -> None:
         ({}, {"LIAR_TUI_MOUSE": "maybe"}, "", "mouse (LIAR_TUI_MOUSE): 'maybe' is not true or false"),
         ({}, {}, "refresh = [", "config file"),
         ({}, {}, "colour = 'red'\n", "unknown setting(s) colour"),
-        ({}, {}, "[keys]\nx = 1\n", "[keys] must map binding ids to key strings"),
+        ({}, {}, "[keys]\nx = 1\n", "[keys] x = 1: give the key as a string"),
+        ({}, {}, "keys = 3\n", "[keys] must map binding ids to key strings"),
     ],
 )
 def test_bad_values_name_the_setting_and_source(tmp_path: Path, cli: dict, env: dict, text: str, needle: str) -> None:
