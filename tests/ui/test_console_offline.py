@@ -123,6 +123,29 @@ def test_keymap_remaps_a_binding_and_help_shows_it() -> None:
     run_sync(run())
 
 
+def test_a_remapped_key_keeps_its_place_in_the_footer_at_80x24() -> None:
+    """QA with `service.restart = "ctrl+r"` in config.toml: Textual's keymap put the remapped
+    binding last, and restart left the 80-column footer (it came after `a All logs`)."""
+    from textual.widgets._footer import FooterKey
+
+    def shown(app: Any) -> list[str]:
+        return [k.description for k in app.main.query(FooterKey) if k.display and not k.has_class("-command-palette")]
+
+    async def run() -> None:
+        plain, _, _ = offline_app()
+        async with plain.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+            expected = shown(plain)
+        app, _, _ = offline_app(settings=Settings(up=False, keys={"service.restart": "ctrl+r", "stack.up": "U"}))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+            assert "Restart" in expected and shown(app) == expected, (shown(app), expected)
+            restart = next(k for k in app.main.query(FooterKey) if k.description == "Restart")
+            assert restart.key_display == "^r"
+
+    run_sync(run())
+
+
 def test_actions_run_in_workers_report_progress_and_result(messages: list[Any]) -> None:
     async def run() -> None:
         app, _, stack = offline_app()

@@ -50,6 +50,29 @@ class CalmFooter(Footer):
 
     _recompose_pending = False
 
+    def compose(self) -> ComposeResult:
+        """The stock footer's keys, in the order their bindings are declared. A key remapped in
+        config.toml went last (Textual's keymap re-adds it at the end of its map): QA with
+        `service.restart = "ctrl+r"`, restart left the 80-column footer for `^r` after `a All logs`."""
+        from textual.widgets._footer import FooterKey
+
+        items = list(super().compose())
+        rank: dict[str, tuple[int, int]] = {}
+        nodes: list[Any] = []
+        for node, binding, _enabled, _tooltip in self.screen.active_bindings.values():
+            if node not in nodes:
+                nodes.append(node)
+            declared = [b.id or b.action for bs in type(node)._merge_bindings().key_to_bindings.values() for b in bs]
+            where = binding.id or binding.action
+            rank.setdefault(binding.action, (nodes.index(node), declared.index(where) if where in declared else len(declared)))
+        keys = [i for i in items if isinstance(i, FooterKey) and not i.has_class("-command-palette")]
+        if len(keys) != len([i for i in items if not (isinstance(i, FooterKey) and i.has_class("-command-palette"))]):
+            yield from items  # groups or labels (none here): the stock order
+            return
+        far = (len(nodes), 0)
+        yield from sorted(keys, key=lambda k: rank.get(k.action, far))
+        yield from (i for i in items if i not in keys)
+
     def bindings_changed(self, screen: Screen) -> None:  # type: ignore[override]
         self._bindings_ready = True
         if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
