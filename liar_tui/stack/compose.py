@@ -511,6 +511,17 @@ class Stack:
 
         return self._run("start", [service], run, on_progress)
 
+    def up_service(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
+        """`up -d SVC`: a service with no container (removed, or never made) gets one and starts
+        (with what it depends on, as compose does). The console's `s` on such a service."""
+        self.validate_services([service])
+        started = time.monotonic()
+        try:
+            self.preflight(ports=True, services=[service])
+        except StackError as exc:
+            return ActionResult("up", (service,), False, str(exc), time.monotonic() - started, exc.exit_code)
+        return self.up([service], on_progress=on_progress)
+
     def _container_of(self, service: str, action: str) -> ServiceState:
         """The service's container; a one-line error naming the fix when there is none (compose
         itself would 'restart' or 'stop' nothing and say it did)."""

@@ -529,7 +529,8 @@ class LiarApp(App[int]):
 
     def on_action_finished(self, message: ActionFinished) -> None:
         result = message.result
-        key = "stack" if result.action in ("up", "down") else (result.services[0] if result.services else "stack")
+        # a whole-stack up or down names no service; `s` on a service with no container is an up of it
+        key = result.services[0] if result.services else "stack"
         self.busy.pop(key, None)
         summary = self.redact(result.summary())
         if result.ok:
@@ -747,7 +748,8 @@ class LiarApp(App[int]):
     def _service_action(self, action: str, service: str) -> None:
         started = time.monotonic()
         try:
-            result = getattr(self._stack(), action)(
+            method = {"up": "up_service"}.get(action, action)
+            result = getattr(self._stack(), method)(
                 service, on_progress=lambda ev: self.post_message(ActionProgressed(action, ev)))
         except Exception as exc:  # noqa: BLE001 - errors are data: shown, never a traceback
             result = self._failure(action, (service,), exc, started)

@@ -151,6 +151,32 @@ def test_s_stops_and_starts_the_selected_service(running_stack: Project, message
     run_sync(run())
 
 
+def test_s_on_a_removed_container_brings_the_service_up(running_stack: Project, messages: list[Any]) -> None:
+    """QA: with a container removed (`docker rm -f`), s only said to bring the whole stack up. It
+    runs `up -d SVC` for that service: a new container that turns healthy, with its data."""
+    import subprocess
+
+    async def run() -> None:
+        app = live_app(running_stack)
+        async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+            await settle_healthy(pilot, app)
+            pane = app.main.services.pane("redis")
+            old = pane.state.container_id
+            subprocess.run(["docker", "rm", "-f", old], check=True, capture_output=True)
+            await wait_until(pilot, lambda: not pane.state.container_id, 30, what="redis without a container")
+            await pilot.press("2")
+            assert app.main.check_action("toggle_service", ()) is True
+            await pilot.press("s")
+            done = await wait_until(pilot, lambda: finished(messages, "up", "redis"), 90, what="up redis finished")
+            assert done[0].result.ok, done[0].result.message
+            await wait_until(pilot, lambda: pane.state.running and pane.state.health.status == "healthy", 90, what="redis healthy")
+            assert pane.state.container_id and pane.state.container_id != old
+            assert "redis" not in app.busy  # s applies again
+            await pilot.press("q")
+
+    run_sync(run())
+
+
 def test_docker_kill_shows_in_the_pane_at_once(running_stack: Project, messages: list[Any]) -> None:
     async def run() -> None:
         app = live_app(running_stack)

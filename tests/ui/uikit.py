@@ -376,6 +376,10 @@ class FakeStack:
         self._progress(on_progress, f"Container liar-game-{service}", "Starting")
         return self._result("start", (service,))
 
+    def up_service(self, service: str, on_progress: Any = None) -> Any:
+        self._progress(on_progress, f"Container liar-game-{service}", "Started")
+        return self._result("up", (service,))
+
     def down(self, volumes: bool = False, on_progress: Any = None) -> Any:
         self._progress(on_progress, "Network liar-game-network", "Removed")
         self.calls.append(("down-volumes" if volumes else "down", ()))

@@ -136,7 +136,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
         # the selected service (lazydocker/k9s habits)
         Binding("r", "restart", "Restart", id="service.restart", tooltip="Restart the selected service"),
         Binding("R", "recreate", "Recreate", id="service.recreate", tooltip="Recreate the selected service's container (force)"),
-        Binding("s", "toggle_service", "Stop/Start", id="service.toggle", tooltip="Stop the selected service, or start it when stopped"),
+        Binding("s", "toggle_service", "Stop/Start", id="service.toggle", tooltip="Stop the selected service, or start it when stopped (up: a new container when it has none)"),
         Binding("E", "shell", "Shell", id="service.shell", tooltip="Open a shell in the selected service (psql, redis-cli, sh)"),
         Binding("H", "health", "Health", id="service.health", tooltip="Health view: probes (green/amber/red, why, figures), drift, autoheal, failing streak and last checks"),
         Binding("1", "select('postgres')", "postgres", id="service.select-1", show=False, tooltip="Select postgres"),
@@ -284,8 +284,6 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             state = app.state_of(self.selected)
             if action in ("restart", "shell"):
                 return True if state.running else None
-            if action == "toggle_service":
-                return True if state.container_id else None
             return True
         if action == "up":
             return None if (not app.engine_connected or "stack" in app.busy) else True
@@ -322,8 +320,6 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
                 if state.container_id:
                     return f"{service} is not running: start it with {key('service.toggle')}"
                 return f"{service} has no container: bring the stack up with {key('stack.up')}"
-            if action == "toggle_service" and not state.container_id:
-                return f"{service} has no container: bring the stack up with {key('stack.up')}"
         if action in ("up", "down") and "stack" in app.busy:
             return f"the stack is busy ({app.busy['stack']}): wait for it to finish"
         if action == "down":
@@ -351,6 +347,11 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
 
     def action_toggle_service(self) -> None:
         state = self.liar.state_of(self.selected)
+        if not state.container_id:
+            # QA: s on a removed container only said to bring the whole stack up; start means
+            # "make it run", as lazydocker's up on a compose service does: up -d SVC
+            self.liar.run_service_action("up", self.selected)
+            return
         self.liar.run_service_action("stop" if state.running or state.state == "restarting" else "start", self.selected)
 
     def action_shell(self) -> None:
