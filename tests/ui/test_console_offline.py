@@ -903,3 +903,25 @@ def test_no_up_only_watches() -> None:
             assert "--no-up" in app.main.activity.text.plain
 
     run_sync(run())
+
+
+def test_a_service_without_a_container_is_brought_up_by_s() -> None:
+    """QA: r on a removed container said to bring the whole stack up, and s did nothing but say
+    so. r now names s, and s runs up for that one service."""
+    from liar_tui.stack.model import ServiceState
+
+    states = sample_states()
+    states["redis"] = ServiceState("redis", "missing")
+
+    async def run() -> None:
+        app, _, stack = offline_app(states)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.1)
+            assert app.main.disabled_reason("restart") == "redis has no container: s brings it up"
+            await pilot.press("s")
+            await wait_until(pilot, lambda: stack.calls, 5, what="the up of redis")
+            assert stack.calls == [("up", ("redis",))]
+            await wait_until(pilot, lambda: "redis" not in app.busy, 5, what="redis no longer busy")
+
+    run_sync(run())

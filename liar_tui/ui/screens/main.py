@@ -319,7 +319,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             if action in ("restart", "shell") and not state.running:
                 if state.container_id:
                     return f"{service} is not running: start it with {key('service.toggle')}"
-                return f"{service} has no container: bring the stack up with {key('stack.up')}"
+                return f"{service} has no container: {key('service.toggle')} brings it up"
         if action in ("up", "down") and "stack" in app.busy:
             return f"the stack is busy ({app.busy['stack']}): wait for it to finish"
         if action == "down":
