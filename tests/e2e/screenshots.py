@@ -13,6 +13,7 @@ any picture, and removes the stack. Pictures:
     health.svg        health detail of a service (last checks, failing streak)
     help.svg          every key (`?`)
     action.svg        an action in progress (`r` restarting redis)
+    backups.svg       the Backups view (`V`): a new set (`n`), verified (`v`), shown in full
 """
 
 from __future__ import annotations
@@ -212,6 +213,22 @@ def main(argv: list[str] | None = None) -> int:
             tmux.send_keys(SESSION, "Escape")
             time.sleep(0.5)
 
+            # backups: a new set, verified, shown in full under the list
+            tmux.send_keys(SESSION, "V")
+            tmux.wait_for(SESSION, lambda s: "BACKUPS" in s and "no backup sets yet" in s, timeout=10, what="the backups view")
+            tmux.send_keys(SESSION, "n")
+            tmux.wait_for(SESSION, lambda s: "complete:" in s and "esc/enter closes" in s, timeout=120, what="the backup done")
+            tmux.send_keys(SESSION, "Escape")
+            time.sleep(0.5)
+            tmux.send_keys(SESSION, "v")
+            tmux.wait_for(SESSION, lambda s: "OK in" in s and "esc/enter closes" in s, timeout=120, what="the verify done")
+            tmux.send_keys(SESSION, "Escape")
+            tmux.wait_for(SESSION, lambda s: "last verify" in s and "✓ passed" in s, timeout=10, what="the set's detail")
+            time.sleep(0.5)
+            shots["backups"] = capture(tmux)
+            tmux.send_keys(SESSION, "Escape")
+            time.sleep(0.5)
+
             tmux.send_keys(SESSION, "q")
             time.sleep(1.0)
 
@@ -221,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             "health": "liar-tui · health detail",
             "help": "liar-tui · keys",
             "action": "liar-tui · restarting redis",
+            "backups": "liar-tui · backups: a verified set",
         }
         secrets = secrets_of(project.env_file, REPO / "compose" / ".env")
         if not secrets:
