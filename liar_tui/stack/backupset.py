@@ -199,6 +199,8 @@ class BackupSet:
             "size": self.size,
             "files": len(self.files),
             "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "verify_problems": list(self.verify_problems),  # what the last verify found wrong
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "problem": self.problem,
             "manifest_id": self.manifest_id or None,
         }

@@ -478,6 +478,9 @@ def test_a_set_carries_its_last_verify_s_words_and_when_it_finished(tmp_path: Pa
     assert bset.verify_checks == (("postgres", True, "pg_restore reads 3 TOC entries, 1 tables"),
                                   ("redis", False, "redis-check-rdb: bad CRC"))
     assert bset.verify_problems == ("redis/data: sha256 differs from the manifest", "redis: redis-check-rdb: bad CRC")
+    listed = bset.to_dict()  # `backup list --json`: a monitoring script reads why too
+    assert listed["status"] == "verify failed" and listed["verify_problems"] == list(bset.verify_problems)
+    assert listed["finished_at"] == bset.finished_at.isoformat()
     manifest = json.loads((path / MANIFEST).read_text())
     manifest["tools"]["edited"] = "yes"
     (path / MANIFEST).write_text(json.dumps(manifest))
