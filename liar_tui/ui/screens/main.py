@@ -35,6 +35,21 @@ SAVE_LOAD_WAIT = 3.0
 SERVICE_ACTIONS = ("restart", "recreate", "toggle_service", "shell")
 
 
+_DECLARED: dict[type, dict[str, int]] = {}
+
+
+def _declared_order(cls: type) -> dict[str, int]:
+    """Each binding's place (by id, else action) among the bindings `cls` declares, before any keymap."""
+    order = _DECLARED.get(cls)
+    if order is None:
+        order = {}
+        for bindings in cls._merge_bindings().key_to_bindings.values():  # type: ignore[attr-defined]
+            for b in bindings:
+                order.setdefault(b.id or b.action, len(order))
+        _DECLARED[cls] = order
+    return order
+
+
 class CalmFooter(Footer):
     """Textual's Footer, recomposed once per frame however often the bindings change in it.
 
@@ -62,9 +77,8 @@ class CalmFooter(Footer):
         for node, binding, _enabled, _tooltip in self.screen.active_bindings.values():
             if node not in nodes:
                 nodes.append(node)
-            declared = [b.id or b.action for bs in type(node)._merge_bindings().key_to_bindings.values() for b in bs]
-            where = binding.id or binding.action
-            rank.setdefault(binding.action, (nodes.index(node), declared.index(where) if where in declared else len(declared)))
+            declared = _declared_order(type(node))
+            rank.setdefault(binding.action, (nodes.index(node), declared.get(binding.id or binding.action, len(declared))))
         keys = [i for i in items if isinstance(i, FooterKey) and not i.has_class("-command-palette")]
         if len(keys) != len([i for i in items if not (isinstance(i, FooterKey) and i.has_class("-command-palette"))]):
             yield from items  # groups or labels (none here): the stock order
