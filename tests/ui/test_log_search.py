@@ -239,3 +239,33 @@ def test_a_pattern_too_big_to_compile_is_refused_before_compiling(tmp_path: Path
     with pytest.raises(OSError, match="not a regular file"):
         write_log_file(fifo, ["x"], overwrite=False)  # said at once, not after "overwrite?"
     assert fifo.is_fifo()
+
+
+def test_match_keys_on_a_bad_regex_say_the_regex_is_bad() -> None:
+    """QA at 80x24: `/(unclosed`, enter, then o said "no search yet: / searches the log" of a
+    search that was there but did not compile. o, n and N now say the regex is not valid, why,
+    and the two ways on (fix it, or search it as plain text); x makes it a plain search."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = app.main
+            view = main.log_view
+            view.add_lines(sample_log_lines())
+            view.add_lines([LogLine("redis", TS, "call (unclosed paren")])
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            await pilot.press(*"(unclosed", "enter")
+            await pilot.pause(0.2)
+            assert view.search_error.startswith("bad regex")
+            for action in ("only_matching", "next_match", "previous_match"):
+                said = main.disabled_reason(action)  # Python's own words for the regex in the middle
+                assert said.startswith("the search is not a valid regex (missing )"), said
+                assert said.endswith("): / fixes it, x searches it as plain text"), said
+            await pilot.press("o")
+            await pilot.pause(0.1)
+            assert any("not a valid regex" in str(n.message) for n in app._notifications)
+            await pilot.press("x")
+            await pilot.pause(0.2)
+            assert not view.search_regex and view.match_count == 1 and main.check_action("only_matching", ()) is True
+
+    run_sync(run())

@@ -346,6 +346,13 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
                 return f"a {app.backup_job.kind} is running: one at a time"
             wanted = backed if action == "backup_all" else (service,)
             return app.not_running_reason(wanted, "a backup")
+        error = self.log_view.search_error
+        if action in ("next_match", "previous_match", "only_matching") and error:
+            # QA: `(unclosed` then o said "no search yet"
+            if error.startswith("bad regex: "):
+                return (f"the search is not a valid regex ({error.removeprefix('bad regex: ')}): "
+                        f"{key('logs.search')} fixes it, {key('logs.regex')} searches it as plain text")
+            return f"{error} ({key('logs.search')} changes the search)"
         if action in ("next_match", "previous_match"):
             return f"no match in the log: {key('logs.search')} searches it"
         if action == "only_matching":
