@@ -47,6 +47,7 @@ from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
 from .commands import ConsoleCommands
 from .heap import BurstHeap, release_free_memory
+from .textual_fixes import unpin_styles_caches
 from .heap import freeze as freeze_heap
 from .keys import effective_keys
 from .messages import (
@@ -96,6 +97,8 @@ _LOUD_STEPS = {"restarting": "warning", "restart-failed": "error", "gave-up": "e
                "standby": "information"}  # another liar-tui heals this project
 
 _DEFAULT = object()
+
+unpin_styles_caches()  # a Textual bug kept removed widgets' render caches alive (textual_fixes.py)
 
 
 class MonitorLike(Protocol):

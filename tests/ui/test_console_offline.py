@@ -925,3 +925,31 @@ def test_a_service_without_a_container_is_brought_up_by_s() -> None:
             await wait_until(pilot, lambda: "redis" not in app.busy, 5, what="redis no longer busy")
 
     run_sync(run())
+
+
+def test_footer_keys_of_earlier_views_are_let_go() -> None:
+    """QA: RSS climbed 69 -> 117 MB opening and closing the views: every footer recompose (each
+    bindings change) left its ~14 old keys alive, watched by the footer's `compact` (Textual
+    drops such a watcher only when that value changes, and here it never does)."""
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+            for _ in range(6):
+                await pilot.press("A")
+                await pilot.pause(0.2)
+                await pilot.press("escape")
+                await pilot.pause(0.2)
+            gc.collect()
+            footer = app.main.query_one("CalmFooter")
+            watched = getattr(footer, "__watchers", {}).get("compact", [])
+            removed = [node for node, _ in watched if node._closed or node._closing]
+            assert not removed, f"{len(removed)} removed footer keys still watched (kept alive)"
+            alive = [k for k in gc.get_objects() if isinstance(k, FooterKey) and not k.is_attached]
+            assert len(alive) <= 2, f"{len(alive)} removed footer keys still alive"
+
+    run_sync(run())

@@ -98,7 +98,21 @@ class CalmFooter(Footer):
     async def _recompose_now(self) -> None:
         self._recompose_pending = False
         await self.recompose()
+        self._forget_removed_keys()
         self.fit_keys()
+
+    def _forget_removed_keys(self) -> None:
+        """Drop the watchers the removed keys left on this footer. Each FooterKey is data-bound to
+        the footer's `compact`, and Textual forgets such a watcher only when `compact` changes,
+        which here it never does: every recompose (each bindings change: a state change, a view
+        opened or closed) kept the ~14 old keys alive, about 60 KB each (QA: RSS 69 -> 117 MB
+        after opening and closing the views a few dozen times)."""
+        watchers = getattr(self, "__watchers", None)
+        if not watchers:
+            return
+        for callbacks in watchers.values():
+            callbacks[:] = [(node, callback) for node, callback in callbacks
+                            if not (getattr(node, "_closed", False) or getattr(node, "_closing", False))]
 
     def on_resize(self) -> None:
         self.fit_keys()
