@@ -686,3 +686,58 @@ def test_an_activity_log_that_cannot_be_written_is_told_once(tmp_path: Path) -> 
             assert "NOT SAVED: cannot write the activity log" in app.activity_screen.bar.text.plain
 
     run_sync(run())
+
+
+def test_activity_view_filters_by_service_and_text_and_esc_clears() -> None:
+    """Reading a night's activity: 1-4 keep one service's entries (the same key again: all), /
+    keeps those holding a text (any case, kind and service included), esc clears the filters
+    before it leaves the view; entries arriving meanwhile obey the filters."""
+    from uikit import sample_activity
+
+    activity = MemoryActivity(sample_activity())
+
+    def rows(screen: Any) -> list[str]:
+        return [line.text for line in screen.log_view.lines]
+
+    async def run() -> None:
+        app, _, _ = offline_app(activity=activity)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("A")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loaded and app.screen,
+                                      5, what="the activity view")
+            total = len(sample_activity())
+            assert screen.shown == total and "entries" in screen.bar.text.plain
+            await pilot.press("2")  # redis only
+            await pilot.pause(0.1)
+            assert screen.shown == 7 and all(" redis " in r for r in rows(screen) if r[:2].isdigit())
+            assert f"7/{total}" in screen.bar.text.plain and "redis only" in screen.bar.text.plain
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            await pilot.press(*"NOAUTH", "enter")
+            await pilot.pause(0.3)
+            assert screen.shown == 3 and screen.text_filter == "NOAUTH"
+            assert "redis only · /NOAUTH/" in screen.bar.text.plain
+            # a live entry: kept only when it matches
+            activity.record("probe", "redis", "ok -> fail: noauth again")
+            activity.record("state", "nginx", "exited -> running (noauth in its text, wrong service)")
+            await pilot.pause(0.2)
+            assert screen.shown == 4 and screen.count == total + 2
+            await pilot.press("2")  # the same key again: every service, the text filter stays
+            await pilot.pause(0.1)
+            assert screen.shown == 5 and screen.service_filter == ""
+            await pilot.press("slash")
+            await pilot.pause(0.1)
+            await pilot.press(*"zzz")
+            await pilot.pause(0.4)  # applied once typing pauses
+            assert screen.shown == 0 and any("no entry matches" in r for r in rows(screen))
+            await pilot.press("escape")  # esc in the box drops its text
+            await pilot.pause(0.2)
+            assert screen.text_filter == "" and screen.shown == total + 2 and isinstance(app.screen, ActivityScreen)
+            await pilot.press("4", "escape")  # esc clears the service filter first
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, ActivityScreen) and not screen.filtering and screen.shown == total + 2
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, MainScreen)
+
+    run_sync(run())
