@@ -28,7 +28,9 @@ STATUS_PROBE_DEADLINE = 3.0
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("activity", help="print the activity log (actions, state changes, probe alarms, autoheal)")
-    p.add_argument("-n", "--lines", type=whole(0), default=50, metavar="N", help="entries from the end (default 50; 0: all)")
+    p.add_argument("service", nargs="?", choices=SERVICES, metavar="SVC", help="only this service's entries")
+    p.add_argument("--grep", default="", metavar="TEXT", help="only entries holding TEXT (any case; kind and service count)")
+    p.add_argument("-n", "--lines", type=whole(0), default=50, metavar="N", help="entries from the end (default 50; 0: all), after the filters")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")
 
     p = sub.add_parser(
@@ -167,7 +169,7 @@ def bootstrap_buckets(stack: "Stack", say: Any, warn: Any, wait: float = 60.0) -
 
 # -- liar-tui activity ---------------------------------------------------------------------------
 def cmd_activity(stack: "Stack", args: argparse.Namespace) -> int:
-    from .stack.activity import activity_path, follow_entries, read_entries
+    from .stack.activity import activity_path, entry_matches, follow_entries, read_entries
 
     path = activity_path(stack.project)
     if path.exists() and not path.is_file():
@@ -178,17 +180,28 @@ def cmd_activity(stack: "Stack", args: argparse.Namespace) -> int:
         size = path.stat().st_size
     except OSError:
         size = 0
+    service, text = args.service or "", args.grep
+    filtered = bool(service or text)
     # up to `size`, then follow from `size`: an entry written meanwhile is printed once
-    entries = read_entries(path, args.lines or None, upto=size)
+    entries = read_entries(path, None if filtered else (args.lines or None), upto=size)
+    if filtered:
+        entries = [e for e in entries if entry_matches(e, service, text)]
+        if args.lines:
+            entries = entries[-args.lines:]
     if not entries and not args.follow:
-        print(f"no activity yet ({stack.project.rel(path)})", file=sys.stderr)
+        if filtered:
+            what = " ".join(x for x in (service, f"holding {text!r}" if text else "") if x)
+            print(f"no activity entries {'of ' if service else ''}{what} ({stack.project.rel(path)})", file=sys.stderr)
+        else:
+            print(f"no activity yet ({stack.project.rel(path)})", file=sys.stderr)
         return 0
     try:
         for e in entries:
             print(e.format(), flush=True)
         if args.follow:
             for e in follow_entries(path, offset=size):
-                print(e.format(), flush=True)
+                if entry_matches(e, service, text):
+                    print(e.format(), flush=True)
     except Terminated:
         raise  # SIGTERM: 143, as every headless command
     except (KeyboardInterrupt, BrokenPipeError):

@@ -193,6 +193,16 @@ def record_quietly(project: Project, service: str, text: str, kind: str = "actio
         return f"cannot write the activity log: {exc}"
 
 
+def entry_matches(entry: ActivityEntry, service: str = "", text: str = "") -> bool:
+    """The filter of `liar-tui activity SVC --grep TEXT` and of the console's Activity view: the
+    service's own entries, holding `text` in any case (its kind and service count as its words)."""
+    if service and entry.service != service:
+        return False
+    if text:
+        return text.casefold() in f"{entry.kind} {entry.service or '-'} {entry.text}".casefold()
+    return True
+
+
 def read_entries(path: Path, n: int | None = None, upto: int | None = None) -> list[ActivityEntry]:
     """The last `n` entries of the log (all when None), oldest first; reads the rotated file too
     when the current one holds fewer. `upto`: read the current file only up to that byte offset

@@ -206,3 +206,28 @@ def test_two_watchers_write_each_transition_once(tmp_path) -> None:
     assert second._recorder_fd is not None  # it took over
     texts = [e.text for e in read_entries(activity_path(project))]
     assert texts == ["healthy -> unhealthy (3 failing checks)", "unhealthy -> healthy"], texts
+
+
+def test_activity_command_filters_by_service_and_text(tmp_path) -> None:
+    """`liar-tui activity SVC --grep TEXT -n N`: the last N entries of that service holding the
+    text (any case), N counted after the filters; nothing matching is said on stderr, exit 0."""
+    project = stackkit.make_project(tmp_path / "p")
+    log = ActivityLog(project, preload=False)
+    for i in range(30):
+        log.record("health", "redis", f"healthy -> unhealthy ({i})")
+        log.record("state", "nginx", f"running -> exited ({i}) unhealthy")
+        log.record("action", "redis", f"restart redis: done ({i})")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "activity", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    shown = run("redis", "--grep", "UNHEALTHY", "-n", "3")
+    lines = shown.stdout.splitlines()
+    assert shown.returncode == 0 and len(lines) == 3, shown
+    assert all(" health " in ln and " redis " in ln for ln in lines), lines
+    assert lines[-1].endswith("healthy -> unhealthy (29)") and lines[0].endswith("(27)")
+    assert len(run("--grep", "unhealthy", "-n", "0").stdout.splitlines()) == 60  # both services, every one
+    assert len(run("nginx", "-n", "0").stdout.splitlines()) == 30
+    none = run("postgres", "--grep", "x")
+    assert none.returncode == 0 and none.stdout == "" and "no activity entries of postgres holding 'x'" in none.stderr

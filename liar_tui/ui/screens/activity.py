@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, RichLog
 
+from ...stack.activity import entry_matches
 from ..render import activity_row, autoheal_word
 from ..widgets.bars import TextBar
 from ..widgets.inputs import OrderedInput
@@ -131,12 +132,7 @@ class ActivityScreen(Screen[None]):
         return bool(self.service_filter or self.text_filter)
 
     def matches(self, entry: Any) -> bool:
-        if self.service_filter and entry.service != self.service_filter:
-            return False
-        if self.text_filter:
-            words = f"{entry.kind} {entry.service or '-'} {entry.text}".casefold()
-            return self.text_filter.casefold() in words
-        return True
+        return entry_matches(entry, self.service_filter, self.text_filter)
 
     def _redraw(self) -> None:
         kept = [e for e in self.entries if self.matches(e)]
