@@ -115,6 +115,8 @@ class ActivityScreen(Screen[None]):
             return
         if not self._remember(entry):
             return
+        if len(self.entries) == self.entries.maxlen and self.matches(self.entries[0]):
+            self.shown -= 1  # the oldest goes out of the bounded list
         self.entries.append(entry)
         self.count = len(self.entries)
         if self.matches(entry):
