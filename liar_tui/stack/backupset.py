@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import locks
 from .errors import StackError
 from .model import BACKUP_DIR_ENV, BACKUP_SERVICES, format_bytes
 
@@ -429,20 +430,8 @@ def ensure_backup_dir(path: Path) -> None:
 
 
 def _is_locked(path: Path) -> bool:
-    lock = path / LOCK_FILE
-    if not lock.exists():
-        return False
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    """A running backup holds its set's lock file (SetWriter.open)."""
+    return locks.held(path / LOCK_FILE)
 
 
 def read_set(path: Path) -> BackupSet:

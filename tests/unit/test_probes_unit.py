@@ -7,7 +7,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -86,20 +86,18 @@ def test_targets_prefer_the_published_port(tmp_path: Path) -> None:
     assert t["minio"].port == 9000  # compose's default
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """Accepts TCP connections and never answers: a hung server (the kernel still completes the handshake)."""
+def _tcp_server(on_accept: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A local TCP server handing each accepted connection to `on_accept`; yields its port."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(16)
-    conns: list[socket.socket] = []
     stop = threading.Event()
 
     def accept() -> None:
         srv.settimeout(0.2)
         while not stop.is_set():
             try:
-                conns.append(srv.accept()[0])
+                on_accept(srv.accept()[0])
             except OSError:
                 continue
 
@@ -108,9 +106,16 @@ def silent_server() -> Iterator[int]:
     yield srv.getsockname()[1]
     stop.set()
     th.join(1)
+    srv.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts TCP connections and never answers: a hung server (the kernel still completes the handshake)."""
+    conns: list[socket.socket] = []
+    yield from _tcp_server(conns.append)
     for c in conns:
         c.close()
-    srv.close()
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "nginx", "minio"])
@@ -147,25 +152,7 @@ def test_nothing_listening_is_unreachable_at_once(service: str) -> None:
 @pytest.fixture
 def closing_server() -> Iterator[int]:
     """Accepts each connection and closes it at once, as a container starting or stopping does."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    stop = threading.Event()
-
-    def loop() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                srv.accept()[0].close()
-            except OSError:
-                continue
-
-    th = threading.Thread(target=loop, daemon=True)
-    th.start()
-    yield srv.getsockname()[1]
-    stop.set()
-    th.join(1)
-    srv.close()
+    yield from _tcp_server(lambda conn: conn.close())
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "nginx", "minio"])

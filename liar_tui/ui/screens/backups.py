@@ -631,12 +631,19 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
             self.table.update_cell(current, "mark", Text("▶", style="bold"))
         self._marked = current
 
+    def _wrap_width(self, widget: Any) -> int:
+        """Cells a line of `widget` wraps at: its width, or before its first layout the screen's
+        less its padding."""
+        if widget.content_size.width:
+            return max(20, widget.content_size.width)
+        return max(20, (self.size.width or 80) - 2)
+
     def _show_detail(self) -> None:
         s = self.selected
         self.detail.display = s is not None
         if s is None:
             return
-        width = max(20, (self.detail.content_size.width or self.size.width or 80) - (0 if self.detail.content_size.width else 2))
+        width = self._wrap_width(self.detail)
         lines = [row for line, hang in set_detail(s, self.project) for row in hanging_wrap(self.app.console, line, width, hang)]
         if self.detail.set_lines(lines):
             self.detail.refresh(layout=True)
@@ -658,7 +665,7 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
     def _set_status(self, text: Text) -> None:
         """The status line, wrapped at words to at most three lines (an error names a fix)."""
         self._status_text = text
-        width = max(20, (self.status.content_size.width or self.size.width or 80) - (0 if self.status.content_size.width else 2))
+        width = self._wrap_width(self.status)
         lines = list(text.wrap(self.app.console, width))[:3]
         if self.status.set_lines(lines or [Text()]):
             self.status.refresh(layout=True)

@@ -72,20 +72,19 @@ class CalmFooter(Footer):
         from textual.widgets._footer import FooterKey
 
         items = list(super().compose())
-        rank: dict[str, tuple[int, int]] = {}
-        nodes: list[Any] = []
-        for node, binding, _enabled, _tooltip in self.screen.active_bindings.values():
-            if node not in nodes:
-                nodes.append(node)
-            declared = _declared_order(type(node))
-            rank.setdefault(binding.action, (nodes.index(node), declared.get(binding.id or binding.action, len(declared))))
-        keys = [i for i in items if isinstance(i, FooterKey) and not i.has_class("-command-palette")]
-        if len(keys) != len([i for i in items if not (isinstance(i, FooterKey) and i.has_class("-command-palette"))]):
+        palette = [i for i in items if isinstance(i, FooterKey) and i.has_class("-command-palette")]
+        keys = [i for i in items if i not in palette]
+        if not all(isinstance(k, FooterKey) for k in keys):
             yield from items  # groups or labels (none here): the stock order
             return
-        far = (len(nodes), 0)
-        yield from sorted(keys, key=lambda k: rank.get(k.action, far))
-        yield from (i for i in items if i not in keys)
+        rank: dict[str, tuple[int, int]] = {}
+        nodes: dict[Any, int] = {}  # each binding's node, in the order the bindings come
+        for node, binding, _enabled, _tooltip in self.screen.active_bindings.values():
+            declared = _declared_order(type(node))
+            place = declared.get(binding.id or binding.action, len(declared))
+            rank.setdefault(binding.action, (nodes.setdefault(node, len(nodes)), place))
+        yield from sorted(keys, key=lambda k: rank.get(k.action, (len(nodes), 0)))
+        yield from palette
 
     def bindings_changed(self, screen: Screen) -> None:  # type: ignore[override]
         self._bindings_ready = True
