@@ -327,7 +327,7 @@ def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
     from .stack.logs import LogNotice, service_log
 
     log = service_log(stack.engine, stack.project.name, args.service, state.container_id, tail=args.tail,
-                      follow=args.follow, redact=stack.project.redactor())
+                      follow=args.follow, redact=stack.project.redactor(), started_at=state.started_at)
     try:
         for item in log:
             if isinstance(item, LogNotice):

@@ -22,7 +22,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -724,13 +724,16 @@ def service_log(
     tail: int | None,
     follow: bool,
     redact: Callable[[str], str] | None = None,
+    started_at: datetime | None = None,
 ) -> Iterator[list[tuple[str, str]] | LogNotice]:
     """A service's log as lists of (timestamp, line) pairs (one per chunk the engine sends), the
     last `tail` lines first. With `follow` it goes on through restarts and recreates, as the
     console does: `docker logs -f` ends when its container stops, so `liar-tui logs redis -f`
     ended at every restart. When the stream ends it opens the service's container again from the
     last timestamp it passed (nothing twice); a stopped service is waited for (a LogNotice says
-    so) through the engine's event stream."""
+    so) through the engine's event stream. `started_at` (when the container last started) tells
+    a restart quick enough to be over before the stream is reopened from a stream that merely
+    ended."""
     last_ts = ""
     first = True
     while True:
@@ -756,7 +759,7 @@ def service_log(
         if not follow:
             return
         first = False
-        container_id = yield from _next_start(engine, project, service, container_id)
+        container_id, started_at = yield from _next_start(engine, project, service, container_id, started_at)
 
 
 def _raw_blocks(stream: Stream, decoder: "LogDecoder") -> Iterator[list[str]]:
@@ -765,19 +768,23 @@ def _raw_blocks(stream: Stream, decoder: "LogDecoder") -> Iterator[list[str]]:
     yield decoder.finish()
 
 
-def _next_start(engine: Engine, project: str, service: str, previous: str) -> Iterator[LogNotice]:
-    """The container to follow next (the generator's return value): the service's running one,
-    or, when none runs, the next one the engine starts. The event stream is opened before the
-    look, so a start between the two is not missed."""
+def _next_start(
+    engine: Engine, project: str, service: str, previous: str, previous_start: datetime | None,
+) -> Generator[LogNotice, None, tuple[str, datetime | None]]:
+    """The container to follow next and when it started (the generator's return value): the
+    service's running one, or, when none runs, the next one the engine starts. The event stream
+    is opened before the look, so a start between the two is not missed."""
     events = engine.events(project)
     try:
         state = engine.project_states(project, (service,)).get(service)
         if state is not None and state.running:
             if state.container_id != previous:
                 yield LogNotice(f"{service} has a new container {state.container_id[:12]}: following it")
+            elif previous_start is not None and state.started_at != previous_start:
+                yield LogNotice(f"{service} restarted: following on")  # stopped and started before we looked
             else:
                 time.sleep(0.2)  # the same container runs on: its stream ended anyway; no busy loop
-            return state.container_id
+            return state.container_id, state.started_at
         yield LogNotice(f"{service} stopped: waiting for it to start again (Ctrl-C ends)")
         for event in events:
             actor = event.get("Actor") or {}
@@ -786,7 +793,8 @@ def _next_start(engine: Engine, project: str, service: str, previous: str) -> It
                 cid = str(actor.get("ID") or event.get("id") or "")
                 again = "started again" if cid == previous else f"started in a new container {cid[:12]}"
                 yield LogNotice(f"{service} {again}: following on")
-                return cid
+                now = engine.project_states(project, (service,)).get(service)
+                return cid, now.started_at if now is not None and now.container_id == cid else None
         raise ConnectionError("the Docker engine closed its event stream")
     finally:
         events.close()
