@@ -118,7 +118,8 @@ def test_cli_autoheal_restarts_a_hung_service_and_nothing_else(heal_stack: Proje
     assert ("autoheal", "redis") in kinds and ("health", "redis") in kinds
     # and the probes' alarms: the hung redis stopped answering its client, then answered again
     alarms = [e.text for e in read_entries(activity_path(heal_stack)) if (e.kind, e.service) == ("probe", "redis")]
-    assert any(t.startswith("ok -> fail: unreachable") for t in alarms), alarms
+    # ("new -> fail" when the freeze came before redis's first probe, on a loaded machine)
+    assert any(t.startswith(("ok -> fail: unreachable", "new -> fail: unreachable")) for t in alarms), alarms
     assert alarms[-1].split(":")[0] in ("fail -> ok", "warn -> ok"), alarms  # (warn: while it was starting)
 
 

@@ -89,7 +89,7 @@ def test_a_hung_service_turns_its_probe_red_fast(stack: Project, service: str) -
         stackkit.signal_container(st.container_id, signal.SIGCONT)
     assert bad.level == FAIL, bad.reason
     assert bad.reason.startswith("unreachable") and "no answer within 2s" in bad.reason
-    assert took < 3.5, f"the probe hung for {took:.1f}s"
+    assert took < 6, f"the probe hung for {took:.1f}s"  # its 2 s timeout, with room for a loaded machine
     wait_level(stack, service, before.level)
     stackkit.wait_health(stack, service, "healthy")
 
@@ -234,7 +234,7 @@ def test_status_reports_probes_and_drift(stack: Project) -> None:
         assert "figures" in s["probe"] and "latency_ms" in s["probe"]
     worst = max((s["probe"]["level"] for s in data["services"]), key=["ok", "warn", "fail"].index)
     assert data["probe_level"] == worst
-    assert took < 8, f"status --json took {took:.1f}s"
+    assert took < 20, f"status --json took {took:.1f}s"  # loose for a loaded machine: this catches a hang
     table = subprocess.run([*base, "status"], capture_output=True, text=True, timeout=60)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()

@@ -205,7 +205,8 @@ def test_docker_kill_shows_in_the_pane_at_once(running_stack: Project, messages:
             at, state, text = shown[0]
             assert state.state in ("exited", "restarting"), state
             assert ("exited (137)" in text) or ("restarting" in text), text
-            assert at - killed_at < 1.0, f"pane updated {at - killed_at:.3f}s after the kill"
+            # (a loose bound: speed is the benchmark's; this catches a pane waiting for a poll)
+            assert at - killed_at < 3.0, f"pane updated {at - killed_at:.3f}s after the kill"
             # shown from the `die` event itself, not from the inspect that waits for the engine to
             # finish the kill: that inspect would carry the new FinishedAt
             assert state.finished_at == before.finished_at, (state.finished_at, before.finished_at)

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
-from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, run_sync, sample_log_lines, sample_states, wait_until
+from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, palette_texts, run_sync, sample_log_lines, sample_states, wait_until
 
 from liar_tui.config import Settings
 from liar_tui.ui.keys import binding_classes
@@ -456,9 +456,7 @@ def test_command_palette_lists_the_actions() -> None:
             await pilot.pause(0.2)
             assert isinstance(app.screen, CommandPalette)
             await pilot.press(*"recreate")
-            await pilot.pause(0.5)
-            options = app.screen.query_one(OptionList)
-            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            texts = await palette_texts(pilot, app, lambda t: t and "Recreate the selected service" in t[0])
             assert any("Recreate the selected service" in t for t in texts), texts
             await pilot.press("enter")
             await wait_until(pilot, lambda: stack.calls, 5, what="recreate from the palette")
@@ -478,9 +476,7 @@ def test_command_palette_offers_every_main_screen_action() -> None:
             wanted = {r.description for r in app.main.key_rows() if r.section in sections}
             assert len(wanted) >= 20, wanted
             await pilot.press("ctrl+p")
-            await pilot.pause(0.5)
-            options = app.screen.query_one(OptionList)
-            texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            texts = await palette_texts(pilot, app, lambda t: wanted <= {x.split(" · ")[0] for x in t})
             listed = {t.split(" · ")[0] for t in texts}
             assert wanted <= listed, sorted(wanted - listed)
             for required in ("Restart the selected", "Recreate the selected", "Stop the selected", "Open a shell", "Backups view",
@@ -728,7 +724,7 @@ def test_command_palette_over_a_view_lists_and_runs_that_views_actions() -> None
             assert any("Close the health view" in t for t in texts), texts
             assert not any("Restart the selected service" in t for t in texts), texts
             await pilot.press(*"next service")
-            await pilot.pause(0.5)
+            await palette_texts(pilot, app, lambda t: t and "Health of the next service" in t[0])
             await pilot.press("enter")
             await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.service == "redis", 5,
                              what="the health view moved to redis from the palette")

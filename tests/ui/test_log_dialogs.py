@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.widgets import Input
-from uikit import offline_app, run_sync, sample_log_lines, wait_until
+from uikit import offline_app, run_sync, send_keys_at_once, sample_log_lines, wait_until
 
 from liar_tui.ui.screens.main import MainScreen
 from liar_tui.ui.screens.modals import LogRangeScreen, SaveLogScreen
@@ -104,7 +104,6 @@ def test_editing_keys_keep_their_place_among_keys_read_at_once() -> None:
     Input ran its bound keys only after the event had gone up to the app and back, after the
     characters behind them (Textual issue #6605). The keys are posted here without a pause, as
     one read delivers them."""
-    from textual import events
 
     async def run() -> None:
         app, _, _ = offline_app()
@@ -113,11 +112,7 @@ def test_editing_keys_keep_their_place_among_keys_read_at_once() -> None:
             await wait_until(pilot, lambda: isinstance(app.screen, LogRangeScreen) and app.screen.query(Input), 5, what="the dialog")
             box = app.screen.query_one(Input)
             await wait_until(pilot, lambda: app.focused is box, 5, what="the field focused")
-            for key, char in (("ctrl+u", None), ("1", "1"), ("0", "0"), ("m", "m"), ("backspace", None), ("h", "h"),
-                              ("left", None), ("2", "2")):
-                event = events.Key(key, char)
-                event.set_sender(app)
-                app._driver.send_message(event)  # as Pilot's press does, without its wait after each key
+            send_keys_at_once(app, "ctrl+u", "1", "0", "m", "backspace", "h", "left", "2")
             await pilot.pause(0.3)
             # ctrl+u clears "200"; 10m, backspace, h: "10h"; left, 2: "102h"
             assert box.value == "102h", box.value

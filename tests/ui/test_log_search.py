@@ -9,7 +9,7 @@ import pytest
 from typing import Any
 
 from textual.widgets import Input
-from uikit import drawn, offline_app, run_sync, sample_log_lines, wait_until
+from uikit import drawn, offline_app, run_sync, send_keys_at_once, sample_log_lines, wait_until
 
 from liar_tui.stack.logs import LogLine
 
@@ -96,11 +96,14 @@ def test_typing_a_search_recounts_once_typing_pauses() -> None:
             await pilot.press("l", "slash")
             await pilot.pause(0.1)
             started = time.monotonic()
-            await pilot.press(*".*x")
-            await pilot.pause(0.5)
+            send_keys_at_once(app, *".*x")
+            await wait_until(pilot, lambda: calls, 5, what="the debounced search", step=0.02)
             assert time.monotonic() - started < 2
+            await pilot.pause(0.3)
             assert calls == [".*x"], calls
-            await pilot.press("backspace", *"error", "enter")
+            send_keys_at_once(app, "backspace", *"error", "enter")
+            await wait_until(pilot, lambda: len(calls) >= 2, 5, what="the search on enter", step=0.02)
+            await pilot.pause(0.3)
             assert calls[-1] == ".*error" and len(calls) == 2, calls
             assert app.focused is view and view.current_match is not None
 

@@ -335,6 +335,49 @@ async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def palette_texts(pilot: Any, app: Any, ready: Callable[[list[str]], Any], timeout: float = 5.0) -> list[str]:
+    """The command palette's options once `ready(texts)` holds (the palette fills its list in
+    batches, after the keys: a fixed pause read or chose from a list not yet filtered), or the
+    last texts seen when it never does, for the caller's assertion to show."""
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    def texts() -> list[str]:
+        if not isinstance(app.screen, CommandPalette):
+            return []
+        options = app.screen.query_one(OptionList)
+        return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+    deadline = time.monotonic() + timeout
+    seen = texts()
+    while not ready(seen) and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        seen = texts()
+    await pilot.pause(0.3)  # a later batch may still reorder the list: let it land, then read
+    return texts()
+
+
+def send_keys_at_once(app: Any, *keys: str) -> None:
+    """Keys as a terminal delivers a burst of typing: Pilot.press's event for each, without its
+    wait for an idle app after each key (which can take longer than a debounce when the machine
+    is loaded, and then tests nothing about keys typed together)."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 def run_sync(coro: Any) -> Any:
     return asyncio.run(coro)
 

@@ -86,18 +86,19 @@ def test_follow_sees_new_entries_and_rotation(tmp_path: Path) -> None:
     stop = threading.Event()
     seen: list[str] = []
 
+    start = log.path.stat().st_size  # (from here, however late the thread starts)
+
     def tail() -> None:
-        for entry in follow_entries(log.path, stop, poll=0.05):
+        for entry in follow_entries(log.path, stop, poll=0.05, offset=start):
             seen.append(entry.text)
 
     th = threading.Thread(target=tail, daemon=True)
     th.start()
     import time
 
-    time.sleep(0.3)
-    for i in range(20):  # crosses several rotations
+    for i in range(20):  # crosses several rotations (one each ~5 entries: one a poll or two apart)
         log.record("action", "", f"n{i}")
-        time.sleep(0.02)
+        time.sleep(0.05)
     deadline = time.monotonic() + 5
     while len(seen) < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -206,7 +207,9 @@ def test_print_then_follow_loses_nothing_and_repeats_nothing(tmp_path: Path) -> 
     th.start()
     time.sleep(0.3)
     log.record("action", "", "after")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while "after" not in followed and time.monotonic() < deadline:
+        time.sleep(0.02)
     stop.set()
     th.join(2)
     assert listed == ["old1", "old2"]

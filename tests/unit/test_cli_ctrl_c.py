@@ -53,9 +53,12 @@ def test_sigterm_ends_any_headless_command_with_143(tmp_path: object) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "liar_tui", "--project-dir", str(root), "status"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "DOCKER_HOST": f"unix://{sock_path}"})
-        time.sleep(2.0)  # well inside the engine client's 10 s timeout
+        server.settimeout(30)
+        conn, _ = server.accept()  # the CLI asks the engine: it is past its start, handlers set
+        time.sleep(0.5)  # well inside the engine client's 10 s timeout
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
+        conn.close()
         assert proc.returncode == 143, (proc.returncode, err)
         assert err.strip() == "liar-tui: terminated (SIGTERM)", err
     finally:
@@ -65,6 +68,8 @@ def test_sigterm_ends_any_headless_command_with_143(tmp_path: object) -> None:
 def test_sigterm_ends_a_log_follower_with_143(tmp_path: object) -> None:
     """`timeout -s TERM 2 liar-tui activity -f`: a follower ended by SIGTERM says so (it exited 0
     as if the reader had finished); Ctrl-C still ends it quietly with 0."""
+    import os
+    import select
     import subprocess
     import sys
     import time
@@ -74,10 +79,17 @@ def test_sigterm_ends_a_log_follower_with_143(tmp_path: object) -> None:
     (root / "compose").mkdir(parents=True)
     repo = Path(__file__).resolve().parents[2]
     (root / "compose" / "docker-compose.yml").write_text((repo / "compose" / "docker-compose.yml").read_text())
+    from liar_tui.stack.activity import ActivityLog
+    from liar_tui.stack.project import Project
+
+    ActivityLog(Project(root)).record("note", "", "follower marker")
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 0)):
-        proc = subprocess.Popen([sys.executable, "-m", "liar_tui", "--project-dir", str(root), "activity", "-f"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
+        proc = subprocess.Popen([sys.executable, "-m", "liar_tui", "--project-dir", str(root), "activity", "-n", "1", "-f"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        ready, _, _ = select.select([proc.stdout], [], [], 30)  # (no hang if it never prints)
+        assert ready and "follower marker" in proc.stdout.readline()  # type: ignore[union-attr]  # following now
+        time.sleep(0.3)
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=20)
         assert proc.returncode == code, (sig, proc.returncode, err)

@@ -134,7 +134,7 @@ def test_a_hung_server_is_unreachable_within_the_timeout(silent_server: int, ser
     result = box[0]
     assert result.level == FAIL
     assert result.reason.startswith("unreachable") and "no answer within" in result.reason, result.reason
-    assert took < 3.5, f"{service} probe took {took:.1f}s"  # libpq's connect timeout is at least 2 s
+    assert took < 5.5, f"{service} probe took {took:.1f}s"  # libpq's connect timeout is at least 2 s; loose for load
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "nginx", "minio"])
