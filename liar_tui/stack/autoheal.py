@@ -11,7 +11,10 @@ AutoHealer fills that gap, carefully:
   (docker/liar-tui-autoheal-NAME.lock, taken when it is turned on and kept while it is on); another
   liar-tui with autoheal on (a second console, a headless `liar-tui autoheal`) stands by, says so
   once, and takes over when the holder turns autoheal off or ends. Two healers restarting the same
-  service doubled every restart and every cap;
+  service doubled every restart and every cap. The holder keeps its counts in a tally next to the
+  lock (docker/liar-tui-autoheal-NAME.json); the one taking over carries on from them for the
+  same containers, so the cap stays the project's (a healer that took over restarted a service
+  the other had given up on, `max_attempts` times more);
 - it holds off while a restore of the project runs (its restore lock is held): a restore stops and
   starts services, and a restart in the middle of one would break it;
 - after restart number k it waits backoff x 2^(k-1) seconds (capped) before it may act again, and
@@ -26,6 +29,7 @@ re-inspects that service. Nothing polls while everything is healthy.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import locks
+from .backupset import write_json_file
 from .model import LABEL_PROJECT, LABEL_SERVICE, SERVICES, ActionResult, ServiceState, parse_inspect
 
 if TYPE_CHECKING:
@@ -71,7 +76,8 @@ class AutohealStep:
 
     service: str
     action: str  # restarting | restarted | restart-failed | backoff | gave-up | recovered | reset | enabled | disabled
-    # | standby (another liar-tui heals) | restore (one runs) | resumed (after either)
+    # | standby (another liar-tui heals) | restore (one runs) | resumed (after either) | inherited (the
+    # counts of the liar-tui that healed before)
     attempt: int
     text: str
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -151,6 +157,10 @@ class AutoHealer:
         self._hold_off = hold_off  # the project's restore lock: no restart while it is held
         self._announced_wait = ""  # "standby" or "restore" once said (see _waiting_for)
         self._claim_pending = enabled  # take the autoheal lock (or say who has it) when the thread runs
+        # the lock holder's counts, for the one that takes over (see the module docstring)
+        self._tally = lease.with_suffix(".json") if lease is not None else None
+        self._inherited: dict[str, dict[str, Any]] = {}  # read at takeover: {service: its tally}
+        self._inherited_notes: list[tuple[str, int, str]] = []  # said after "resumed"
 
     @classmethod
     def for_stack(
@@ -319,6 +329,7 @@ class AutoHealer:
         elif self._announced_wait == "standby":
             self._announced_wait = ""
             self._step("-", "resumed", 0, "this liar-tui heals the project now (the one that did stopped)")
+        self._tell_inherited()
 
     @property
     def standby(self) -> bool:
@@ -339,7 +350,60 @@ class AutoHealer:
                 return (f"another liar-tui heals this project{locks.holder(self._lease)}: this one stands by "
                         f"and takes over when that one stops")
             self._lease_fd = fd
-            return ""
+        self._take_over_tally()
+        return ""
+
+    # -- the project's tally: the lock holder's counts, for the next holder --------------------
+    def _save_tally(self) -> None:
+        if self._tally is None or self._lease_fd is None:
+            return  # only the holder's counts are the project's
+        now, wall = time.monotonic(), time.time()
+        data = {
+            s: {"container_id": t.container_id, "attempts": t.attempts, "gave_up": t.gave_up,
+                "next_allowed_at": wall + max(0.0, t.next_allowed - now)}
+            for s, t in self._tracks.items() if t.container_id and (t.attempts or t.gave_up)
+        }
+        try:
+            write_json_file(self._tally, data)
+        except OSError:
+            pass  # a read-only docker/ folder: each healer counts for itself, as before
+
+    def _take_over_tally(self) -> None:
+        """Just took the autoheal lock: carry on from the counts of the one that held it."""
+        try:
+            data = json.loads(self._tally.read_text(encoding="utf-8")) if self._tally is not None else {}
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict):
+            return
+        self._inherited = {s: t for s, t in data.items() if s in self._tracks and isinstance(t, dict)}
+        for service, tr in self._tracks.items():
+            if tr.container_id:
+                self._inherit(service, tr)
+
+    def _tell_inherited(self) -> bool:
+        """Say what was carried on from the tally (after "resumed"); whether there was any."""
+        notes, self._inherited_notes = self._inherited_notes, []
+        for service, attempts, text in notes:
+            self._step(service, "inherited", attempts, text)
+        return bool(notes)
+
+    def _inherit(self, service: str, tr: _Track) -> None:
+        """The tally's counts for this service, when they are of the container tracked now."""
+        t = self._inherited.pop(service, None)
+        if not t or t.get("container_id") != tr.container_id:
+            return
+        attempts = int(t.get("attempts") or 0)
+        gave_up = bool(t.get("gave_up"))
+        if attempts <= tr.attempts and (tr.gave_up or not gave_up):
+            return
+        tr.attempts, tr.gave_up = max(attempts, tr.attempts), gave_up or tr.gave_up
+        wait = float(t.get("next_allowed_at") or 0.0) - time.time()
+        tr.next_allowed = max(tr.next_allowed, time.monotonic() + max(0.0, wait))
+        told = (f"it gave up on {service}: fix it, then `liar-tui restart {service}`" if tr.gave_up
+                else f"{tr.attempts} of {self.policy.max_attempts} restarts made")
+        self._inherited_notes.append(
+            (service, tr.attempts, f"{service}: carrying on from the liar-tui that healed before ({told})"))
 
     def _safe_refresh(self, service: str) -> ServiceState | None:
         try:
@@ -364,6 +428,8 @@ class AutoHealer:
             if tr.container_id and (tr.attempts or tr.gave_up):
                 self._step(service, "reset", 0, f"{service} has a new container: autoheal count reset")
             self._tracks[service] = tr = _Track(container_id=st.container_id)
+            self._inherit(service, tr)
+            self._tell_inherited()
         if not st.running:
             # Stopped by the user, or exited (Docker's restart policy owns exits): hands off.
             with self._cond:
@@ -380,6 +446,7 @@ class AutoHealer:
                 if now - tr.healthy_since >= p.stable:
                     self._step(service, "reset", 0, f"{service} stayed healthy {p.stable:g}s: autoheal count reset")
                     self._tracks[service] = _Track(container_id=tr.container_id)
+                    self._save_tally()
                 else:
                     self._schedule(service, tr.healthy_since + p.stable)
             return
@@ -394,6 +461,7 @@ class AutoHealer:
         if tr.attempts >= p.max_attempts:
             tr.gave_up = True
             tr.pending_recovery = False
+            self._save_tally()
             self._step(
                 service, "gave-up", tr.attempts,
                 f"giving up on {service}: still unhealthy after {tr.attempts} autoheal restart"
@@ -431,6 +499,9 @@ class AutoHealer:
             said = "the restore ended" if self._announced_wait == "restore" else "this liar-tui heals the project now"
             self._announced_wait = ""
             self._step(service, "resumed", tr.attempts, f"{said}: it acts on {service} again")
+        if self._tell_inherited() and (tr.gave_up or tr.attempts >= p.max_attempts or now < tr.next_allowed):
+            self._schedule(service, now + p.recheck)  # the counts it carries on from say wait (or give up)
+            return
         tr.attempts += 1
         tr.announced_backoff = False
         self._step(
@@ -442,6 +513,7 @@ class AutoHealer:
         self.restarts.append((service, time.time()))
         tr.next_allowed = time.monotonic() + p.delay_after(tr.attempts)
         tr.pending_recovery = result.ok
+        self._save_tally()
         if result.ok:
             self._step(service, "restarted", tr.attempts, f"restarted {service} in {result.seconds:.1f}s")
         else:

@@ -94,6 +94,7 @@ HEAP_SETTLE_AFTER = 3.0
 PROBE_TRIGGER_DELAY = 1.0
 #: Autoheal steps that deserve a notification (the others go to the activity line and view).
 _LOUD_STEPS = {"restarting": "warning", "restart-failed": "error", "gave-up": "error", "recovered": "information",
+               "inherited": "information",  # the counts of the liar-tui that healed before
                "standby": "information"}  # another liar-tui heals this project
 
 _DEFAULT = object()

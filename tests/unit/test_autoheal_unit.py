@@ -233,6 +233,39 @@ def test_two_healers_of_one_project_restart_once_and_the_other_takes_over(tmp_pa
             healer.stop()
 
 
+def test_the_one_taking_over_carries_on_from_the_counts_of_the_one_before(tmp_path: Path) -> None:
+    """The cap is the project's across a takeover too: the healer that took over when the other
+    stopped restarted the container that one had given up on, max_attempts times more. It now
+    carries on from the tally the holder keeps next to the lock (and a new container, as ever,
+    starts a new count)."""
+    fake, healers, steps = two_healers(tmp_path / "autoheal.lock", tmp_path / "restore.lock")
+    fake.on_restart = lambda s: st(s, "unhealthy", 3)  # the restart does not help
+    try:
+        wait_until(lambda: healers[0].standby or healers[1].standby)
+        feed(healers, st("nginx", "unhealthy", 3), fake)
+        wait_until(lambda: any(s.action == "gave-up" for h in steps for s in h))
+        acting = 0 if healers[0].restarts else 1
+        idle = 1 - acting
+        assert (tmp_path / "autoheal.json").exists()
+        healers[acting].stop()  # the console that healed quits; the container is the same
+        wait_until(lambda: any(s.action == "inherited" for s in steps[idle]), 10)  # its next look (5 s)
+        feed(healers[idle:idle + 1], st("nginx", "unhealthy", 4), fake)
+        time.sleep(0.5)
+        assert fake.restarts == ["nginx", "nginx"], "restarted again what the other had given up on"
+        said = [s for s in steps[idle] if s.action == "inherited"]
+        assert len(said) == 1 and "it gave up on nginx" in said[0].text, said
+        actions = [s.action for s in steps[idle]]
+        assert actions.index("resumed") < actions.index("inherited"), actions
+        # recreated by hand, still broken: a new container, a new count
+        with fake.lock:
+            fake.states["nginx"] = st("nginx", "unhealthy", 3, cid="c2")
+        feed(healers[idle:idle + 1], st("nginx", "unhealthy", 3, cid="c2"), fake)
+        wait_until(lambda: len(fake.restarts) == 3)
+    finally:
+        for healer in healers:
+            healer.stop()
+
+
 def test_no_restart_while_a_restore_of_the_project_runs(tmp_path: Path) -> None:
     from liar_tui.stack import locks
 
