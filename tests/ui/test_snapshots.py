@@ -90,6 +90,9 @@ def test_engine_unreachable_80x24(snap_compare: Any) -> None:
                 )
             )
         )
+        # handled (and its toast posted) before the toasts are cleared, however loaded the machine
+        await wait_until(pilot, lambda: pilot.app.engine_status is not None and not pilot.app.engine_status.connected, 5,
+                         what="the engine's loss handled")
         await pilot.pause(0.2)
         pilot.app.clear_notifications()
         await pilot.pause(0.1)
@@ -106,6 +109,7 @@ async def _deep_health(pilot: Any) -> None:
     for result in sample_probes().values():
         app.post_message(ServiceProbed(result))
     app.post_message(DriftChecked(sample_drift()))
+    await wait_until(pilot, lambda: len(app.probes) == len(sample_probes()) and app.drift, 5, what="probes and drift handled")
     await pilot.pause(0.2)
     app.clear_notifications()
     await pilot.pause(0.1)
