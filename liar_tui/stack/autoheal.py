@@ -248,7 +248,7 @@ class AutoHealer:
         p = self.policy
         return (
             f"autoheal on: restart a service Docker marks unhealthy (after its healthcheck's own retries) once "
-            f"{p.checks}+ checks in a row have failed, at most {p.max_attempts} times "
+            f"{p.checks}+ checks in a row have failed, at most {'once' if p.max_attempts == 1 else f'{p.max_attempts} times'} "
             f"(backoff {p.backoff:g}s doubling, max {p.max_backoff:g}s)"
         )
 
