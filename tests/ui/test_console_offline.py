@@ -548,6 +548,17 @@ def test_health_view_after_the_last_autoheal_restart_promises_no_next_one(monkey
             await pilot.press("escape", "H")
             await pilot.pause(0.3)
             assert f"1 of {cap} restarts · next allowed in 40s" in body_text(app.screen)
+            # given up on redis (still unhealthy); on postgres, fixed and restarted by hand since
+            # (healthy): it says when autoheal acts again
+            monkeypatch.setattr(app.wiring, "autoheal_status", lambda s: AutohealStatus(s, cap, True, 0.0, False))
+            await pilot.press("escape", "H")
+            await pilot.pause(0.3)
+            text = body_text(app.screen)
+            assert f"{cap} of {cap} restarts · gave up" in text and "healthy again" not in text, text
+            await pilot.press("escape", "1", "H")
+            await pilot.pause(0.3)
+            stable = app.autoheal_policy.stable
+            assert f"gave up; healthy again: the count resets after {stable:g}s healthy" in body_text(app.screen)
 
     run_sync(run())
 

@@ -284,7 +284,11 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         st = app.autoheal_status(self.service)
         if st is not None and (st.attempts or st.gave_up):
             out.append(f" · {st.attempts} of {app.autoheal_policy.max_attempts} restarts")
-            if st.gave_up:
+            if st.gave_up and self.state.health.status == "healthy":
+                # fixed and restarted by hand: say when autoheal acts again (it looked given up for good)
+                out.append(f" · gave up; healthy again: the count resets after "
+                           f"{app.autoheal_policy.stable:g}s healthy", style="yellow")
+            elif st.gave_up:
                 out.append(" · gave up", style="bold red")
             elif st.attempts >= app.autoheal_policy.max_attempts:
                 # No further restart will come: a "next allowed in" would promise one.
