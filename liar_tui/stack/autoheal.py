@@ -425,11 +425,14 @@ class AutoHealer:
         tr = self._tracks[service]
         now = time.monotonic()
         if st.container_id and st.container_id != tr.container_id:
-            if tr.container_id and (tr.attempts or tr.gave_up):
+            counted = bool(tr.container_id and (tr.attempts or tr.gave_up))
+            if counted:
                 self._step(service, "reset", 0, f"{service} has a new container: autoheal count reset")
             self._tracks[service] = tr = _Track(container_id=st.container_id)
             self._inherit(service, tr)
             self._tell_inherited()
+            if counted:
+                self._save_tally()  # the old container's count goes from the tally too
         if not st.running:
             # Stopped by the user, or exited (Docker's restart policy owns exits): hands off.
             with self._cond:
