@@ -192,25 +192,35 @@ class ActivityScreen(Screen[None]):
 
     def update_bar(self) -> None:
         app = self.liar
-        text = Text()
-        text.append("ACTIVITY", style="bold")
-        text.append(f"  {self.project_name}", style="bold cyan")
+        width = self.bar.content_region.width or self.app.size.width - 2
         # short: at 80 columns the path and 'times UTC' must still fit (newest is last, as in a log)
         if self.filtering:
-            text.append(f"  {self.shown:,}/{self.count:,}", style="bold")
+            count = Text(f"  {self.shown:,}/{self.count:,}", style="bold")
         else:
-            text.append(f"  {self.count:,} entr{'y' if self.count == 1 else 'ies'}", style="dim")
-        text.append("  │  ", style="dim")
-        text.append_text(autoheal_word(app.autoheal_on, app.autoheal_standby))
-        text.append("  │  ", style="dim")
+            count = Text(f"  {self.count:,} entr{'y' if self.count == 1 else 'ies'}", style="dim")
+        status = Text(" │ ", style="dim")
+        status.append_text(autoheal_word(app.autoheal_on, app.autoheal_standby))
+        status.append(" │ ", style="dim")
         error = getattr(getattr(app.wiring, "_activity", None), "write_error", "")
         if error:
-            text.append(f"NOT SAVED: {error}", style="bold red")
-        elif self.filtering:  # in the path's place (it still fits at 80 columns); esc shows it again
-            text.append(self._filter_words(), style="bold yellow")
-            text.append(" · esc: all", style="dim")
+            tail = Text(f"NOT SAVED: {error}", style="bold red")
+        elif self.filtering:  # in the path's place; esc shows it again
+            words, esc = self._filter_words(), " · esc: all"
+            room = width - len("ACTIVITY") - count.cell_len - status.cell_len - len(esc)
+            if len(words) > room:  # a long text filter at 80 columns hid the way out
+                words = words[:max(room - 1, 8)] + "…"
+            tail = Text(words, style="bold yellow")
+            tail.append(esc, style="dim")
         else:
-            text.append(f"{self.path_label} · times UTC", style="dim")
+            tail = Text(f"{self.path_label} · times UTC", style="dim")
+        text = Text()
+        text.append("ACTIVITY", style="bold")  # (a span: Text(..., style=) would embolden the whole bar)
+        project = Text(f"  {self.project_name}", style="bold cyan")
+        # a filter takes the project name's room when it needs it (every other view names it)
+        if not self.filtering or text.cell_len + project.cell_len + count.cell_len + status.cell_len + tail.cell_len <= width:
+            text.append_text(project)
+        for part in (count, status, tail):
+            text.append_text(part)
         self.bar.set_text(text)
 
     def on_unmount(self) -> None:
