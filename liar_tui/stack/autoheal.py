@@ -393,12 +393,15 @@ class AutoHealer:
         t = self._inherited.pop(service, None)
         if not t or t.get("container_id") != tr.container_id:
             return
-        attempts = int(t.get("attempts") or 0)
+        try:
+            attempts = int(t.get("attempts") or 0)
+            wait = float(t.get("next_allowed_at") or 0.0) - time.time()
+        except (TypeError, ValueError):
+            return  # a tally edited by hand: counted afresh
         gave_up = bool(t.get("gave_up"))
         if attempts <= tr.attempts and (tr.gave_up or not gave_up):
             return
         tr.attempts, tr.gave_up = max(attempts, tr.attempts), gave_up or tr.gave_up
-        wait = float(t.get("next_allowed_at") or 0.0) - time.time()
         tr.next_allowed = max(tr.next_allowed, time.monotonic() + max(0.0, wait))
         told = (f"it gave up on {service}: fix it, then `liar-tui restart {service}`" if tr.gave_up
                 else f"{tr.attempts} of {self.policy.max_attempts} restarts made")
