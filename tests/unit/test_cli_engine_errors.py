@@ -27,8 +27,18 @@ def test_engine_errors_during_a_command_are_one_line(monkeypatch: pytest.MonkeyP
     def fail(*_: object) -> int:
         raise exc
 
+    # an engine socket that exists, whatever this machine runs: with none, the dropped connection
+    # is rightly told as the engine not running (this test failed on a machine with no engine)
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(project_dir / "engine.sock"))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project_dir / 'engine.sock'}")
     monkeypatch.setattr(cli, "cmd_status", fail)
-    code = cli.main(["--project-dir", str(project_dir), "status"])
+    try:
+        code = cli.main(["--project-dir", str(project_dir), "status"])
+    finally:
+        sock.close()
     err = capfd.readouterr().err
     assert code == 1
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
