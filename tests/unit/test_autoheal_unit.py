@@ -200,7 +200,8 @@ def feed(healers: list[AutoHealer], state: ServiceState, fake: FakeStack) -> Non
 def test_two_healers_of_one_project_restart_once_and_the_other_takes_over(tmp_path: Path) -> None:
     """Both saw the same unhealthy streak and both restarted: every restart and every cap doubled."""
     fake, healers, steps = two_healers(tmp_path / "autoheal.lock", tmp_path / "restore.lock")
-    fake.on_restart = lambda s: st(s, "unhealthy", 3)  # the restart does not help
+    # the restart does not help, and keeps the container (a restart of c2 made it c1 again: a race)
+    fake.on_restart = lambda s: st(s, "unhealthy", 3, cid=fake.states[s].container_id)
     try:
         # on from the start: one holds the lock, the other says at once that it stands by
         wait_until(lambda: healers[0].standby or healers[1].standby)
@@ -239,7 +240,8 @@ def test_the_one_taking_over_carries_on_from_the_counts_of_the_one_before(tmp_pa
     carries on from the tally the holder keeps next to the lock (and a new container, as ever,
     starts a new count)."""
     fake, healers, steps = two_healers(tmp_path / "autoheal.lock", tmp_path / "restore.lock")
-    fake.on_restart = lambda s: st(s, "unhealthy", 3)  # the restart does not help
+    # the restart does not help, and keeps the container (a restart of c2 made it c1 again: a race)
+    fake.on_restart = lambda s: st(s, "unhealthy", 3, cid=fake.states[s].container_id)
     try:
         wait_until(lambda: healers[0].standby or healers[1].standby)
         feed(healers, st("nginx", "unhealthy", 3), fake)
