@@ -93,6 +93,11 @@ def _strip_prefix(line: str) -> str:
     return line
 
 
+#: Seconds `up` waits for an unpaused service's healthcheck to pass again (one interval and its
+#: timeout, with room).
+UNPAUSE_HEALTH_WAIT = 30.0
+
+
 def parse_progress_line(line: str) -> ProgressEvent | None:
     """One COMPOSE_PROGRESS=json line -> ProgressEvent (None for anything else)."""
     line = line.strip()
@@ -285,7 +290,9 @@ class Stack:
                     f"{self.project.rel(self.project.env_file)} to 127.0.0.1, 0.0.0.0 or one of this host's addresses"
                 )
             state = states.get(port.service)
-            if state is not None and state.running and any(b.host_port == port.host_port for b in state.ports):
+            # (a paused container holds its ports too: its restart was refused as "port in use")
+            if state is not None and state.state in ("running", "paused") and any(
+                    b.host_port == port.host_port for b in state.ports):
                 continue  # its own container holds it, and keeps it (up) or frees it first (recreate)
             if not port_is_free(port.host_ip, port.host_port):
                 raise PortInUse(port_conflict_message(port, self.project))
@@ -375,11 +382,16 @@ class Stack:
         started = time.monotonic()
         stderr_lines: list[str] = []
         try:
-            self.check_owner()
+            states = self.check_owner()
         except StackError as exc:
             yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
             return
         try:
+            # compose up refuses a paused container ("cannot start a paused container"): up means
+            # every service runs, so those are unpaused first (QA: u left a paused redis paused)
+            paused = [s for s, st in states.items() if st.state == "paused" and (not services or s in services)]
+            if paused:
+                yield from self._unpause_for_up(paused, states)
             stream = self.docker.compose.up(
                 services or None,
                 detach=True,
@@ -411,6 +423,32 @@ class Stack:
                 yield ActionResult("up", tuple(services), False, f"application not healthy {after}", time.monotonic() - started)
                 return
         yield ActionResult("up", tuple(services), True, "", time.monotonic() - started)
+
+    def _unpause_for_up(self, paused: list[str], states: dict[str, ServiceState]) -> Iterator[ProgressEvent]:
+        """Unpause, then wait (on the event stream, at most UNPAUSE_HEALTH_WAIT s) for those whose
+        health went bad while they were frozen: Docker keeps "unhealthy" until a check passes,
+        and compose's dependency check failed on it at once."""
+        since = time.time()
+        self.docker.compose.unpause(paused)
+        for service in paused:
+            yield ProgressEvent(resource=f"Container {states[service].container_name or service}", status="Unpaused")
+        now = self.states()
+        waiting = {now[s].container_id: s for s in paused if s in now and now[s].health.status == "unhealthy"}
+        if not waiting:
+            return
+        events = self.engine.events(self.project.name, since=since, until=time.time() + UNPAUSE_HEALTH_WAIT)
+        try:
+            for event in events:
+                cid = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+                action = str(event.get("Action") or event.get("status") or "")
+                if cid in waiting and action.startswith("health_status") and action.endswith("healthy") \
+                        and not action.endswith("unhealthy"):
+                    service = waiting.pop(cid)
+                    yield ProgressEvent(resource=f"Container {now[service].container_name or service}", status="Healthy")
+                    if not waiting:
+                        return
+        finally:
+            events.close()
 
     def _explain_up_failure(self, message: str) -> str:
         low = message.lower()
@@ -479,7 +517,7 @@ class Stack:
 
         def run() -> object:
             state = self._container_of(service, "restart")
-            if not state.running:
+            if not state.running and state.state != "paused":
                 self.check_ports([service])  # a stopped container's restart binds its ports again
             # python-on-whales' restart cannot stream compose's progress: the same command, streamed.
             from python_on_whales.utils import stream_stdout_and_stderr
@@ -501,10 +539,14 @@ class Stack:
         return self._run("stop", [service], run, on_progress)
 
     def start(self, service: str, *, on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
+        """Make the service's container run: `compose start`, or `compose unpause` when it is
+        paused (start refused it, after a misleading "port in use": the paused container holds it)."""
         self.validate_services([service])
 
         def run() -> object:
             state = self._container_of(service, "start")
+            if state.state == "paused":
+                return self.docker.compose.unpause([service])
             if not state.running:
                 self.check_ports([service])
             return self.docker.compose.start([service], stream_logs=True)

@@ -151,10 +151,12 @@ class Engine:
         return states
 
     # -- streams ----------------------------------------------------------------------------
-    def events(self, project: str, since: float | None = None) -> Any:
-        """Blocking iterator of decoded container events of the project (close() to stop)."""
+    def events(self, project: str, since: float | None = None, until: float | None = None) -> Any:
+        """Blocking iterator of decoded container events of the project (close() to stop; with
+        `until`, epoch seconds, it ends then)."""
         return self.api.events(
             since=since,
+            until=until,
             filters={
                 "type": "container",
                 "label": f"{LABEL_PROJECT}={project}",

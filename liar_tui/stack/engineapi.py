@@ -475,9 +475,12 @@ class EngineAPI:
         return chunks(), stat
 
     # -- streams ------------------------------------------------------------------------------
-    def events(self, since: float | None = None, filters: dict[str, Any] | None = None) -> Stream:
-        """Decoded events as they happen (iterate; close() to stop)."""
-        params = {"since": docker_time(since) if since is not None else None, "filters": _filters(filters)}
+    def events(self, since: float | None = None, filters: dict[str, Any] | None = None,
+               until: float | None = None) -> Stream:
+        """Decoded events as they happen (iterate; close() to stop); with `until` (epoch seconds)
+        the engine ends the stream then."""
+        params = {"since": docker_time(since) if since is not None else None, "filters": _filters(filters),
+                  "until": docker_time(until) if until is not None else None}
         return self.stream("GET", "/events", params)
 
     def stats(self, container: str) -> Stream:

@@ -265,3 +265,45 @@ def test_status_check_exits_1_when_a_service_is_not_healthy(running_stack: Proje
     finally:
         assert stack.start("nginx").ok
         stackkit.wait_health(running_stack, "nginx", "healthy")
+
+
+def test_a_paused_service_is_started_restarted_and_brought_up(running_stack: Project) -> None:
+    """QA: with redis paused (`docker pause`), `s` (start) and `r` (restart) said "port 6379 is
+    already in use" (the paused container holds it) and `u` (up) failed with compose's "cannot
+    start a paused container". Start unpauses; restart and up work; up also waits for the health
+    Docker marks bad on a pause (compose's dependency check failed on it at once)."""
+    import redis as redis_client
+
+    stack = Stack(running_stack)
+
+    def docker(verb: str) -> None:
+        subprocess.run(["docker", verb, cid], check=True, capture_output=True)
+    cid = stackkit.wait_health(running_stack, "redis", "healthy").container_id
+    env = running_stack.env()
+    client = redis_client.Redis(host="127.0.0.1", port=stackkit.port(running_stack, "REDIS_PORT"),
+                                password=env["REDIS_PASSWORD"], socket_timeout=5)
+    client.set("paused-marker", "kept")
+    try:
+        docker("pause")
+        result = stack.start("redis")
+        assert result.ok, result.message
+        assert stackkit.state_of(running_stack, "redis").state == "running"
+
+        docker("pause")
+        result = stack.restart("redis", timeout=1)
+        assert result.ok, result.message
+        stackkit.wait_health(running_stack, "redis", "healthy")
+
+        docker("pause")
+        assert stackkit.state_of(running_stack, "redis").health.status == "unhealthy"  # Docker's doing
+        steps: list[Any] = []
+        result = stack.up(wait=True, wait_timeout=60, on_progress=steps.append)
+        assert result.ok, result.message
+        assert any(ev.status == "Unpaused" and "redis" in ev.resource for ev in steps), steps
+        after = stackkit.state_of(running_stack, "redis")
+        assert after.state == "running" and after.container_id == cid
+        assert client.get("paused-marker") == b"kept"
+    finally:
+        if stackkit.state_of(running_stack, "redis").state == "paused":
+            docker("unpause")
+        stackkit.wait_health(running_stack, "redis", "healthy")
