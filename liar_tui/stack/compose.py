@@ -517,8 +517,10 @@ class Stack:
 
         def run() -> object:
             state = self._container_of(service, "restart")
-            if not state.running and state.state != "paused":
-                self.check_ports([service])  # a stopped container's restart binds its ports again
+            if state.state in ("exited", "created", "dead"):
+                # a stopped container's restart binds its ports again (a paused or crash-looping
+                # one holds them, or takes them back itself: checking said "port in use")
+                self.check_ports([service])
             # python-on-whales' restart cannot stream compose's progress: the same command, streamed.
             from python_on_whales.utils import stream_stdout_and_stderr
 

@@ -960,3 +960,35 @@ def test_footer_keys_of_earlier_views_are_let_go() -> None:
             assert len(alive) <= 2, f"{len(alive)} removed footer keys still alive"
 
     run_sync(run())
+
+
+def test_a_crash_looping_or_paused_service_restarts_by_r_and_says_why_there_is_no_shell() -> None:
+    """QA: nginx in a crash loop (Docker restarting it, ever more slowly): r refused with "start
+    it with s", and s stops it; after fixing the config, r is what restarts it now. A paused
+    service restarts too, and s resumes it (the stack's start unpauses)."""
+    from dataclasses import replace
+
+    states = sample_states()
+    states["nginx"] = replace(states["nginx"], state="restarting")
+    states["redis"] = replace(states["redis"], state="paused")
+
+    async def run() -> None:
+        app, _, stack = offline_app(states)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("3")
+            await pilot.pause(0.1)
+            assert app.main.disabled_reason("shell") == (
+                "nginx keeps exiting and Docker starts it again (its log says why): no shell until it runs; "
+                "r restarts it now, s stops it")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: stack.calls, 5, what="the restart of nginx")
+            assert stack.calls == [("restart", ("nginx",))]
+            await wait_until(pilot, lambda: "nginx" not in app.busy, 5, what="nginx no longer busy")
+            await pilot.press("2")
+            await pilot.pause(0.1)
+            assert app.main.disabled_reason("shell") == "redis is paused: s resumes it"
+            await pilot.press("s")
+            await wait_until(pilot, lambda: len(stack.calls) == 2, 5, what="the start of redis")
+            assert stack.calls[1] == ("start", ("redis",))
+
+    run_sync(run())

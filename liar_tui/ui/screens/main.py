@@ -309,7 +309,11 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             if self.selected in app.busy:
                 return None
             state = app.state_of(self.selected)
-            if action in ("restart", "shell"):
+            if action == "restart":
+                # (a crash-looping container waits ever longer between Docker's restarts: r after
+                # the fix restarts it now; a paused one restarts too)
+                return True if state.state in ("running", "restarting", "paused") else None
+            if action == "shell":
                 return True if state.running else None
             return True
         if action == "up":
@@ -344,6 +348,11 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
                 return f"{service} is busy ({app.busy[service]}): wait for it to finish"
             state = app.state_of(service)
             if action in ("restart", "shell") and not state.running:
+                if state.state == "restarting":  # only the shell is refused (QA: it said "start it with s", and s stops)
+                    return (f"{service} keeps exiting and Docker starts it again (its log says why): no shell until "
+                            f"it runs; {key('service.restart')} restarts it now, {key('service.toggle')} stops it")
+                if state.state == "paused":
+                    return f"{service} is paused: {key('service.toggle')} resumes it"
                 if state.container_id:
                     return f"{service} is not running: start it with {key('service.toggle')}"
                 return f"{service} has no container: {key('service.toggle')} brings it up"
