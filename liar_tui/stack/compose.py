@@ -428,10 +428,13 @@ class Stack:
         """Unpause, then wait (on the event stream, at most UNPAUSE_HEALTH_WAIT s) for those whose
         health went bad while they were frozen: Docker keeps "unhealthy" until a check passes,
         and compose's dependency check failed on it at once."""
+        def container(service: str) -> str:
+            return f"Container {states[service].container_name or service}"
+
         since = time.time()
         self.docker.compose.unpause(paused)
         for service in paused:
-            yield ProgressEvent(resource=f"Container {states[service].container_name or service}", status="Unpaused")
+            yield ProgressEvent(resource=container(service), status="Unpaused")
         now = self.states()
         waiting = {now[s].container_id: s for s in paused if s in now and now[s].health.status == "unhealthy"}
         if not waiting:
@@ -441,10 +444,8 @@ class Stack:
             for event in events:
                 cid = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
                 action = str(event.get("Action") or event.get("status") or "")
-                if cid in waiting and action.startswith("health_status") and action.endswith("healthy") \
-                        and not action.endswith("unhealthy"):
-                    service = waiting.pop(cid)
-                    yield ProgressEvent(resource=f"Container {now[service].container_name or service}", status="Healthy")
+                if cid in waiting and action == "health_status: healthy":
+                    yield ProgressEvent(resource=container(waiting.pop(cid)), status="Healthy")
                     if not waiting:
                         return
         finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -16,17 +18,26 @@ from liar_tui.stack.logs import LogLine
 TS = "2024-06-01T12:00:00.000000000Z"
 
 
+@asynccontextmanager
+async def log_at_80x24(*extra: LogLine) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """An offline console at 80x24 with the sample log, then `extra`, in its log: (app, pilot, view)."""
+    app, _, _ = offline_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.main.log_view
+        view.add_lines(sample_log_lines())
+        if extra:
+            view.add_lines(list(extra))
+        yield app, pilot, view
+
+
 def test_a_pathological_search_cannot_hang_the_console() -> None:
     """QA: `(a+)+$` over a line of 25 `a`s and a `!` held the UI ~40 s at 100% CPU, keys typed
     meanwhile landed in the search box and esc was lost. Now each search has a time limit: a
     pattern over it is dropped and the bar says so, and esc still gets back to the log."""
     async def run() -> None:
-        app, _, _ = offline_app()
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with log_at_80x24(LogLine("redis", TS, "a" * 25 + "!"),
+                                LogLine("redis", TS, "a" * 60 + "!")) as (app, pilot, view):
             main = app.main
-            view = main.log_view
-            view.add_lines(sample_log_lines())
-            view.add_lines([LogLine("redis", TS, "a" * 25 + "!"), LogLine("redis", TS, "a" * 60 + "!")])
             await pilot.press("l", "slash")
             await pilot.pause(0.1)
             started = time.monotonic()
@@ -79,12 +90,7 @@ def test_typing_a_search_recounts_once_typing_pauses() -> None:
     """QA: with three 16,000-char lines a key took 12 s, each key recounting the whole ring on the
     UI thread. Keys typed together recount once; enter acts on all of them."""
     async def run() -> None:
-        app, _, _ = offline_app()
-        async with app.run_test(size=(80, 24)) as pilot:
-            main = app.main
-            view = main.log_view
-            view.add_lines(sample_log_lines())
-            view.add_lines([LogLine("nginx", TS, "y" * 16_000) for _ in range(3)])
+        async with log_at_80x24(*(LogLine("nginx", TS, "y" * 16_000) for _ in range(3))) as (app, pilot, view):
             calls: list[str] = []
             real = view.set_search
 
@@ -114,11 +120,8 @@ def test_an_empty_search_closes_its_row() -> None:
     """QA: `/` then enter with nothing typed left the search row open after esc, esc: a row of
     the 24 lost. Enter or esc on an empty search closes it, and the log has the focus."""
     async def run() -> None:
-        app, _, _ = offline_app()
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with log_at_80x24() as (app, pilot, view):
             main = app.main
-            view = main.log_view
-            view.add_lines(sample_log_lines())
             await pilot.press("l")
             rows = view.size.height
             await pilot.press("slash")
@@ -149,13 +152,9 @@ def test_next_match_scrolls_sideways_to_a_match_past_the_edge() -> None:
     """QA: with `zzz` past column 80, `n` said `2/2 matching lines` but no highlighted match was
     on screen. As in less, the log scrolls sideways to the match, and back for one near the start."""
     async def run() -> None:
-        app, _, _ = offline_app()
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with log_at_80x24(LogLine("nginx", TS, "zzz near the start"),
+                                LogLine("nginx", TS, "x" * 150 + " zzz far right " + "y" * 300)) as (app, pilot, view):
             main = app.main
-            view = main.log_view
-            view.add_lines(sample_log_lines())
-            view.add_lines([LogLine("nginx", TS, "zzz near the start"),
-                            LogLine("nginx", TS, "x" * 150 + " zzz far right " + "y" * 300)])
             await pilot.press("l", "slash")
             await pilot.pause(0.1)
             await pilot.press(*"zzz", "enter")
@@ -249,12 +248,8 @@ def test_match_keys_on_a_bad_regex_say_the_regex_is_bad() -> None:
     search that was there but did not compile. o, n and N now say the regex is not valid, why,
     and the two ways on (fix it, or search it as plain text); x makes it a plain search."""
     async def run() -> None:
-        app, _, _ = offline_app()
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with log_at_80x24(LogLine("redis", TS, "call (unclosed paren")) as (app, pilot, view):
             main = app.main
-            view = main.log_view
-            view.add_lines(sample_log_lines())
-            view.add_lines([LogLine("redis", TS, "call (unclosed paren")])
             await pilot.press("slash")
             await pilot.pause(0.1)
             await pilot.press(*"(unclosed", "enter")
