@@ -313,7 +313,8 @@ def status_problems(states: dict[str, ServiceState], probes: dict | None) -> lis
 
 
 def cmd_service_action(stack: Stack, args: argparse.Namespace) -> int:
-    stack.preflight()  # the action checks its own ports (stack.start, restart, recreate)
+    # the action checks its own ports (stack.start, restart, recreate); stopping needs no .env
+    stack.preflight(env=args.command != "stop")
     result = getattr(stack, args.command)(args.service)
     cli_health.record_action(stack, result)
     return _print_result(result)

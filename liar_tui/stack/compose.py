@@ -477,17 +477,18 @@ class Stack:
         action = "down (data deleted)" if volumes else "down"
         def run() -> object:
             self.check_owner()
-            return self._docker_for_down().compose.down(volumes=volumes, remove_orphans=True, stream_logs=True)
+            return self._docker_without_secrets().compose.down(volumes=volumes, remove_orphans=True, stream_logs=True)
 
         result = self._run(action, [], run, on_progress)
         if result.ok and volumes:
             self._remove_data()
         return result
 
-    def _docker_for_down(self) -> DockerClient:
-        """Taking the stack down needs no secret: with .env gone (lost, or moved aside), compose
-        reads the file with the example's placeholder values instead of refusing, so a stack
-        whose .env was lost can still be stopped."""
+    def _docker_without_secrets(self) -> DockerClient:
+        """Stopping a service or taking the stack down needs no secret: with .env gone (lost, or
+        moved aside), compose reads the file with the example's placeholder values instead of
+        refusing, so a stack whose .env was lost can still be stopped. (Restart, start and
+        recreate would run the services, so they ask for the .env with a one-line error.)"""
         if self.project.env_file.exists() or not self.project.env_example.exists():
             return self.docker
         return DockerClient(
@@ -517,6 +518,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
+            self.check_env()
             state = self._container_of(service, "restart")
             if state.state in ("exited", "created", "dead"):
                 # a stopped container's restart binds its ports again (a paused or crash-looping
@@ -537,7 +539,7 @@ class Stack:
 
         def run() -> object:
             self._container_of(service, "stop")
-            return self.docker.compose.stop([service], stream_logs=True)
+            return self._docker_without_secrets().compose.stop([service], stream_logs=True)
 
         return self._run("stop", [service], run, on_progress)
 
@@ -547,6 +549,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
+            self.check_env()
             state = self._container_of(service, "start")
             if state.state == "paused":
                 return self.docker.compose.unpause([service])
@@ -580,6 +583,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
+            self.check_env()
             self.check_owner()
             # before the working container is removed: compose finds these only after that
             config = self.config()

@@ -383,6 +383,11 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def count_of(n: int, noun: str) -> str:
+    """(1, 'client') -> '1 client'; (2, 'client') -> '2 clients'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def format_bytes(n: float) -> str:
     """1536 -> '1.5KiB'."""
     value = float(n)

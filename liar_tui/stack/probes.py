@@ -31,7 +31,7 @@ from typing import Any
 
 from .buckets import EXPECTED_BUCKETS
 from .envfile import Redactor
-from .model import SERVICES, ServiceState, format_bytes
+from .model import SERVICES, ServiceState, count_of, format_bytes
 from .project import Project
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -449,7 +449,7 @@ def _redis_result(t: ProbeTarget, info: Mapping[str, Any], ping_ms: float, secon
         "oom_errors": int(oom.get("count", 0)) if isinstance(oom, dict) else 0,
     }
     mem = f"{format_bytes(used)}" + (f" of {format_bytes(maxmemory)} ({policy})" if maxmemory else " (no maxmemory)")
-    base = f"Redis {figures['version']}: PING {ping_ms:.1f} ms, {mem}, {figures['connected_clients']} clients, {keys} keys"
+    base = f"Redis {figures['version']}: PING {ping_ms:.1f} ms, {mem}, {count_of(figures['connected_clients'], 'client')}, {count_of(keys, 'key')}"
     fails: list[str] = []
     warns: list[str] = []
     if maxmemory:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import stackkit
 
+from liar_tui.stack.compose import Stack
 from liar_tui.stack.project import Project
 
 pytestmark = pytest.mark.engine
@@ -162,12 +163,22 @@ def test_wrong_service(project: Project) -> None:
 
 def test_down_works_without_env_and_up_still_asks_for_it(tmp_path: Path, engine_ready: None) -> None:
     """A lost .env left the stack impossible to stop with liar-tui (down refused: '.env is
-    missing'); taking it down needs no secret. Bringing it up still does."""
+    missing'); taking it down, or stopping a service, needs no secret. Bringing it up still does,
+    and so do restart, start and recreate — in the console too, whose Stack was made while the
+    .env was there (they failed with compose's "couldn't find env file", naming no fix)."""
     project = stackkit.make_project(tmp_path / "p")
     cli = ("--project-dir", str(project.root), "--project-name", project.name)
     try:
         assert run_cli(*cli, "up", "redis").returncode == 0
+        stack = Stack(project)  # as the console's: made while the .env is there
         project.env_file.rename(tmp_path / "env.aside")
+        for action in (stack.restart, stack.recreate, stack.start):
+            result = action("redis")
+            assert not result.ok and ".env is missing" in result.message and "liar-tui setup" in result.message, result
+        assert stack.stop("redis").ok
+        assert stackkit.state_of(project, "redis").state == "exited"
+        stop = run_cli(*cli, "stop", "redis")
+        assert stop.returncode == 0, stop.stderr
         down = run_cli(*cli, "down")
         assert down.returncode == 0, down.stderr
         assert not stackkit.state_of(project, "redis").container_id

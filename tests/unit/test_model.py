@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from liar_tui.stack.model import (
+    count_of,
     compute_blkio,
     compute_cpu_percent,
     compute_memory,
@@ -145,3 +146,6 @@ def test_human_formats() -> None:
     assert format_bytes(512) == "512B"
     assert format_bytes(1536) == "1.5KiB"
     assert format_bytes(3 * 2**30) == "3.0GiB"
+    assert count_of(1, "client") == "1 client"
+    assert count_of(0, "key") == "0 keys"
+    assert count_of(20000, "key") == "20,000 keys"
