@@ -145,7 +145,7 @@ class StackMonitor:
                 raise ConnectionError("the engine closed the event stream")
             except StackError as exc:
                 message = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any socket error means the engine went away
+            except Exception:  # noqa: BLE001 - any socket error means the engine went away
                 # QA: the toast said "(ConnectionError)", a class name, not a reason
                 message = "lost the Docker engine (its connection closed): reconnecting"
             if handle.stopped:

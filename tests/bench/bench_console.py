@@ -863,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"launch floor: a bare Textual app (one Static), same run, same way: median {floor_ms:.0f} ms")
     for r in results.values():
         print(f"{r.name}: key {r.key}; {r.notes}; load avg {r.load_before} -> {r.load_after}"
-              + (f"; quit left processes" if r.quit_clean is False else ""))
+              + ("; quit left processes" if r.quit_clean is False else ""))
         for e in r.errors:
             print(f"  ERROR {r.name}: {e}")
     if interrupted:

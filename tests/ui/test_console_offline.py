@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
-from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, palette_texts, run_sync, sample_log_lines, sample_states, wait_until
+from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, palette_texts, run_sync, sample_log_lines, sample_states, send_keys_at_once, wait_until
 
 from liar_tui.config import Settings
 from liar_tui.ui.keys import binding_classes
@@ -816,6 +816,42 @@ def test_log_scroll_keys_work_with_the_services_list_focused() -> None:
             await pilot.pause(0.1)
             assert view.follow and view.is_vertical_scroll_end
             assert app.focused is app.main.services and app.main.services.service == "postgres"
+
+    run_sync(run())
+
+
+def test_scroll_keys_that_come_together_each_scroll() -> None:
+    """QA at 80x24: ten down-arrows sent at once (a held key over SSH, a burst into tmux)
+    scrolled the help one line, and the logs the same: Textual's scroll actions wait for the
+    next refresh and start each press from where the view is now. Each press counts."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            view = app.main.log_view
+            view.focus()
+            # g in the same frame as new lines: their scroll to the end sent the view back there
+            view.add_lines([LogLine("redis", "", f"line {i}") for i in range(200)])
+            await pilot.press("g")
+            await pilot.pause(0.1)
+            page = view.scrollable_content_region.height
+            send_keys_at_once(app, *["down"] * 10)
+            await pilot.pause(0.3)
+            assert view.scroll_offset.y == 10
+            send_keys_at_once(app, "pagedown", "pagedown", "up", "up", "up")
+            await pilot.pause(0.3)
+            assert view.scroll_offset.y == 10 + 2 * page - 3 and not view.follow
+
+            await pilot.press("question_mark")
+            await pilot.pause(0.3)
+            scroll = app.screen.query_one("#help-scroll")
+            send_keys_at_once(app, *["down"] * 10)
+            await pilot.pause(0.3)
+            assert scroll.scroll_y == 10
+            send_keys_at_once(app, *["up"] * 20)  # more than there is: it stops at the top
+            await pilot.pause(0.3)
+            send_keys_at_once(app, "down")
+            await pilot.pause(0.3)
+            assert scroll.scroll_y == 1
 
     run_sync(run())
 

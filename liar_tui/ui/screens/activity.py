@@ -17,12 +17,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, RichLog
+from textual.widgets import Footer, Input
 
 from ...stack.activity import entry_matches
 from ..render import activity_row, autoheal_word
 from ..widgets.bars import TextBar
 from ..widgets.inputs import OrderedInput
+from ..widgets.scrolling import KeyRichLog
 
 if TYPE_CHECKING:
     from ..app import LiarApp
@@ -60,7 +61,7 @@ class ActivityScreen(Screen[None]):
         self.project_name = project_name
         self.path_label = path_label
         self.bar = TextBar(id="activity-bar")
-        self.log_view = RichLog(max_lines=ACTIVITY_KEEP, min_width=20, wrap=True, markup=False, highlight=False, auto_scroll=True, id="activity-log")
+        self.log_view = KeyRichLog(max_lines=ACTIVITY_KEEP, min_width=20, wrap=True, markup=False, highlight=False, auto_scroll=True, id="activity-log")
         self.count = 0
         self.loaded = False
         self.entries: deque[Any] = deque(maxlen=ACTIVITY_KEEP)  # what is shown when nothing is filtered

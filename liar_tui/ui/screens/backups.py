@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from ...stack.model import format_bytes
 from ..widgets.bars import LineWidget, TextBar
 from ..widgets.inputs import OrderedInput
+from ..widgets.scrolling import KeyVerticalScroll
 from .main import CalmFooter
 from .style import Dialog, SaysWhyKeyIsOff, ToastsClearOfDialog, fit_body, modal_css
 
@@ -126,7 +127,7 @@ class JobScreen(ToastsClearOfDialog, ModalScreen[None]):
             yield Label(self.job.title(self.project), classes="title")
             # the rows and the result scroll (a restore's result at 80x24 does not fit); the
             # title and the hint stay in view
-            with VerticalScroll(id="job-body"):
+            with KeyVerticalScroll(id="job-body"):
                 rows = ("set", *self.job.services) if self.job.kind in ("verify", "restore") else self.job.services
                 for service in rows:
                     label = Label(self._label_text(service, "waiting", ""), classes="service")

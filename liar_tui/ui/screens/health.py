@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
@@ -34,6 +34,7 @@ from ..render import (
     status_text,
     utc_time,
 )
+from ..widgets.scrolling import KeyVerticalScroll
 from .style import SaysWhyKeyIsOff, modal_css
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title(), id="health-title", classes="title")
-            with VerticalScroll():
+            with KeyVerticalScroll():
                 yield Static(self._body(), id="health-body")
                 yield Static(self._docker_text(), id="health-docker")
                 yield Static(self._stats(), id="health-stats")

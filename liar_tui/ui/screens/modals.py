@@ -12,13 +12,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ...stack.logs import LogRange, parse_range
 from ..keys import KeyRow
 from ..widgets.inputs import OrderedInput
+from ..widgets.scrolling import KeyVerticalScroll
 from .style import Dialog, ToastsClearOfDialog, fit_body, modal_css
 
 
@@ -43,7 +44,7 @@ class HelpScreen(ToastsClearOfDialog, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Dialog():
             yield Label("liar-tui keys", classes="title")
-            with VerticalScroll(id="help-scroll"):
+            with KeyVerticalScroll(id="help-scroll"):
                 yield Static(self._table(), id="help-table")
             yield Label("esc closes · ctrl+p lists every action · keys can be remapped by id in config.toml", classes="hint")
 
@@ -57,7 +58,7 @@ class HelpScreen(ToastsClearOfDialog, ModalScreen[None]):
         # the table scrolls inside what the title and the hint leave: all of it in view, so a
         # page down moves by exactly the rows shown
         if self.query("#help-scroll"):
-            fit_body(self, self.query_one("#help-scroll", VerticalScroll), self.query_one(".title", Label),
+            fit_body(self, self.query_one("#help-scroll", KeyVerticalScroll), self.query_one(".title", Label),
                      self.query_one(".hint", Label))
 
     def _table(self) -> Table:
@@ -74,8 +75,8 @@ class HelpScreen(ToastsClearOfDialog, ModalScreen[None]):
         return table
 
     def action_scroll(self, direction: str) -> None:
-        scroll = self.query_one("#help-scroll", VerticalScroll)
-        scroll.scroll_down() if direction == "down" else scroll.scroll_up()
+        scroll = self.query_one("#help-scroll", KeyVerticalScroll)
+        scroll.action_scroll_down() if direction == "down" else scroll.action_scroll_up()
 
 
 class ConfirmDownScreen(ToastsClearOfDialog, ModalScreen[str | None]):

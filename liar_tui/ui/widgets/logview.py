@@ -33,6 +33,7 @@ from ...stack.logs import LogLine, LogRange
 from ..render import SERVICE_COLOURS
 from .bars import BarPart, TextBar, fit_parts, fit_strip, join_parts
 from .inputs import OrderedInput
+from .scrolling import KeyScroll
 
 if TYPE_CHECKING:
     import regex as regexlib
@@ -140,7 +141,7 @@ def matching_seqs(pattern: regexlib.Pattern[str], lines: Iterable[LogLine], firs
     return found
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(KeyScroll, ScrollView, can_focus=True):
     """A ring buffer of LogLines; renders the rows in view, with search highlighting and filter."""
 
     COMPONENT_CLASSES = {"logview--timestamp", "logview--match", "logview--current-match"}
@@ -335,8 +336,14 @@ class LogView(ScrollView, can_focus=True):
         return new, True
 
     def _scroll_to_end(self) -> None:
-        # After the new virtual size is laid out, else the end is the old end.
-        self.scroll_end(animate=False, immediate=False, x_axis=False)
+        # After the new virtual size is laid out (else the end is the old end), and only if still
+        # following then: a key that paused follow in the same frame as new lines (g, up, pgup in
+        # a burst) found the view sent back to the end by the scroll those lines had asked for.
+        self.call_after_refresh(self._end_if_following)
+
+    def _end_if_following(self) -> None:
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def watch_scroll_x(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_x(old_value, new_value)
