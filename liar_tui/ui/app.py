@@ -46,7 +46,7 @@ from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
 from .commands import ConsoleCommands
-from .heap import BurstHeap, release_free_memory
+from .heap import BurstHeap, release_free_memory, tidy
 from .textual_fixes import unpin_styles_caches
 from .heap import freeze as freeze_heap
 from .keys import effective_keys
@@ -90,6 +90,8 @@ DEEP_HEALTH_DELAY = 0.5
 #: HEAP_SETTLE_AFTER seconds after the last one; then freed heap goes back to the OS.
 HEAP_SETTLE_BATCH = 1000
 HEAP_SETTLE_AFTER = 3.0
+#: A view closed this long ago has been let go of: collect it and release the freed heap.
+VIEW_TIDY_AFTER = 1.0
 #: State changes come in bursts (die, start, health_status): one probe round after the burst.
 PROBE_TRIGGER_DELAY = 1.0
 #: Autoheal steps that deserve a notification (the others go to the activity line and view).
@@ -325,6 +327,7 @@ class LiarApp(App[int]):
         self._follower: Any = None
         self._log_generation = 0
         self._heap_timer: Any = None
+        self._tidy_timer: Any = None
         self._heap = BurstHeap()
         self._accepting = False
         self._suspended = False
@@ -1025,6 +1028,14 @@ class LiarApp(App[int]):
             name="activity-feed",
             daemon=True,
         ).start()
+
+    def view_closed(self) -> None:
+        """Back on the main screen: once the closed view (activity, backups, help, a dialog) is
+        garbage, give its memory back. Each view left ~1-4 MB of RSS behind; all of them opened
+        once took the console from 68 to 80 MiB (QA, 80x24)."""
+        if self._tidy_timer is not None:
+            self._tidy_timer.stop()
+        self._tidy_timer = self.set_timer(VIEW_TIDY_AFTER, tidy)
 
     def activity_closed(self, screen: Any) -> None:
         if self.activity_screen is screen:

@@ -55,6 +55,13 @@ def _glibc(function: str, *args: int) -> None:
         pass
 
 
+def tidy() -> None:
+    """A full collection, then freed heap back to the OS: for when a view has just been closed
+    (its widgets are cycles, parent <-> child, that only a full collection frees)."""
+    gc.collect()
+    release_free_memory()
+
+
 class BurstHeap:
     """Holds back full collections during a log burst; see the module's docstring."""
 

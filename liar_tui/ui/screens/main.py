@@ -233,6 +233,9 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
     def on_mount(self) -> None:
         self.services.focus()
 
+    def on_screen_resume(self) -> None:
+        self.liar.view_closed()
+
     def on_resize(self, event: events.Resize) -> None:
         self.apply_size(event.size.width, event.size.height)
         self.call_after_refresh(self.liar.render_host_bar)
