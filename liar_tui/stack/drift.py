@@ -184,8 +184,10 @@ def _sha(data: bytes) -> str:
 
 
 # (container id, path) -> sha256 of the file in the container. Injected files do not change
-# after creation, so one read per container is enough for a console that checks repeatedly.
-_CONTENT_CACHE: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+# once the container has started, so one read per container is enough for a console that checks
+# repeatedly. A file not there is not remembered: compose puts them in when it starts the
+# container, and a check between create and start (during an up) saw a drift until the next one.
+_CONTENT_CACHE: OrderedDict[tuple[str, str], str] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 256
 
@@ -208,6 +210,8 @@ def _container_file_sha(engine: Any, container_id: str, path: str) -> str | None
             digest = _sha(fh.read()) if fh is not None else None
     except NotFound:
         digest = None
+    if digest is None:
+        return None
     with _CACHE_LOCK:
         _CONTENT_CACHE[key] = digest
         while len(_CONTENT_CACHE) > _CACHE_SIZE:
@@ -380,7 +384,9 @@ def _service_drift(
         if current and data.get("Image") and current != data.get("Image"):
             causes.append("image")
             reasons.append(f"image {image_ref} was rebuilt or pulled since the container was created")
-    for item in injected_files(stack, model, service):
+    # compose copies secrets and configs in when it starts a container: one created and never
+    # started has none yet, and gets the current ones when it starts
+    for item in injected_files(stack, model, service) if st.state != "created" else []:
         if item.expected is None:
             continue
         checked.append(f"{item.kind}:{item.name}")

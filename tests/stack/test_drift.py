@@ -17,7 +17,7 @@ import pytest
 import stackkit
 
 from liar_tui.stack.compose import Stack
-from liar_tui.stack.drift import ComposeConfigCache, compose_hashes, detect_drift
+from liar_tui.stack.drift import ComposeConfigCache, _container_file_sha, compose_hashes, detect_drift
 from liar_tui.stack.envfile import set_env_values
 from liar_tui.stack.probes import FAIL, OK, probe_service, targets
 from liar_tui.stack.project import Project
@@ -118,6 +118,24 @@ def test_a_console_asks_compose_again_only_when_its_files_change(drift_stack: Pr
     now[0] += 301
     detect_drift(stack, cache=cache)
     assert cache.runs == 5
+
+
+def test_a_created_container_has_no_drift_before_or_after_it_starts(drift_stack: Project) -> None:
+    """QA: a container created and not yet started (`up --no-start`, or between compose's create
+    and start during an up) showed drift 'secret ... missing in the container': compose copies
+    secrets in when it starts a container. And the console kept the miss after the start."""
+    stack = Stack(drift_stack)
+    stack.docker.compose.up(["redis"], start=False, force_recreate=True, dependencies=False, quiet=True)
+    try:
+        st = stackkit.state_of(drift_stack, "redis")
+        assert st.state == "created"
+        assert causes(drift_stack, "redis") == set()
+        assert _container_file_sha(stack.engine, st.container_id, "/run/secrets/redis_password") is None
+        assert stack.start("redis").ok
+        assert _container_file_sha(stack.engine, st.container_id, "/run/secrets/redis_password") is not None
+        assert causes(drift_stack, "redis") == set()
+    finally:
+        stackkit.wait_health(drift_stack, "redis", "healthy")
 
 
 def test_env_password_change_drifts_until_recreate(drift_stack: Project) -> None:
