@@ -33,7 +33,10 @@ recreated, so every console starts on a fresh nginx log. For each console:
    effect, until the console shows `burst line 100000` (at least --min-presses presses). RSS is
    sampled during the burst (peak) and 3 s after it (after burst 1, after burst 2), and the CPU
    the console's process tree used from the burst's start to then.
-5. quit with its quit key; the process tree must be gone within 5 s.
+5. views (liar-tui only: the peers have no such views): --view-rounds rounds of opening the
+   Backups, Activity and Health views in turn, each until it is on screen, then esc back to the
+   services; RSS 3 s after each round (the last is reported). A session is more than one screen.
+6. quit with its quit key; the process tree must be gone within 5 s.
 
 Captures go through one tmux control-mode client (no fork per poll); the poll loop sleeps 2 ms
 between captures, and the measured round trip of a capture is printed as the poll overhead: a
@@ -96,7 +99,9 @@ def last_line(n: int) -> str:
     return f"burst{n} line {BURST_LINES}"
 
 #: What is measured, in this order (see the module docstring); --phases picks some.
-PHASES = ("launch", "idle", "kills", "bursts")
+PHASES = ("launch", "idle", "kills", "bursts", "views")
+#: liar-tui's views for the views phase: (key, text that shows it is open).
+VIEWS = (("V", "BACKUPS"), ("A", "ACTIVITY"), ("H", "Health ·"))
 
 #: The issue's targets for liar-tui.
 TARGETS = {
@@ -273,6 +278,7 @@ class ToolResult:
     idle: dict[str, Any] = field(default_factory=dict)
     kills: list[dict[str, Any]] = field(default_factory=list)
     bursts: list[dict[str, Any]] = field(default_factory=list)
+    views_rss_mb: list[float] = field(default_factory=list)  # after each round of opening the views
     quit_clean: bool | None = None
     quit_seconds: float | None = None
     load_before: list[float] = field(default_factory=list)
@@ -411,6 +417,19 @@ class Bench:
             stackkit.wait_health(self.project, service, "healthy", timeout=120)
 
     # 4. bursts
+    def views(self, session: str, pid: int, result: ToolResult) -> None:
+        for n in range(self.args.view_rounds):
+            for key, shown in VIEWS:
+                self.tmux.send_keys(session, key)
+                self.tmux.wait_for(session, lambda s, shown=shown: shown in s, timeout=30, what=f"the view of {key}")
+                time.sleep(0.5)
+                self.tmux.send_keys(session, "Escape")
+                self.tmux.wait_for(session, lambda s: shown not in s, timeout=30, what="the services again")
+                time.sleep(0.5)  # an Escape followed at once by a key reads as alt+key
+            time.sleep(3.0)
+            result.views_rss_mb.append(rss_mb(pid))
+            log(f"liar-tui: views round {n + 1}: RSS {result.views_rss_mb[-1]:.1f} MB")
+
     def bursts(self, tool: toolkit.Tool, session: str, pid: int, result: ToolResult) -> None:
         tool.open_burst_view(self.tmux, session, self.target)
         time.sleep(1.0)
@@ -554,6 +573,8 @@ class Bench:
                 self.kills(tool, session, result)
             if "bursts" in self.args.phases:
                 self.bursts(tool, session, pid, result)
+            if "views" in self.args.phases and tool.name == "liar-tui":
+                self.views(session, pid, result)
             pids = [p.pid for p in tree(pid)]
             t0 = time.monotonic()
             for n, key in enumerate(tool.quit_keys):
@@ -627,6 +648,7 @@ def summary(r: ToolResult) -> dict[str, float]:
         "rss_after_burst1_mb": rss_after[0] if len(rss_after) > 0 else float("nan"),
         "rss_after_burst2_mb": rss_after[1] if len(rss_after) > 1 else float("nan"),
         "rss_peak_mb": max([b["rss_peak_mb"] for b in r.bursts], default=float("nan")),
+        "rss_views_mb": r.views_rss_mb[-1] if r.views_rss_mb else float("nan"),
     }
 
 
@@ -652,6 +674,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("rss_peak_mb", "RSS peak during bursts, MB", "{:.1f}", "<= 80"),
     ("rss_after_burst1_mb", "RSS after 1 burst, MB", "{:.1f}", "<= 80"),
     ("rss_after_burst2_mb", "RSS after 2 bursts, MB", "{:.1f}", "<= 80"),
+    ("rss_views_mb", "RSS after the rounds of views, MB", "{:.1f}", "<= 80"),
 ]
 
 
@@ -673,6 +696,7 @@ def verdict(key: str, liar: dict[str, float], lazy: dict[str, float] | None) -> 
         "rss_peak_mb": TARGETS["rss_mb"],
         "rss_after_burst1_mb": TARGETS["rss_mb"],
         "rss_after_burst2_mb": TARGETS["rss_mb"],
+        "rss_views_mb": TARGETS["rss_mb"],
     }
     if key not in limits:
         return ""
@@ -732,6 +756,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--launch-runs", type=int, default=3, help="measured launches per console, after one warm-up (default 3)")
     p.add_argument("--size", default="120x40", help="terminal size for every console (default 120x40)")
     p.add_argument("--only", default="liar-tui,lazydocker,dtop", help="comma-separated consoles to run")
+    p.add_argument("--view-rounds", type=int, default=6, help="rounds of opening liar-tui's views (default 6)")
     p.add_argument("--min-presses", type=int, default=8, help="key presses per burst at least (default 8)")
     p.add_argument("--press-gap", type=float, default=0.05, help="seconds between a key's effect and the next press")
     p.add_argument("--burst-window", type=float, default=30.0, help="stop pressing after this many seconds of a burst")
