@@ -47,7 +47,7 @@ from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
 from .commands import ConsoleCommands
 from .heap import BurstHeap, release_free_memory, tidy
-from .textual_fixes import unpin_styles_caches
+from .textual_fixes import size_dumb_console, unpin_styles_caches
 from .heap import freeze as freeze_heap
 from .keys import effective_keys
 from .messages import (
@@ -276,6 +276,7 @@ class LiarApp(App[int]):
         driver_class: type | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        size_dumb_console(self.console)  # TERM=dumb: else a resize loop (textual_fixes.py)
         # NO_COLOR: greys, but text never as dark as its background (ReadableMonochrome)
         self._filters = [ReadableMonochrome() if type(f) is Monochrome else f for f in self._filters]
         self.project = project

@@ -1,16 +1,35 @@
-"""Work-arounds for Textual bugs that cost the console memory, applied once when the UI loads.
+"""Work-arounds for Textual bugs, applied once when the UI loads (or the app is made).
 
 * StylesCache.get_inner_outer is an instance method under @lru_cache(1024) (Textual issue
   #6665, open in 8.2.8): the cache's keys hold up to 1024 StylesCache objects of widgets long
   removed, each with its rendered lines. Every view opened and closed left ~25 of them behind:
   QA saw RSS climb by ~1 MB per Activity view opened (67 -> 78 MB after 15, no plateau in sight
   before 1024). The colours alone decide the result, so the cache is keyed on them only.
+* On TERM=dumb (or unknown) Rich gives the app's console the size 80x25 whatever the terminal's
+  is. The first resize took that size and the driver's the real one (80x24), and the main screen
+  then bounced between the two without end: a core at 100%, half a frame drawn, no keys (QA, in
+  tmux with TERM=dumb). size_dumb_console gives the console the terminal's real size.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from functools import lru_cache
 from typing import Any
+
+
+def size_dumb_console(console: Any) -> bool:
+    """A dumb terminal's console gets the terminal's size instead of Rich's 80x25. False when
+    nothing was done (not a dumb terminal, or no terminal to ask)."""
+    if not console.is_dumb_terminal:
+        return False
+    try:
+        size = os.get_terminal_size(sys.__stdout__.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    console.size = (size.columns, size.lines)
+    return True
 
 
 def unpin_styles_caches() -> bool:

@@ -31,13 +31,14 @@ def started_at(project: Project, service: str) -> str:
     return stackkit.inspect(stackkit.state_of(project, service).container_id)["State"]["StartedAt"]
 
 
-def launch(tmux: TmuxServer, project: Project, width: int, height: int, session: str = "liar", extra: tuple[str, ...] = ()) -> int:
+def launch(tmux: TmuxServer, project: Project, width: int, height: int, session: str = "liar", extra: tuple[str, ...] = (),
+           term: str | None = None) -> int:
     """Start the console at exactly width x height (watching, not bringing the stack up); wait for
     every service to show healthy. Returns the PID of the pane's shell (the console is its child);
     the console's exit status lands in exit_status_file(project, session)."""
     pid = tmux.new_session(
         session,
-        [liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up", *extra],
+        [*(["env", f"TERM={term}"] if term else []), liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up", *extra],
         width,
         height,
         env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"},  # no user config changes keys or layout
@@ -163,6 +164,21 @@ def test_console_opened_without_an_engine_says_why_at_once(tmux: TmuxServer, tmp
         if width == 200:
             assert f"nothing listens at DOCKER_HOST=unix://{sock}" in seen.screen, seen.screen
         tmux.send_keys(session, "q")
+
+
+def test_a_dumb_terminal_gets_the_whole_console_and_leaves_the_cpu_idle(running_stack: Project, tmux: TmuxServer) -> None:
+    """QA: with TERM=dumb Rich sized the app's console 80x25 in an 80x24 pane, and the main screen
+    bounced between the two sizes without end: a core at 100%, half a frame, no log, no footer."""
+    session = "dumb"
+    pid = launch(tmux, running_stack, 80, 24, session=session, term="dumb")  # (tmux's -e cannot set TERM)
+    tmux.wait_for(session, lambda s: "? Help" in s, timeout=15, what="the footer")
+    console = next(p for p in psutil.Process(pid).children(recursive=True) if "liar-tui" in " ".join(p.cmdline()))
+    time.sleep(2.0)  # past start-up's work
+    before = sum(console.cpu_times()[:2])
+    time.sleep(3.0)
+    used = sum(console.cpu_times()[:2]) - before
+    assert used < 1.0, f"{used:.2f} s of CPU in 3 s idle; screen:\n{tmux.capture(session)}"
+    quit_and_check_gone(tmux, session, pid, running_stack)
 
 
 def test_large_terminal_cards_help_and_quit_at_200x50(running_stack: Project, tmux: TmuxServer) -> None:
