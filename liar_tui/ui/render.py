@@ -288,7 +288,7 @@ def render_row(
         elif col.name == "probe":
             value = probe_marker(probe, short=True)
         elif col.name == "drift":
-            value = Text(drift.fix, style="bold yellow") if drift is not None and drift.drifted else Text("-", style="dim")
+            value = drift_cell(drift)
         elif col.name == "kind":
             value = Text(KIND_SHORT.get(SERVICE_KIND.get(state.service, ""), ""), style="dim")
         elif col.name == "uptime":
@@ -409,6 +409,16 @@ def shown_probe(result: Any, state: ServiceState | None) -> Any:
     if result.level == "ok" and not state.running:
         return None
     return result
+
+
+def drift_cell(drift: Any) -> Text:
+    """The DRIFT column: the fix a drifted service needs; '?' when it could not be checked (a
+    compose file compose rejects, no .env: the health view says why), where '-' read as 'none'."""
+    if drift is not None and drift.drifted:
+        return Text(drift.fix, style="bold yellow")
+    if drift is not None and drift.error and drift.error != "no container":
+        return Text("?", style="yellow")
+    return Text("-", style="dim")
 
 
 def drift_marker(drift: Any, key: str) -> Text | None:

@@ -68,3 +68,14 @@ def test_drift_info_texts() -> None:
     assert d.summary() == "secret x changed: recreate to apply (`liar-tui recreate redis`)"
     assert d.to_dict()["drift"] is True and d.to_dict()["causes"] == ["secret:x"]
     assert DriftInfo("redis").summary() == "matches the compose file and .env"
+
+
+def test_the_drift_column_says_when_drift_could_not_be_checked() -> None:
+    """QA: with a compose file compose rejects, the DRIFT column said '-' (read: no drift)."""
+    from liar_tui.ui.render import drift_cell
+
+    assert drift_cell(DriftInfo("redis", True, "recreate")).plain == "recreate"
+    assert drift_cell(DriftInfo("redis", error="compose rejects compose/docker-compose.yml: …")).plain == "?"
+    assert drift_cell(DriftInfo("redis", error="no container")).plain == "-"
+    assert drift_cell(DriftInfo("redis")).plain == "-"
+    assert drift_cell(None).plain == "-"
