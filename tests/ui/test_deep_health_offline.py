@@ -8,6 +8,7 @@ MemoryActivity for the activity log.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from uikit import (
 
 from liar_tui.config import Settings, load_settings
 from liar_tui.cli import build_parser
+from liar_tui.stack.activity import ActivityEntry
 from liar_tui.stack.buckets import BucketReport
 from liar_tui.stack.project import Project
 from liar_tui.stack.probes import ProbeResult
@@ -235,6 +237,37 @@ def test_autoheal_on_while_another_liar_tui_heals_says_standby_at_once(tmp_path:
         run_sync(run())
     finally:
         os.close(fd)
+
+
+def test_a_live_entry_leaves_a_reader_scrolled_up_where_they_are() -> None:
+    """QA: while a service crash-looped, its entries (every few seconds) pulled the activity view
+    back to the end under whoever was reading further up. At the end, the view follows."""
+    activity = MemoryActivity([ActivityEntry(datetime(2026, 11, 27, 3, 0, i % 60, tzinfo=timezone.utc), "note", "", f"old {i}")
+                               for i in range(200)])
+
+    async def run() -> None:
+        app, _, _ = offline_app(activity=activity)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("A")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen) and app.screen.loaded and app.screen, 5, what="history")
+            view = screen.log_view
+            await wait_until(pilot, lambda: view.max_scroll_y > 0 and view.is_vertical_scroll_end, 5, what="the end")
+            await pilot.press("pageup", "pageup")
+            await pilot.pause(0.2)
+            reading = view.scroll_y
+            assert reading < view.max_scroll_y
+            app.wiring.record("state", "nginx", "running -> restarting")
+            await wait_until(pilot, lambda: screen.count == 201, 5, what="a live entry")
+            await pilot.pause(0.2)
+            assert view.scroll_y == reading
+            await pilot.press("G")
+            await pilot.pause(0.2)
+            app.wiring.record("state", "nginx", "restarting -> running")
+            await wait_until(pilot, lambda: screen.count == 202, 5, what="another live entry")
+            await pilot.pause(0.2)
+            assert view.is_vertical_scroll_end and "restarting -> running" in "".join(seg.text for seg in view.lines[-1])
+
+    run_sync(run())
 
 
 def test_activity_view_shows_history_then_live_entries_bounded() -> None:

@@ -123,7 +123,11 @@ class ActivityScreen(Screen[None]):
         if self.matches(entry):
             if self.shown == 0:
                 self.log_view.clear()
-            self.log_view.write(activity_row(entry), expand=True)
+            # a reader scrolled up stays where they are (QA: a crash-looping service's entries,
+            # every few seconds, pulled the view back to the end); at the end, it follows
+            view = self.log_view
+            following = view.scroll_target_y >= view.max_scroll_y
+            view.write(activity_row(entry), expand=True, scroll_end=following)
             self.shown += 1
         self.update_bar()
 
