@@ -424,7 +424,7 @@ class Bench:
                 self.tmux.wait_for(session, lambda s, shown=shown: shown in s, timeout=30, what=f"the view of {key}")
                 time.sleep(0.5)
                 self.tmux.send_keys(session, "Escape")
-                self.tmux.wait_for(session, lambda s: shown not in s, timeout=30, what="the services again")
+                self.tmux.wait_for(session, lambda s, shown=shown: shown not in s, timeout=30, what="the services again")
                 time.sleep(0.5)  # an Escape followed at once by a key reads as alt+key
             time.sleep(3.0)
             result.views_rss_mb.append(rss_mb(pid))
