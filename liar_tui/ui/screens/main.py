@@ -233,8 +233,12 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
     def on_mount(self) -> None:
         self.services.focus()
 
+    _shown_before = False
+
     def on_screen_resume(self) -> None:
-        self.liar.view_closed()
+        if self._shown_before:  # not at start-up: back from a view or a dialog
+            self.liar.view_closed()
+        self._shown_before = True
 
     def on_resize(self, event: events.Resize) -> None:
         self.apply_size(event.size.width, event.size.height)
