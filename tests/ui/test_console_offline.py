@@ -107,6 +107,28 @@ def test_help_pages_without_skipping_a_line_at_80x24() -> None:
     run_sync(run())
 
 
+def test_a_closed_view_is_collected_and_its_heap_given_back(monkeypatch: Any) -> None:
+    """Each view left 1-4 MB of RSS behind until something collected it (bench: six rounds of the
+    views 77.9 -> 74.1 MB with this). Not at start-up: no view was closed then."""
+    import liar_tui.ui.app as app_module
+
+    tidied: list[float] = []
+    monkeypatch.setattr(app_module, "tidy", lambda: tidied.append(1.0))
+
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(app_module.VIEW_TIDY_AFTER + 0.5)
+            assert tidied == []
+            await pilot.press("question_mark")
+            await pilot.pause(0.2)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: tidied, app_module.VIEW_TIDY_AFTER + 3, what="the collection")
+            assert isinstance(app.screen, MainScreen) and len(tidied) == 1
+
+    run_sync(run())
+
+
 def test_keymap_remaps_a_binding_and_help_shows_it() -> None:
     async def run() -> None:
         app, _, stack = offline_app(settings=Settings(up=False, keys={"service.restart": "ctrl+r"}))
