@@ -232,6 +232,40 @@ def parse_inspect(data: dict[str, Any], service: str | None = None) -> ServiceSt
     )
 
 
+#: `ps` columns asked of the engine's top (it runs ps on the host and keeps the container's rows).
+TOP_PS_ARGS = "-eo pid,rss,etime,args"
+#: At most this many processes are kept (nginx with many workers, a busy PostgreSQL).
+TOP_MAX = 50
+
+
+@dataclass(frozen=True)
+class ProcessRow:
+    """One process of a container, as the engine's top gives it (the PID is the host's)."""
+
+    pid: int
+    rss_kib: int
+    elapsed: str
+    command: str
+
+
+def parse_top(data: dict[str, Any] | None, limit: int = TOP_MAX) -> list[ProcessRow]:
+    """The engine's `GET /containers/ID/top?ps_args=TOP_PS_ARGS` answer -> rows (bounded)."""
+    titles = [str(t).upper() for t in (data or {}).get("Titles") or []]
+    col = {name: titles.index(name) for name in ("PID", "RSS", "ELAPSED", "COMMAND") if name in titles}
+    rows: list[ProcessRow] = []
+    for raw in ((data or {}).get("Processes") or [])[:limit]:
+        def cell(name: str) -> str:
+            i = col.get(name)
+            return str(raw[i]) if i is not None and i < len(raw) else ""
+        try:
+            pid = int(cell("PID"))
+        except ValueError:
+            continue
+        rss = cell("RSS")
+        rows.append(ProcessRow(pid, int(rss) if rss.isdigit() else 0, cell("ELAPSED"), cell("COMMAND")))
+    return rows
+
+
 @dataclass(frozen=True)
 class StatsSample:
     """One `docker stats` frame for a container, computed as the docker CLI does."""

@@ -15,7 +15,17 @@ from dataclasses import dataclass, replace
 
 from .engine import Engine, EngineInfo, StreamHandle, follow_stats
 from .errors import StackError
-from .model import LABEL_PROJECT, LABEL_SERVICE, SERVICES, ServiceState, StatsSample, parse_inspect
+from .model import (
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    SERVICES,
+    TOP_PS_ARGS,
+    ProcessRow,
+    ServiceState,
+    StatsSample,
+    parse_inspect,
+    parse_top,
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,17 @@ class StackMonitor:
             return self._update_service(engine, service)
         except Exception:  # noqa: BLE001 - the event loop notices a dead engine
             return self.state(service)
+
+    def processes(self, service: str) -> list[ProcessRow] | None:
+        """The processes in the service's container now (the engine's top); None when it has no
+        running container or the engine cannot say."""
+        engine, st = self._engine, self.state(service)
+        if engine is None or not st.container_id or not st.running:
+            return None
+        try:
+            return parse_top(engine.api.top(st.container_id, ps_args=TOP_PS_ARGS))
+        except Exception:  # noqa: BLE001 - gone meanwhile, or the engine went away
+            return None
 
     # -- internals --------------------------------------------------------------------------
     def _set_engine(self, status: EngineStatus) -> None:

@@ -41,7 +41,7 @@ from textual.filter import Monochrome, monochrome_style
 from ..config import Settings
 from ..stack.errors import StackError
 from ..stack.logs import LogBatch, LogFollower, LogLine, LogRange
-from ..stack.model import BACKUP_DIR_ENV, SERVICES, ActionResult, ServiceState, StatsSample, format_bytes
+from ..stack.model import BACKUP_DIR_ENV, SERVICES, ActionResult, ProcessRow, ServiceState, StatsSample, format_bytes
 from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, shell_command
@@ -113,6 +113,7 @@ class MonitorLike(Protocol):
     def state(self, service: str) -> ServiceState: ...
     def history(self, service: str) -> list[StatsSample]: ...
     def refresh(self, service: str) -> ServiceState: ...
+    def processes(self, service: str) -> list[ProcessRow] | None: ...
 
 
 MonitorFactory = Callable[..., MonitorLike]
@@ -560,7 +561,7 @@ class LiarApp(App[int]):
     def on_health_inspected(self, message: HealthInspected) -> None:
         screen = self.health_view
         if screen is not None and screen.service == message.state.service:
-            screen.show(message.state)
+            screen.show(message.state, message.processes)
 
     # -- deep health: probes, drift, buckets, autoheal, activity ------------------------------
     def on_service_probed(self, message: ServiceProbed) -> None:
@@ -816,7 +817,8 @@ class LiarApp(App[int]):
     @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
     def _inspect_worker(self, service: str) -> None:
         if self.monitor is not None:
-            self.post_message(HealthInspected(self.monitor.refresh(service)))
+            state = self.monitor.refresh(service)
+            self.post_message(HealthInspected(state, self.monitor.processes(service)))
 
     # -- deep health (started after the first frame) ------------------------------------------
     def _start_deep_health(self) -> None:

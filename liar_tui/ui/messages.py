@@ -11,7 +11,7 @@ from typing import Any
 from textual.message import Message
 
 from ..stack.logs import LogBatch
-from ..stack.model import ActionResult, ProgressEvent, ServiceState
+from ..stack.model import ActionResult, ProcessRow, ProgressEvent, ServiceState
 from ..stack.monitor import EngineStatus
 
 
@@ -57,11 +57,13 @@ class ActionFinished(Message):
 
 
 class HealthInspected(Message):
-    """A fresh inspect of one service (failing streak and last check outputs)."""
+    """A fresh inspect of one service (failing streak and last check outputs) and its processes
+    (None: no running container, or the engine could not say)."""
 
-    def __init__(self, state: ServiceState) -> None:
+    def __init__(self, state: ServiceState, processes: list[ProcessRow] | None = None) -> None:
         super().__init__()
         self.state = state
+        self.processes = processes
 
 
 class LogSaved(Message):

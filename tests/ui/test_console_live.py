@@ -19,8 +19,9 @@ from liar_tui.stack.model import SERVICES, ServiceState
 from liar_tui.stack.project import Project
 from liar_tui.ui.app import LiarApp
 from liar_tui.ui.messages import ActionFinished, EngineStatusChanged, LogLinesArrived, ServiceStateChanged
+from liar_tui.ui.screens.health import HealthScreen
 
-from uikit import drawn, run_sync, wait_until
+from uikit import body_text, drawn, run_sync, wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -173,6 +174,26 @@ def test_s_on_a_removed_container_brings_the_service_up(running_stack: Project, 
             assert pane.state.container_id and pane.state.container_id != old
             assert "redis" not in app.busy  # s applies again
             await pilot.press("q")
+
+    run_sync(run())
+
+
+def test_the_health_view_lists_the_real_containers_processes(running_stack: Project) -> None:
+    """The engine's top for the service's container reaches the health view: PostgreSQL's
+    background processes, nginx's master and workers."""
+    async def run() -> None:
+        app = live_app(running_stack)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle_healthy(pilot, app)
+            await pilot.press("1", "H")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.processes and app.screen, 15, what="postgres's processes")
+            commands = [p.command for p in screen.processes]
+            assert any("checkpointer" in c for c in commands), commands
+            assert "processes (" in body_text(screen, ("#health-docker",))
+            await pilot.press("3")
+            await wait_until(pilot, lambda: app.screen.service == "nginx" and app.screen.processes, 15, what="nginx's processes")
+            commands = [p.command for p in app.screen.processes]
+            assert any("master process" in c for c in commands) and any("worker process" in c for c in commands), commands
 
     run_sync(run())
 

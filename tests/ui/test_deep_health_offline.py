@@ -33,6 +33,7 @@ from liar_tui.config import Settings, load_settings
 from liar_tui.cli import build_parser
 from liar_tui.stack.activity import ActivityEntry
 from liar_tui.stack.buckets import BucketReport
+from liar_tui.stack.model import ProcessRow
 from liar_tui.stack.project import Project
 from liar_tui.stack.probes import ProbeResult
 from liar_tui.ui.messages import DriftChecked, ServiceStateChanged
@@ -237,6 +238,29 @@ def test_autoheal_on_while_another_liar_tui_heals_says_standby_at_once(tmp_path:
         run_sync(run())
     finally:
         os.close(fd)
+
+
+def test_the_health_view_lists_the_containers_processes_redacted(tmp_path: Path) -> None:
+    """As lazydocker's top: the processes of the service's container, with each inspect; a secret
+    on a command line (someone else's image may put one there) shows as the redactor's mark."""
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / ".env").write_text("REDIS_PASSWORD=SuperSecretRedisPw1\n")
+
+    async def run() -> None:
+        app, monitor, _ = offline_app(project=Project(root=tmp_path, name="liar-game"))
+        monitor._processes["redis"] = [ProcessRow(4242, 8192, "05:00", "redis-server *:6379"),
+                                       ProcessRow(4243, 100, "00:01", "redis-cli -a SuperSecretRedisPw1 ping")]
+        async with app.run_test(size=(100, 60)) as pilot:
+            await pilot.press("2", "H")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.processes and app.screen, 5, what="the processes")
+            text = body_text(screen, ("#health-docker",))
+            assert "processes (2;" in text and "4242" in text and "8.0MiB" in text and "redis-server *:6379" in text, text
+            assert "SuperSecretRedisPw1" not in text and "redis-cli -a ****** ping" in text, text
+            await pilot.press("right")  # another service: its own processes (none known here)
+            await pilot.pause(0.3)
+            assert app.screen.service == "nginx" and "processes (" not in body_text(app.screen, ("#health-docker",))
+
+    run_sync(run())
 
 
 def test_a_live_entry_leaves_a_reader_scrolled_up_where_they_are() -> None:

@@ -23,6 +23,7 @@ from liar_tui.stack.model import (
     HealthCheckResult,
     HealthInfo,
     PortBinding,
+    ProcessRow,
     ServiceState,
     StatsSample,
 )
@@ -64,6 +65,7 @@ class FakeMonitor:
     ) -> None:
         self._states = dict(states)
         self._history = history or {}
+        self._processes: dict[str, list[ProcessRow]] = {}
         self.engine_status = engine_status
         self.started = False
         self.stopped = False
@@ -86,6 +88,9 @@ class FakeMonitor:
 
     def refresh(self, service: str) -> ServiceState:
         return self.state(service)
+
+    def processes(self, service: str) -> list[ProcessRow] | None:
+        return self._processes.get(service)
 
     def set_state(self, state: ServiceState) -> None:
         self._states[state.service] = state

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from liar_tui.stack.model import (
+    ProcessRow,
     count_of,
+    parse_top,
     compute_blkio,
     compute_cpu_percent,
     compute_memory,
@@ -149,3 +151,15 @@ def test_human_formats() -> None:
     assert count_of(1, "client") == "1 client"
     assert count_of(0, "key") == "0 keys"
     assert count_of(20000, "key") == "20,000 keys"
+
+
+def test_parse_top_reads_the_engines_columns_by_title_and_stays_bounded() -> None:
+    data = {"Titles": ["PID", "RSS", "ELAPSED", "COMMAND"],
+            "Processes": [["16593", "29132", "12:50", "postgres"], ["x", "1", "1", "bad pid"],
+                          ["16816", "", "01:02:03", "postgres: checkpointer"]]}
+    assert parse_top(data) == [ProcessRow(16593, 29132, "12:50", "postgres"), ProcessRow(16816, 0, "01:02:03", "postgres: checkpointer")]
+    reordered = {"Titles": ["COMMAND", "PID"], "Processes": [["nginx: worker", "7"]]}
+    assert parse_top(reordered) == [ProcessRow(7, 0, "", "nginx: worker")]
+    many = {"Titles": ["PID"], "Processes": [[str(i)] for i in range(500)]}
+    assert len(parse_top(many)) == 50
+    assert parse_top(None) == [] and parse_top({}) == []

@@ -22,7 +22,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from ...stack.model import SERVICE_KIND, SERVICES, ServiceState, format_duration
+from ...stack.model import SERVICE_KIND, SERVICES, ProcessRow, ServiceState, format_bytes, format_duration
 from ..render import (
     LEVEL_STYLE,
     SERVICE_COLOURS,
@@ -44,6 +44,28 @@ if TYPE_CHECKING:
 #: Seconds between inspects of the shown service while the view is open: a healthcheck run that
 #: does not change the health status sends no engine event, and its result is only in an inspect.
 REINSPECT_INTERVAL = 5.0
+
+
+#: show(state) from a state change: keep the processes shown (a sentinel: None means "none known")
+KEEP: Any = object()
+#: Processes listed in the view (the rest are counted).
+PROCESSES_SHOWN = 12
+
+
+def processes_table(rows: list[ProcessRow], redact: Any) -> Table:
+    """'processes (N)' and a row per process: host PID, resident memory, age, command (cut at
+    the view's width, not wrapped)."""
+    more = f" · {len(rows) - PROCESSES_SHOWN} more not shown" if len(rows) > PROCESSES_SHOWN else ""
+    table = Table(box=None, expand=True, padding=(0, 1, 0, 0), show_edge=False,
+                  title=Text(f"processes ({len(rows)}; PIDs as the host sees them){more}", style="bold"),
+                  title_justify="left", header_style="dim")
+    table.add_column("PID", justify="right", no_wrap=True)
+    table.add_column("RSS", justify="right", no_wrap=True)
+    table.add_column("UP", justify="right", no_wrap=True)
+    table.add_column("COMMAND", no_wrap=True, overflow="ellipsis", ratio=1)
+    for row in rows[:PROCESSES_SHOWN]:
+        table.add_row(str(row.pid), format_bytes(row.rss_kib * 1024), row.elapsed, redact(row.command)[:300])
+    return table
 
 
 class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
@@ -73,6 +95,7 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         super().__init__()
         self.state = state
         self.inspected: datetime | None = None
+        self.processes: list[ProcessRow] | None = None  # the engine's top, with each inspect
 
     @property
     def liar(self) -> "LiarApp":
@@ -98,10 +121,15 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         self.liar.inspect_health(self.service)  # a worker; the answer comes back through show()
 
     # -- updates from the app -----------------------------------------------------------------
-    def show(self, state: ServiceState) -> None:
-        """A fresh inspect of this service arrived (the view's own, or the monitor's on a state change)."""
+    def show(self, state: ServiceState, processes: Any = KEEP) -> None:
+        """A fresh inspect of this service arrived (the view's own, with its processes, or the
+        monitor's on a state change: the processes shown stay, unless the container changed)."""
         if state.service != self.service:
             return
+        if processes is not KEEP:
+            self.processes = processes
+        elif state.container_id != self.state.container_id or not state.running:
+            self.processes = None
         self.state = state
         self.inspected = self._now()[0]
         self.redraw()
@@ -133,6 +161,7 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
             return
         self.state = self.liar.state_of(service)
         self.inspected = None
+        self.processes = None
         self.redraw()
         self.liar.inspect_health(service)
         self.liar.main.services.select(service)  # back in the main view, the same service is selected
@@ -300,9 +329,15 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
                 out.append(" · waiting for recovery", style="yellow")
         return out
 
-    def _docker_text(self) -> Text:
+    def _docker_text(self) -> RenderableType:
+        """The container, its processes (when the engine's top has answered) and its health checks."""
+        head, checks = self._container_text(), self._checks_text()
+        if not self.processes:
+            return Text.assemble(head, "\n\n", checks)
+        return Group(head, Text(""), processes_table(self.processes, self.liar.redact), Text(""), checks)
+
+    def _container_text(self) -> Text:
         st = self.state
-        redact = self.liar.redact
         out = Text()
         out.append("docker ", style="bold")
         out.append_text(status_text(st))
@@ -314,9 +349,14 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         if st.state == "exited":
             out.append(f"\nexit code {st.exit_code}" + (" (OOM killed)" if st.oom_killed else ""))
         if st.error:
-            out.append(f"\nerror: {redact(st.error)}", style="red")
-        h = st.health
-        out.append(f"\n\nhealth {h.status} · failing streak {h.failing_streak}\n", style="bold")
+            out.append(f"\nerror: {self.liar.redact(st.error)}", style="red")
+        return out
+
+    def _checks_text(self) -> Text:
+        h = self.state.health
+        redact = self.liar.redact
+        out = Text()
+        out.append(f"health {h.status} · failing streak {h.failing_streak}\n", style="bold")
         if not h.log:
             out.append("no health checks recorded" if h.status != "none" else "this service has no healthcheck", style="dim")
         for check in reversed(h.log):
