@@ -1,11 +1,11 @@
 """The Health view (`H` / enter): the four probes at a glance, then one service in depth: its probe
 (level, reason, figures), drift, autoheal, its docker stats with their sparklines (live, 1 Hz: on
-a small terminal the compact table has no room for network, block I/O and history), and
-Docker's own health (failing streak, last checks).
+a small terminal the compact table has no room for network, block I/O and history), the
+container's processes (the engine's top), and Docker's own health (failing streak, last checks).
 
-It renders what the app has been told (probe results, drift, autoheal status, a fresh inspect);
-it fetches nothing itself. Secrets never reach it unredacted: probe results are redacted in the
-stack layer, check outputs here.
+It renders what the app has been told (probe results, drift, autoheal status, a fresh inspect
+with the processes); it fetches nothing itself. Secrets never reach it unredacted: probe results
+are redacted in the stack layer, check outputs and command lines here.
 """
 
 from __future__ import annotations
