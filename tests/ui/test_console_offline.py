@@ -1020,6 +1020,25 @@ def test_footer_keys_of_earlier_views_are_let_go() -> None:
     run_sync(run())
 
 
+def test_the_health_view_says_why_a_paused_service_is_unhealthy() -> None:
+    """QA: Docker marks a paused container unhealthy with a failing streak of 0 over passing
+    checks; the view said just that, which read as a contradiction."""
+    from dataclasses import replace
+
+    states = sample_states()
+    states["redis"] = replace(states["redis"], state="paused", health=HealthInfo("unhealthy", 0, ()))
+
+    async def run() -> None:
+        app, _, _ = offline_app(states)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2", "H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
+            text = " ".join(body_text(app.screen).split())
+            assert "health unhealthy · failing streak 0 (Docker marks a paused container unhealthy; s resumes it)" in text, text
+
+    run_sync(run())
+
+
 def test_a_crash_looping_or_paused_service_restarts_by_r_and_says_why_there_is_no_shell() -> None:
     """QA: nginx in a crash loop (Docker restarting it, ever more slowly): r refused with "start
     it with s", and s stops it; after fixing the config, r is what restarts it now. A paused

@@ -356,7 +356,12 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         h = self.state.health
         redact = self.liar.redact
         out = Text()
-        out.append(f"health {h.status} · failing streak {h.failing_streak}\n", style="bold")
+        out.append(f"health {h.status} · failing streak {h.failing_streak}", style="bold")
+        if self.state.state == "paused":
+            # QA: "unhealthy, failing streak 0" over passing checks read as a contradiction
+            resume = self.liar.key_for("service.toggle") or "s"
+            out.append(f" (Docker marks a paused container unhealthy; {resume} resumes it)", style="dim")
+        out.append("\n")
         if not h.log:
             out.append("no health checks recorded" if h.status != "none" else "this service has no healthcheck", style="dim")
         for check in reversed(h.log):
