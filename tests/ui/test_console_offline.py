@@ -1020,13 +1020,14 @@ def test_footer_keys_of_earlier_views_are_let_go() -> None:
     run_sync(run())
 
 
-def test_the_health_view_says_why_a_paused_service_is_unhealthy() -> None:
-    """QA: Docker marks a paused container unhealthy with a failing streak of 0 over passing
-    checks; the view said just that, which read as a contradiction."""
+def test_the_health_view_says_why_a_paused_or_stopped_service_is_unhealthy() -> None:
+    """QA: Docker marks a paused or stopped container unhealthy with a failing streak of 0 over
+    passing checks; the view said just that, which read as a contradiction."""
     from dataclasses import replace
 
     states = sample_states()
     states["redis"] = replace(states["redis"], state="paused", health=HealthInfo("unhealthy", 0, ()))
+    states["nginx"] = replace(states["nginx"], state="exited", health=HealthInfo("unhealthy", 0, ()))
 
     async def run() -> None:
         app, _, _ = offline_app(states)
@@ -1035,6 +1036,10 @@ def test_the_health_view_says_why_a_paused_service_is_unhealthy() -> None:
             await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen), 5, what="the health view")
             text = " ".join(body_text(app.screen).split())
             assert "health unhealthy · failing streak 0 (Docker marks a paused container unhealthy; s resumes it)" in text, text
+            await pilot.press("3")  # nginx, stopped: Docker marks it unhealthy too
+            await pilot.pause(0.2)
+            text = " ".join(body_text(app.screen).split())
+            assert "(Docker marks a stopped container unhealthy; s starts it)" in text, text
 
     run_sync(run())
 

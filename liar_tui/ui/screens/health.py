@@ -357,10 +357,11 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         redact = self.liar.redact
         out = Text()
         out.append(f"health {h.status} · failing streak {h.failing_streak}", style="bold")
-        if self.state.state == "paused":
+        if h.status == "unhealthy" and self.state.state in ("paused", "exited"):
             # QA: "unhealthy, failing streak 0" over passing checks read as a contradiction
-            resume = self.liar.key_for("service.toggle") or "s"
-            out.append(f" (Docker marks a paused container unhealthy; {resume} resumes it)", style="dim")
+            key = self.liar.key_for("service.toggle") or "s"
+            how = ("a paused container", "resumes") if self.state.state == "paused" else ("a stopped container", "starts")
+            out.append(f" (Docker marks {how[0]} unhealthy; {key} {how[1]} it)", style="dim")
         out.append("\n")
         if not h.log:
             out.append("no health checks recorded" if h.status != "none" else "this service has no healthcheck", style="dim")
