@@ -123,7 +123,7 @@ def probe_lines(probes: dict[str, "ProbeResult"] | None, drift: dict[str, "Drift
                 lines.append(f"  {name:<8}  {r.level:<4}  {r.reason}")
     if drift:
         drifted = [d for d in drift.values() if d.drifted]
-        errors = {d.error for d in drift.values() if d.error and d.error != "no container"}
+        errors = {d.error for d in drift.values() if d.unchecked}
         if drifted or errors:
             lines.append("")
             lines.append("DRIFT (container differs from the compose file / .env)")

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from .compose import Stack
 
 RECREATE, RESTART = "recreate", "restart"
+#: DriftInfo.error of a service with no container: nothing to compare, and nothing wrong to say
+NO_CONTAINER = "no container"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class DriftInfo:
     checked: tuple[str, ...] = ()  # what was compared (config-hash, image, secret:x, config:y, file:z)
     error: str = ""  # why drift could not be checked
     causes: tuple[str, ...] = ()  # the compared items that differ, named as in `checked`
+
+    @property
+    def unchecked(self) -> bool:
+        """Drift could not be checked for a reason worth saying (a compose file compose rejects,
+        no .env); a service without a container is not one."""
+        return bool(self.error) and self.error != NO_CONTAINER
 
     @property
     def advice(self) -> str:
@@ -353,7 +361,7 @@ def _service_drift(
     if spec is None:
         return DriftInfo(service, error="not in the compose file")
     if not st.container_id:
-        return DriftInfo(service, compose_hash=hashes.get(service, ""), error="no container")
+        return DriftInfo(service, compose_hash=hashes.get(service, ""), error=NO_CONTAINER)
     other = stack.project.made_elsewhere(st.working_dir)
     if other is not None:
         # Compared with this copy's files every service would look drifted, and "recreate" would
@@ -361,7 +369,7 @@ def _service_drift(
         return DriftInfo(service, compose_hash=hashes.get(service, ""), error=f"its container was made from {other}")
     data = engine.inspect(st.container_id)
     if data is None:
-        return DriftInfo(service, compose_hash=hashes.get(service, ""), error="no container")
+        return DriftInfo(service, compose_hash=hashes.get(service, ""), error=NO_CONTAINER)
     reasons: list[str] = []
     checked = ["config-hash"]
     causes: list[str] = []

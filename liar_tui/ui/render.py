@@ -416,7 +416,7 @@ def drift_cell(drift: Any) -> Text:
     compose file compose rejects, no .env: the health view says why), where '-' read as 'none'."""
     if drift is not None and drift.drifted:
         return Text(drift.fix, style="bold yellow")
-    if drift is not None and drift.error and drift.error != "no container":
+    if drift is not None and drift.unchecked:
         return Text("?", style="yellow")
     return Text("-", style="dim")
 
