@@ -450,19 +450,25 @@ def _restore_locked(stack: "Stack", args: argparse.Namespace, mgr: "BackupManage
 
 
 def cmd_shell(stack: "Stack", args: argparse.Namespace) -> int:
-    from .stack.shell import SHELL_LABELS, shell_command
+    from .stack.activity import record_quietly
+    from .stack.shell import SHELL_LABELS, ShellHungUp, hung_up_note, run_shell
 
     stack.check_engine()
     state = stack.states().get(args.service)
     if state is None or not state.running:
         word = state.status_word if state is not None else "missing"
         return _fail(f"{args.service} is not running ({word}): start it with `liar-tui up`", 1)
-    argv = shell_command(stack.project, args.service, tty=sys.stdin.isatty())
-    _record(stack, [args.service], f"{SHELL_LABELS[args.service]} opened ({'interactive' if sys.stdin.isatty() else 'fed from stdin'}; liar-tui shell)")
+    label = SHELL_LABELS[args.service]
+    _record(stack, [args.service], f"{label} opened ({'interactive' if sys.stdin.isatty() else 'fed from stdin'}; liar-tui shell)")
     sys.stdout.flush()
     sys.stderr.flush()
+    # liar-tui stays the shell's parent (no exec): when the terminal goes away it ends what the
+    # shell left running in the container (see stack/shell.py)
     try:
-        os.execvp(argv[0], argv)
+        return run_shell(stack.project, args.service, tty=sys.stdin.isatty())
     except OSError as exc:
-        return _fail(f"cannot run {argv[0]}: {exc.strerror}: is the docker CLI installed?")
-    return 0  # pragma: no cover - execvp does not return
+        return _fail(f"cannot run docker: {exc.strerror}: is the docker CLI installed?")
+    except ShellHungUp as hup:
+        record_quietly(stack.project, args.service, hung_up_note(label, hup))  # no terminal to warn on
+        hup.die()
+        return 128 + hup.signum  # pragma: no cover - die() does not return

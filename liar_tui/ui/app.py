@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ from ..stack.logs import LogBatch, LogFollower, LogLine, LogRange
 from ..stack.model import BACKUP_DIR_ENV, SERVICES, ActionResult, ProcessRow, ServiceState, StatsSample, format_bytes
 from ..stack.monitor import EngineStatus
 from ..stack.project import Project
-from ..stack.shell import SHELL_LABELS, shell_command
+from ..stack.shell import SHELL_LABELS, ShellHungUp, hung_up_note, run_shell
 from .commands import ConsoleCommands
 from .heap import BurstHeap, release_free_memory, tidy
 from .textual_fixes import size_dumb_console, unpin_styles_caches
@@ -1290,7 +1289,6 @@ class LiarApp(App[int]):
     # -- shell ---------------------------------------------------------------------------------
     def open_shell(self, service: str) -> None:
         """Hand the real terminal to psql / redis-cli / sh in the container; resume after."""
-        argv = shell_command(self.project, service)
         label = SHELL_LABELS.get(service, "sh")
         code: int | None = None
         self._suspended = True
@@ -1303,9 +1301,14 @@ class LiarApp(App[int]):
                 terminal_write(CLEAR_TERMINAL)
                 terminal_write(f"liar-tui: {label} in {service} ({self.project.name}); exit it to return to the console\n")
                 try:
-                    code = subprocess.run(argv).returncode
+                    code = run_shell(self.project, service)
                 except OSError as exc:
                     terminal_write(f"liar-tui: cannot run docker compose: {exc}\n")
+                except ShellHungUp as hup:
+                    # the terminal is gone (an SSH connection dropped): nothing can be shown,
+                    # the shell's processes in the container were ended; end as the signal would
+                    self.wiring.record("action", service, hung_up_note(label, hup))
+                    hup.die()
                 if code != 0:
                     # What compose or the shell said (not running, no such user...) would be
                     # painted over the moment the console resumes: keep it until it is read.

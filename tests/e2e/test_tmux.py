@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 
 import liarscreen  # noqa: E402
 import stackkit  # noqa: E402
-from tmuxkit import TmuxServer, liar_tui_executable  # noqa: E402
+from tmuxkit import TmuxServer, liar_tui_executable, wait_until  # noqa: E402
 
 from liar_tui.stack.project import Project  # noqa: E402
 
@@ -328,6 +328,76 @@ def test_shells_open_and_return_to_the_console_at_80x24(running_stack: Project, 
         subprocess.run(["docker", "start", container], capture_output=True)
         stackkit.wait_health(project, "nginx", "healthy")
     quit_and_check_gone(tmux, "liar", pid, project)
+
+
+def _in_container(project: Project, service: str, program: str) -> list[str]:
+    """The command lines of `service`'s container that run `program` (docker top)."""
+    cid = stackkit.state_of(project, service).container_id
+    top = stackkit.Engine().api.top(cid, ps_args="-eo pid,args")
+    return [" ".join(row) for row in top["Processes"] if program in " ".join(row)]
+
+
+def _psql_sessions(project: Project) -> list[tuple]:
+    """The database's connections from psql (the shell's), with their state."""
+    with stackkit.pg_connect(project) as conn:
+        rows = conn.execute("SELECT pid, state FROM pg_stat_activity WHERE application_name = 'psql'").fetchall()
+    return list(rows)
+
+
+def test_a_shell_whose_terminal_goes_away_leaves_nothing_in_the_container(running_stack: Project, tmux: TmuxServer) -> None:
+    """An SSH connection dropped while psql is open from the console (or redis-cli from `liar-tui
+    shell`): Docker does not end an exec'd program when its client dies, so psql lived on in the
+    container, its transaction open, for ever. Closing the terminal (tmux kill-session: the pane's
+    terminal hangs up, as sshd's does) now ends them, and the activity log says so. A docker client
+    killed by itself has its psql ended too, and leaves the terminal usable."""
+    project = running_stack
+    env = project.env()
+    pid = launch(tmux, project, 80, 24)
+    tmux.send_keys("liar", "1")
+    tmux.wait_for("liar", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
+    prompt = f"{env['POSTGRES_DB']}=#"
+
+    # first the docker client alone is killed: psql is ended in the container too, and the
+    # terminal, which the client left raw, is put back, so Enter returns to the console
+    tmux.send_keys("liar", "E")
+    tmux.wait_for("liar", lambda s: prompt in s, timeout=20, what=f"the psql prompt {prompt}")
+    clients = [p for p in psutil.Process(pid).children(recursive=True) if "LIAR_TUI_SHELL" in " ".join(p.cmdline())]
+    assert clients
+    for p in clients:
+        p.kill()
+    tmux.wait_for("liar", lambda s: "ended (exit 137); press Enter to return" in s, timeout=20, what="the killed shell said")
+    wait_until(lambda: not _in_container(project, "postgres", "psql"), timeout=15, what="psql ended after its client was killed")
+    tmux.send_keys("liar", "Enter")
+    tmux.wait_for("liar", lambda s: liarscreen.console_ready(s) and "psql in postgres ended (exit 137)" in s,
+                  timeout=20, what="the console back after the killed client")
+
+    # then the terminal goes away with psql in a transaction
+    tmux.send_keys("liar", "E")
+    tmux.wait_for("liar", lambda s: prompt in s, timeout=20, what=f"the psql prompt {prompt}")
+    tmux.send_keys("liar", "BEGIN; SELECT 'in-' || 'transaction' AS t;", literal=True)
+    tmux.send_keys("liar", "Enter")
+    tmux.wait_for("liar", lambda s: prompt_after(s, "AS t;", "in-transaction", f"{env['POSTGRES_DB']}=*#"), timeout=10,
+                  what="psql in a transaction")
+    assert [state for _, state in _psql_sessions(project)] == ["idle in transaction"]
+    tmux.kill_session("liar")
+    wait_until(lambda: not _in_container(project, "postgres", "psql"), timeout=15,
+                        what="psql ended in the container after its terminal went away")
+    wait_until(lambda: not _psql_sessions(project), timeout=10, what="psql's connection (and transaction) gone")
+
+    # headless: `liar-tui shell redis` on a terminal that goes away
+    tmux.new_session("cli", [liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name,
+                             "shell", "redis"], 80, 24, cwd=project.root)
+    tmux.wait_for("cli", lambda s: "6379>" in s, timeout=20, what="the redis-cli prompt")
+    assert _in_container(project, "redis", "redis-cli")
+    tmux.kill_session("cli")
+    wait_until(lambda: not _in_container(project, "redis", "redis-cli"), timeout=15,
+                        what="redis-cli ended in the container after its terminal went away")
+
+    from liar_tui.stack.activity import activity_path, read_entries
+
+    said = [f"{e.service}|{e.text}" for e in read_entries(activity_path(project), 20)]
+    for service, label in (("postgres", "psql"), ("redis", "redis-cli")):
+        assert f"{service}|{label} shell ended by SIGHUP (its terminal went away); 1 of its processes in the container ended" in said, said
 
 
 def prompt_after(screen: str, command: str, answer: str, prompt: str) -> bool:

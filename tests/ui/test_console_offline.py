@@ -309,14 +309,11 @@ def test_a_shell_starts_on_a_clear_screen(monkeypatch: Any) -> None:
 
     events: list[str] = []
 
-    class Done:
-        returncode = 0
-
-    def fake_run(argv: Any, *a: Any, **kw: Any) -> Done:
+    def fake_run(*a: Any, **kw: Any) -> int:
         events.append("shell")
-        return Done()
+        return 0
 
-    monkeypatch.setattr(app_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(app_module, "run_shell", fake_run)
     monkeypatch.setattr(app_module, "terminal_write", lambda text: events.append(text))
 
     async def run() -> None:
