@@ -88,7 +88,8 @@ def shell_command(project: Project, service: str, *, tty: bool = True, mark: str
 class ShellHungUp(Exception):
     """The shell's terminal went away (SIGHUP) or liar-tui was told to end (SIGTERM) while the
     shell ran. Its processes in the container have been sent SIGHUP (`ended` of them). The caller
-    notes it, then calls `die()`: liar-tui ends as the signal would have ended it."""
+    notes it, then ends: `die()` ends it as the signal would have (the console instead ends as a
+    quit does, finishing a restore first)."""
 
     def __init__(self, signum: int, ended: int | None) -> None:
         super().__init__(signal.Signals(signum).name)

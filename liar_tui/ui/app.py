@@ -16,8 +16,10 @@ view (`A`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -68,6 +70,7 @@ from .messages import (
     LogSaved,
     ServiceProbed,
     ServiceStateChanged,
+    TerminalGone,
 )
 from .relay import MonitorRelay
 from .render import EngineLine, HostSample, render_host_bar
@@ -341,6 +344,9 @@ class LiarApp(App[int]):
         self._cleaned = False
         self._quitting = threading.Event()
         self._quit_pending = False  # quit when the running backup job ends (request_quit)
+        self._ending = ""  # why the console ends without being asked by a key (end_unasked)
+        self._exit_code = 0
+        self._signals: tuple[int, ...] = ()
         self.main = MainScreen(self.settings.log_lines, project.name)
 
     # -- startup ------------------------------------------------------------------------------
@@ -369,6 +375,7 @@ class LiarApp(App[int]):
         fix_keys = {"recreate": self.key_for("service.recreate"), "restart": self.key_for("service.restart")}
         for pane in self.main.services.panes:
             pane.fix_keys = fix_keys
+        self._catch_signals()
         # Callbacks may post from here on; anything earlier is covered by reading states() below.
         self._accepting = True
         # No stats callback: the monitor keeps the history and the panes read it on the refresh
@@ -1291,6 +1298,7 @@ class LiarApp(App[int]):
         """Hand the real terminal to psql / redis-cli / sh in the container; resume after."""
         label = SHELL_LABELS.get(service, "sh")
         code: int | None = None
+        hung_up: ShellHungUp | None = None
         self._suspended = True
         self.hide_panes("shell")
         self.wiring.record("action", service, f"{label} shell opened from the console")
@@ -1305,11 +1313,13 @@ class LiarApp(App[int]):
                 except OSError as exc:
                     terminal_write(f"liar-tui: cannot run docker compose: {exc}\n")
                 except ShellHungUp as hup:
-                    # the terminal is gone (an SSH connection dropped): nothing can be shown,
-                    # the shell's processes in the container were ended; end as the signal would
+                    # the terminal is gone (an SSH connection dropped), or SIGTERM came: the
+                    # shell's processes in the container were ended; the console ends too
                     self.wiring.record("action", service, hung_up_note(label, hup))
-                    hup.die()
-                if code != 0:
+                    hung_up = hup
+                    if hup.signum == signal.SIGHUP:
+                        silence_terminal()  # before the console resumes onto a dead terminal
+                if code != 0 and hung_up is None:
                     # What compose or the shell said (not running, no such user...) would be
                     # painted over the moment the console resumes: keep it until it is read.
                     terminal_write(f"liar-tui: {label} in {service} ended (exit {code}); press Enter to return to the console\n")
@@ -1323,6 +1333,10 @@ class LiarApp(App[int]):
         finally:
             self._suspended = False
             self.show_panes("shell")
+        if hung_up is not None:
+            sig = hung_up.signum
+            self.end_unasked("its terminal went away (SIGHUP)" if sig == signal.SIGHUP else signal.Signals(sig).name, sig)
+            return
         self.wiring.record("action", service, f"{label} shell closed (exit {code})")
         self.main.show_activity(Text(f"{label} in {service} ended (exit {code})", style="dim"))
         self.refresh(layout=True)
@@ -1364,17 +1378,69 @@ class LiarApp(App[int]):
             return
 
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            if self.backup_job is None:
-                self._quit_now()  # it ended while the question was open
-                return
-            self._quit_pending = True
-            if self.backup_job.cancellable:
-                self.backup_job.cancel.set()  # it ends at its next block, keeping nothing
-            self._show_quit_pending()
+            if yes:
+                self._quit_after_job()
 
         self.push_screen(QuitDuringJobScreen(job, self.project.name), answered)
+
+    def _quit_after_job(self) -> None:
+        """Quit when the running job ends: a backup or verify is cancelled first (it ends at its
+        next block, keeping nothing); a restore, which cannot stop half-way, runs to its end."""
+        job = self.backup_job
+        if job is None:
+            self._quit_now()  # it ended meanwhile
+            return
+        self._quit_pending = True
+        if job.cancellable:
+            job.cancel.set()
+        self._show_quit_pending()
+
+    # -- ending unasked: SIGHUP, SIGTERM, the terminal gone -----------------------------------
+    def _catch_signals(self) -> None:
+        """SIGHUP (the terminal went away: an SSH connection dropped) and SIGTERM (kill, systemd)
+        end the console as a quit does, not at once: killed mid-restore, the console left a
+        database half restored; mid-backup, pg_dump running on in the container."""
+        if self.is_headless:
+            return  # under run_test: the test runner's signals are its own
+        loop = asyncio.get_running_loop()
+        for sig, why in ((signal.SIGHUP, "its terminal went away (SIGHUP)"), (signal.SIGTERM, "SIGTERM")):
+            try:
+                loop.add_signal_handler(sig, self.end_unasked, why, sig)
+            except (RuntimeError, ValueError, OSError):
+                continue
+            self._signals += (sig,)
+
+    def _release_signals(self) -> None:
+        signals, self._signals = self._signals, ()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    def on_terminal_gone(self, message: TerminalGone) -> None:
+        self.end_unasked(message.why, signal.SIGHUP)
+
+    def end_unasked(self, why: str, signum: int) -> None:
+        """End the console without a key, as signal `signum` asks (SIGHUP: the terminal is gone;
+        SIGTERM), exiting with 128 + signum as a process ended by it would; `why` goes to the
+        activity log. With the terminal gone, whatever the console still writes goes to
+        /dev/null (writes to a hung-up terminal fail). A running backup or verify is cancelled
+        and a restore finished first, as `q` does."""
+        if self._ending:
+            return
+        self._ending = why
+        self._exit_code = 128 + signum
+        if signum == signal.SIGHUP:
+            silence_terminal()
+        job = self.backup_job
+        note = f"console ended: {why}"
+        if job is not None:
+            then = "cancelled first" if job.cancellable else "finished first (it cannot stop half-way)"
+            note += f"; the running {job.kind} is {then}"
+        self.wiring.record("action", "", note)
+        self._quit_after_job()
 
     def _show_quit_pending(self, again: bool = False) -> None:
         job = self.backup_job
@@ -1403,7 +1469,7 @@ class LiarApp(App[int]):
 
     def _quit_now(self, message: str = "") -> None:
         self.cleanup()
-        self.exit(0, message=message or None)
+        self.exit(return_code=self._exit_code, message=message or None)
 
     def on_unmount(self) -> None:
         self.cleanup()  # however the app ends (also under run_test): no thread outlives it
@@ -1413,6 +1479,7 @@ class LiarApp(App[int]):
         if self._cleaned:
             return
         self._cleaned = True
+        self._release_signals()
         self._quitting.set()  # workers that wait (for MinIO's S3 API to answer) stop waiting
         self._accepting = False
         self._heap.settle()  # a burst may have held back full collections
@@ -1431,6 +1498,21 @@ class LiarApp(App[int]):
             stopper.start()
             stopper.join(0.1)
         terminate_children()
+
+
+def silence_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null: the terminal is gone, and a write to it fails
+    (EIO), which Textual's writer thread does not survive."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
 
 
 def terminate_children(timeout: float = 2.0) -> None:

@@ -9,6 +9,13 @@ suspending for a shell), which wakes it through a pipe.
 
 The loop is Textual's own (textual is pinned exactly in pyproject.toml); when the parser has no
 `_timeout_time` (another Textual), it falls back to Textual's 0.1 s.
+
+When the terminal goes away (read says end of file or EIO: an SSH connection dropped while
+SIGHUP was ignored, `nohup`), Textual's loop went on selecting a descriptor that is always
+ready: 64% of a core for ever, with nobody to see it. Here the thread stops reading and tells
+the app (TerminalGone), which ends the console as a hangup does. A write to the gone terminal
+(EIO) killed Textual's writer thread, and the console then hung for ever on its full queue
+when it ended: writes go through `_TerminalFile`, which drops them and tells the app instead.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import os
 import selectors
 from codecs import getincrementaldecoder
+from collections.abc import Callable
 from typing import Any
 
 from textual._loop import loop_last
@@ -28,8 +36,53 @@ TICK = 0.1
 _MISSING = object()
 
 
+class _InputEnded(Exception):
+    """The terminal's input is at its end: nobody can type into this console any more."""
+
+
+class _TerminalFile:
+    """The terminal as Textual's writer thread sees it: a write or flush that fails (EIO, the
+    terminal hung up) calls `gone` once and drops what is written from then on."""
+
+    def __init__(self, file: Any, gone: Callable[[], None]) -> None:
+        self._file = file
+        self._gone = gone
+        self._dead = False
+
+    def write(self, text: str) -> int:
+        if not self._dead:
+            try:
+                return self._file.write(text)
+            except (OSError, ValueError):
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._dead:
+            try:
+                self._file.flush()
+            except (OSError, ValueError):
+                self._lost()
+
+    def _lost(self) -> None:
+        self._dead = True
+        self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
 class QuietInputDriver(LinuxDriver):
     _wake_fd: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._file = _TerminalFile(self._file, lambda: self._terminal_gone("a write to it failed"))
+
+    def _terminal_gone(self, how: str) -> None:
+        from .messages import TerminalGone
+
+        self._app.post_message(TerminalGone(f"its terminal went away ({how})"))
 
     def disable_input(self) -> None:
         wake = self._wake_fd
@@ -64,9 +117,13 @@ class QuietInputDriver(LinuxDriver):
                     woken = True
                     continue
                 if mask & EVENT_READ:
-                    unicode_data = decode(read(fileno, 1024 * 4), final=final and last)
-                    if not unicode_data:
-                        break  # stdin piped and at its end
+                    try:
+                        data = read(fileno, 1024 * 4)
+                    except OSError:
+                        data = b""  # EIO: the terminal hung up
+                    if not data:
+                        raise _InputEnded
+                    unicode_data = decode(data, final=final and last)
                     for event in feed(unicode_data):
                         self.process_message(event)
             for event in tick():
@@ -83,6 +140,8 @@ class QuietInputDriver(LinuxDriver):
                     # disable_input writes the pipe just before it sets exit_event
                     self.exit_event.wait(1.0)
             process(selector.select(TICK), final=True)
+        except _InputEnded:
+            self._terminal_gone("input ended")
         finally:
             self._wake_fd = None
             selector.close()

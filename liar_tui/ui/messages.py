@@ -15,6 +15,14 @@ from ..stack.model import ActionResult, ProcessRow, ProgressEvent, ServiceState
 from ..stack.monitor import EngineStatus
 
 
+class TerminalGone(Message):
+    """The console's terminal went away (its input ended: an SSH connection dropped)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+
 class ServiceStateChanged(Message):
     """A service's container changed (state, health, restart count, ...)."""
 

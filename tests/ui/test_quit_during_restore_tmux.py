@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
 import liarscreen  # noqa: E402
+import stackkit  # noqa: E402
 from tmuxkit import TmuxServer, liar_tui_executable  # noqa: E402
 
 from liar_tui.stack.project import Project  # noqa: E402
@@ -58,3 +60,99 @@ def test_ctrl_q_during_a_restore_asks_says_what_it_waits_for_and_quits_when_it_e
     assert f"liar-tui: ✓ restore {set_id}" in after, after  # what it waited for, on the terminal left behind
     log = (project.root / "docker" / "liar-tui-activity.log").read_text()
     assert f"restore {set_id} of postgres, redis, minio started" in log and f"restore {set_id} (postgres, redis, minio) done" in log
+
+
+def _console(tmux: TmuxServer, project: Project, session: str, prefix: tuple[str, ...] = ()) -> psutil.Process:
+    """The console in tmux at 80x24, all four healthy; returns its process."""
+    where = ["--project-dir", str(project.root), "--project-name", project.name]
+    pane = tmux.new_session(session, [*prefix, liar_tui_executable(), *where, "--no-up"], 80, 24, cwd=project.root,
+                            env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
+    tmux.wait_for(session, liarscreen.console_ready, timeout=30, what="the console, all four healthy")
+    for p in [psutil.Process(pane), *psutil.Process(pane).children(recursive=True)]:
+        if "--no-up" in p.cmdline() and not p.cmdline()[0].endswith("tmux"):
+            return p
+    raise AssertionError("no console process")
+
+
+def _gone(proc: psutil.Process, timeout: float) -> bool:
+    try:
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        return False
+    return True
+
+
+def _activity(project: Project) -> str:
+    return (project.root / "docker" / "liar-tui-activity.log").read_text()
+
+
+def test_a_terminal_that_goes_away_cancels_a_backup_and_finishes_a_restore(running_stack: Project, tmux: TmuxServer) -> None:
+    """An SSH connection dropped under the console (tmux kill-session: its terminal hangs up).
+    SIGHUP killed the console at once: mid-restore, that left a database half restored; mid-backup,
+    pg_dump ran on in the container. Now it ends as a quit does: the backup is cancelled (nothing
+    kept), the restore runs to its end, and the activity log says why the console ended."""
+    project = running_stack
+    where = ["--project-dir", str(project.root), "--project-name", project.name]
+    backups = project.root / "backups"
+    with stackkit.pg_connect(project) as conn:  # a dump that takes a few seconds
+        conn.execute("CREATE TABLE hup_bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g")
+        conn.commit()
+    try:
+        # a backup, cut by the terminal going away
+        before = set(p.name for p in backups.iterdir()) if backups.exists() else set()
+        console = _console(tmux, project, "hup-backup")
+        tmux.send_keys("hup-backup", "1")
+        tmux.wait_for("hup-backup", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
+        tmux.send_keys("hup-backup", "B")
+        tmux.wait_for("hup-backup", lambda s: "Backing up" in s and "postgres  dump " in s, timeout=10,
+                      what="the dump under way")
+        tmux.kill_session("hup-backup")
+        assert _gone(console, 30), "the console outlived its terminal"
+        assert set(p.name for p in backups.iterdir()) == before  # no set, no .partial folder
+        assert "pg_dump" not in " ".join(" ".join(r) for r in stackkit.Engine().api.top(
+            stackkit.state_of(project, "postgres").container_id)["Processes"])
+        log = _activity(project)
+        assert "console ended: its terminal went away" in log and "the running backup is cancelled first" in log, log[-2000:]
+
+        # a restore: it must end, with the data of the set
+        redis = stackkit.redis_client(project)
+        redis.set("hup:marker", "in-the-set")
+        made = subprocess.run([liar_tui_executable(), *where, "backup", "postgres", "redis"], capture_output=True,
+                              text=True, timeout=300)
+        assert made.returncode == 0, made.stdout + made.stderr
+        set_id = made.stdout.split("backup ", 1)[1].split()[0]
+        redis.set("hup:marker", "after-the-set")
+        console = _console(tmux, project, "hup-restore")
+        tmux.send_keys("hup-restore", "V")
+        tmux.wait_for("hup-restore", lambda s: set_id in s, timeout=10, what="the backups list")
+        tmux.send_keys("hup-restore", "G")
+        time.sleep(0.2)
+        tmux.send_keys("hup-restore", "r")
+        tmux.wait_for("hup-restore", lambda s: f"type {project.name} to confirm" in s, timeout=10, what="the restore dialog")
+        tmux.send_keys("hup-restore", project.name, "Enter")
+        tmux.wait_for("hup-restore", lambda s: "Restoring" in s, timeout=10, what="the restore running")
+        tmux.kill_session("hup-restore")
+        assert _gone(console, 180), "the console outlived its terminal by minutes"
+        log = _activity(project)
+        assert "the running restore is finished first" in log, log[-2000:]
+        assert f"restore {set_id} (postgres, redis) done" in log, log[-2000:]
+        assert log.index("the running restore is finished first") < log.index(f"restore {set_id} (postgres, redis) done")
+        assert redis.get("hup:marker") == b"in-the-set"
+        stackkit.wait_all_healthy(project)
+        redis.delete("hup:marker")
+    finally:
+        with stackkit.pg_connect(project) as conn:
+            conn.execute("DROP TABLE IF EXISTS hup_bulk")
+            conn.commit()
+
+
+def test_a_console_that_ignores_sighup_still_ends_with_its_terminal(running_stack: Project, tmux: TmuxServer) -> None:
+    """Started with SIGHUP ignored (nohup, some job runners), the console outlived its terminal
+    and spun at 64% of a core for ever (its input thread selecting a descriptor always at its end).
+    It now ends when its input ends, or when a write to the terminal fails, whichever comes first."""
+    ignore = (sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+              "os.execvp(sys.argv[1], sys.argv[1:])")
+    console = _console(tmux, running_stack, "nohup", ignore)
+    tmux.kill_session("nohup")
+    assert _gone(console, 15), f"the console outlived its terminal, at {console.cpu_percent(0.5)}% CPU"
+    assert "console ended: its terminal went away" in _activity(running_stack).splitlines()[-1]
