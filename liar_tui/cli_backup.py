@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .stack.model import BACKUP_DIR_ENV, BACKUP_SERVICES, SERVICES, format_bytes
-from .term import table_lines, terminal_width
+from .term import silence_terminal, table_lines, terminal_width
 
 if TYPE_CHECKING:
     from .stack.backup import BackupManager, BackupProgress, VerifyReport
@@ -108,7 +108,10 @@ def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
     (as esc does in the console); a second signal interrupts at once. With no `cancel` (a
     restore, which stopped half-way would leave a service half restored) the first one only
     says so. A job ended by SIGTERM exits 143 (128 + 15, what `timeout` and systemd expect),
-    by Ctrl-C 130.
+    by Ctrl-C 130. SIGHUP (the terminal went away) points the output at /dev/null and cancels
+    a backup or verify (exit 129); a restore goes on to its end, a second SIGHUP too: killed
+    by the default SIGHUP, `liar-tui restore` over a dropped SSH connection left a database
+    half restored.
 
     A flag, not the default KeyboardInterrupt: an exception raised by a signal handler while the
     main thread happens to run a finalizer (an HTTP connection pool closing) is printed and
@@ -118,9 +121,19 @@ def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    got: list[int] = []  # the first signal
+    got: list[int] = []  # the first signal (of Ctrl-C and SIGTERM)
+    hung_up: list[int] = []
 
     def on_sigint(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            # the terminal went away (an SSH connection dropped): nobody to tell, and a print
+            # would fail; a backup or verify is cancelled, a restore goes on to its end
+            if not hung_up:
+                hung_up.append(signum)
+                silence_terminal()
+                if cancel is not None:
+                    cancel.set()
+            return
         if got:
             raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         got.append(signum)
@@ -140,13 +153,16 @@ def ctrl_c_cancels(cancel: threading.Event | None, what: str) -> Iterator[None]:
         except (OSError, ValueError):
             pass
 
-    # SIGTERM (`timeout`, cron, systemd stopping the job) is taken the same way
-    previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGTERM (`timeout`, cron, systemd stopping the job) is taken the same way; SIGHUP too,
+    # but without a terminal to tell, and never stopping a restore
+    previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     except BackupCancelled as exc:
         if got and got[0] == signal.SIGTERM:
             exc.exit_code = 143
+        elif hung_up and not got:
+            exc.exit_code = 129
         raise
     finally:
         for sig, handler in previous.items():

@@ -1,7 +1,8 @@
-"""The terminal the headless commands print to."""
+"""The terminal the headless commands (and the console) print to."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -20,4 +21,19 @@ def table_lines(rows: list[tuple[str, ...]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
-__all__ = ["table_lines", "terminal_width"]
+def silence_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null: the terminal is gone (SIGHUP: an SSH
+    connection dropped), and a write to it fails (EIO), which would end a job half-way."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
+
+
+__all__ = ["silence_terminal", "table_lines", "terminal_width"]

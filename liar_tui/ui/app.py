@@ -46,6 +46,7 @@ from ..stack.model import BACKUP_DIR_ENV, SERVICES, ActionResult, ProcessRow, Se
 from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, ShellHungUp, hung_up_note, run_shell
+from ..term import silence_terminal
 from .commands import ConsoleCommands
 from .heap import BurstHeap, release_free_memory, tidy
 from .textual_fixes import size_dumb_console, unpin_styles_caches
@@ -1498,21 +1499,6 @@ class LiarApp(App[int]):
             stopper.start()
             stopper.join(0.1)
         terminate_children()
-
-
-def silence_terminal() -> None:
-    """Point stdin, stdout and stderr at /dev/null: the terminal is gone, and a write to it fails
-    (EIO), which Textual's writer thread does not survive."""
-    try:
-        null = os.open(os.devnull, os.O_RDWR)
-    except OSError:
-        return
-    for fd in (0, 1, 2):
-        try:
-            os.dup2(null, fd)
-        except OSError:
-            pass
-    os.close(null)
 
 
 def terminate_children(timeout: float = 2.0) -> None:

@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -86,64 +87,113 @@ def _activity(project: Project) -> str:
     return (project.root / "docker" / "liar-tui-activity.log").read_text()
 
 
-def test_a_terminal_that_goes_away_cancels_a_backup_and_finishes_a_restore(running_stack: Project, tmux: TmuxServer) -> None:
+@pytest.fixture
+def bulky(running_stack: Project) -> Iterator[Project]:
+    """The stack with a table that makes a dump or a restore of postgres take a few seconds."""
+    with stackkit.pg_connect(running_stack) as conn:
+        conn.execute("CREATE TABLE hup_bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g")
+        conn.commit()
+    try:
+        yield running_stack
+    finally:
+        with stackkit.pg_connect(running_stack) as conn:
+            conn.execute("DROP TABLE IF EXISTS hup_bulk")
+            conn.commit()
+
+
+def test_a_terminal_that_goes_away_cancels_a_backup_and_finishes_a_restore(bulky: Project, tmux: TmuxServer) -> None:
     """An SSH connection dropped under the console (tmux kill-session: its terminal hangs up).
     SIGHUP killed the console at once: mid-restore, that left a database half restored; mid-backup,
     pg_dump ran on in the container. Now it ends as a quit does: the backup is cancelled (nothing
     kept), the restore runs to its end, and the activity log says why the console ended."""
-    project = running_stack
+    project = bulky
     where = ["--project-dir", str(project.root), "--project-name", project.name]
     backups = project.root / "backups"
-    with stackkit.pg_connect(project) as conn:  # a dump that takes a few seconds
-        conn.execute("CREATE TABLE hup_bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g")
-        conn.commit()
-    try:
-        # a backup, cut by the terminal going away
-        before = set(p.name for p in backups.iterdir()) if backups.exists() else set()
-        console = _console(tmux, project, "hup-backup")
-        tmux.send_keys("hup-backup", "1")
-        tmux.wait_for("hup-backup", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
-        tmux.send_keys("hup-backup", "B")
-        tmux.wait_for("hup-backup", lambda s: "Backing up" in s and "postgres  dump " in s, timeout=10,
-                      what="the dump under way")
-        tmux.kill_session("hup-backup")
-        assert _gone(console, 30), "the console outlived its terminal"
-        assert set(p.name for p in backups.iterdir()) == before  # no set, no .partial folder
-        assert "pg_dump" not in " ".join(" ".join(r) for r in stackkit.Engine().api.top(
-            stackkit.state_of(project, "postgres").container_id)["Processes"])
-        log = _activity(project)
-        assert "console ended: its terminal went away" in log and "the running backup is cancelled first" in log, log[-2000:]
+    # a backup, cut by the terminal going away
+    before = set(p.name for p in backups.iterdir()) if backups.exists() else set()
+    console = _console(tmux, project, "hup-backup")
+    tmux.send_keys("hup-backup", "1")
+    tmux.wait_for("hup-backup", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
+    tmux.send_keys("hup-backup", "B")
+    tmux.wait_for("hup-backup", lambda s: "Backing up" in s and "postgres  dump " in s, timeout=10,
+                  what="the dump under way")
+    tmux.kill_session("hup-backup")
+    assert _gone(console, 30), "the console outlived its terminal"
+    assert set(p.name for p in backups.iterdir()) == before  # no set, no .partial folder
+    assert "pg_dump" not in " ".join(" ".join(r) for r in stackkit.Engine().api.top(
+        stackkit.state_of(project, "postgres").container_id)["Processes"])
+    log = _activity(project)
+    assert "console ended: its terminal went away" in log and "the running backup is cancelled first" in log, log[-2000:]
 
-        # a restore: it must end, with the data of the set
-        redis = stackkit.redis_client(project)
-        redis.set("hup:marker", "in-the-set")
-        made = subprocess.run([liar_tui_executable(), *where, "backup", "postgres", "redis"], capture_output=True,
-                              text=True, timeout=300)
-        assert made.returncode == 0, made.stdout + made.stderr
-        set_id = made.stdout.split("backup ", 1)[1].split()[0]
-        redis.set("hup:marker", "after-the-set")
-        console = _console(tmux, project, "hup-restore")
-        tmux.send_keys("hup-restore", "V")
-        tmux.wait_for("hup-restore", lambda s: set_id in s, timeout=10, what="the backups list")
-        tmux.send_keys("hup-restore", "G")
-        time.sleep(0.2)
-        tmux.send_keys("hup-restore", "r")
-        tmux.wait_for("hup-restore", lambda s: f"type {project.name} to confirm" in s, timeout=10, what="the restore dialog")
-        tmux.send_keys("hup-restore", project.name, "Enter")
-        tmux.wait_for("hup-restore", lambda s: "Restoring" in s, timeout=10, what="the restore running")
-        tmux.kill_session("hup-restore")
-        assert _gone(console, 180), "the console outlived its terminal by minutes"
-        log = _activity(project)
-        assert "the running restore is finished first" in log, log[-2000:]
-        assert f"restore {set_id} (postgres, redis) done" in log, log[-2000:]
-        assert log.index("the running restore is finished first") < log.index(f"restore {set_id} (postgres, redis) done")
-        assert redis.get("hup:marker") == b"in-the-set"
-        stackkit.wait_all_healthy(project)
-        redis.delete("hup:marker")
-    finally:
-        with stackkit.pg_connect(project) as conn:
-            conn.execute("DROP TABLE IF EXISTS hup_bulk")
-            conn.commit()
+    # a restore: it must end, with the data of the set
+    redis = stackkit.redis_client(project)
+    redis.set("hup:marker", "in-the-set")
+    made = subprocess.run([liar_tui_executable(), *where, "backup", "postgres", "redis"], capture_output=True,
+                          text=True, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    set_id = made.stdout.split("backup ", 1)[1].split()[0]
+    redis.set("hup:marker", "after-the-set")
+    console = _console(tmux, project, "hup-restore")
+    tmux.send_keys("hup-restore", "V")
+    tmux.wait_for("hup-restore", lambda s: set_id in s, timeout=10, what="the backups list")
+    tmux.send_keys("hup-restore", "G")
+    time.sleep(0.2)
+    tmux.send_keys("hup-restore", "r")
+    tmux.wait_for("hup-restore", lambda s: f"type {project.name} to confirm" in s, timeout=10, what="the restore dialog")
+    tmux.send_keys("hup-restore", project.name, "Enter")
+    tmux.wait_for("hup-restore", lambda s: "Restoring" in s, timeout=10, what="the restore running")
+    tmux.kill_session("hup-restore")
+    assert _gone(console, 180), "the console outlived its terminal by minutes"
+    log = _activity(project)
+    assert "the running restore is finished first" in log, log[-2000:]
+    assert f"restore {set_id} (postgres, redis) done" in log, log[-2000:]
+    assert log.index("the running restore is finished first") < log.index(f"restore {set_id} (postgres, redis) done")
+    assert redis.get("hup:marker") == b"in-the-set"
+    stackkit.wait_all_healthy(project)
+    redis.delete("hup:marker")
+
+
+def test_headless_backup_and_restore_on_a_terminal_that_goes_away(bulky: Project, tmux: TmuxServer, tmp_path: Path) -> None:
+    """`liar-tui restore` over SSH, and the connection drops: killed by SIGHUP, it left the database
+    half restored. Now a restore goes on to its end (and says so in the activity log); a backup
+    is cancelled and keeps nothing."""
+    project = bulky
+    where = ["--project-dir", str(project.root), "--project-name", project.name]
+    sets = ["--backup-dir", str(tmp_path / "sets")]
+    tmux.new_session("cli-backup", [liar_tui_executable(), *where, "backup", "postgres", *sets], 80, 24, cwd=project.root)
+    tmux.wait_for("cli-backup", lambda s: "postgres: dump" in s, timeout=20, what="the dump under way")
+    backup = _cli_process(["backup", "postgres"])
+    tmux.kill_session("cli-backup")
+    assert _gone(backup, 30), "the backup outlived its terminal"
+    assert list((tmp_path / "sets").iterdir()) == []  # nothing kept, not even a .partial folder
+    assert _activity(project).splitlines()[-1].endswith("backup of postgres cancelled")
+
+    made = subprocess.run([liar_tui_executable(), *where, "backup", "postgres", *sets], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    set_id = made.stdout.split("backup ", 1)[1].split()[0]
+    with stackkit.pg_connect(project) as conn:
+        conn.execute("DELETE FROM hup_bulk WHERE id > 1000")
+        conn.commit()
+    tmux.new_session("cli-restore", [liar_tui_executable(), *where, "restore", set_id, "postgres", "--yes", *sets], 80, 24,
+                     cwd=project.root)
+    tmux.wait_for("cli-restore", lambda s: "postgres: restore" in s, timeout=30, what="the restore under way")
+    restore = _cli_process(["restore", set_id])
+    tmux.kill_session("cli-restore")
+    assert _gone(restore, 180), "the restore never ended"
+    last = _activity(project).splitlines()[-1]
+    assert f"restore {set_id} done in " in last, last
+    with stackkit.pg_connect(project) as conn:
+        assert conn.execute("SELECT count(*) FROM hup_bulk").fetchone()[0] == 1500000
+    stackkit.wait_all_healthy(project)
+
+
+def _cli_process(args: list[str]) -> psutil.Process:
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if any("liar-tui" in c for c in cmd[:2]) and all(a in cmd for a in args):
+            return p
+    raise AssertionError(f"no liar-tui {' '.join(args)} running")
 
 
 def test_a_console_that_ignores_sighup_still_ends_with_its_terminal(running_stack: Project, tmux: TmuxServer) -> None:
