@@ -36,4 +36,17 @@ def silence_terminal() -> None:
     os.close(null)
 
 
-__all__ = ["silence_terminal", "table_lines", "terminal_width"]
+def job_control_shell() -> bool:
+    """True when a job-control shell started this process, so a stopped console can be brought
+    back with `fg`: its parent is in the same session but another process group (POSIX: the
+    group is not orphaned). Run by `ssh -t host liar-tui`, a tmux pane, or `bash -c`, nobody
+    would resume it, and a stop (Textual's ctrl+z sends SIGSTOP, which cannot be ignored) would
+    freeze it for good."""
+    try:
+        parent = os.getppid()
+        return os.getpgid(parent) != os.getpgrp() and os.getsid(parent) == os.getsid(0)
+    except OSError:
+        return False
+
+
+__all__ = ["job_control_shell", "silence_terminal", "table_lines", "terminal_width"]

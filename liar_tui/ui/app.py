@@ -46,7 +46,7 @@ from ..stack.model import BACKUP_DIR_ENV, SERVICES, ActionResult, ProcessRow, Se
 from ..stack.monitor import EngineStatus
 from ..stack.project import Project
 from ..stack.shell import SHELL_LABELS, ShellHungUp, hung_up_note, run_shell
-from ..term import silence_terminal
+from ..term import job_control_shell, silence_terminal
 from .commands import ConsoleCommands
 from .heap import BurstHeap, release_free_memory, tidy
 from .textual_fixes import size_dumb_console, unpin_styles_caches
@@ -259,6 +259,8 @@ class LiarApp(App[int]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.force-quit", show=False, priority=True, tooltip="Quit (from anywhere)"),
         Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False, priority=True, tooltip="Command palette: every action"),
+        Binding("ctrl+z", "suspend_console", "Suspend", id="app.suspend", show=False, priority=True,
+                tooltip="Suspend to the shell (fg brings the console back)"),
     ]
 
     def __init__(
@@ -377,6 +379,7 @@ class LiarApp(App[int]):
         for pane in self.main.services.panes:
             pane.fix_keys = fix_keys
         self._catch_signals()
+        self.app_resume_signal.subscribe(self, self._repaint_after_stop)
         # Callbacks may post from here on; anything earlier is covered by reading states() below.
         self._accepting = True
         # No stats callback: the monitor keeps the history and the panes read it on the refresh
@@ -1395,6 +1398,20 @@ class LiarApp(App[int]):
         if job.cancellable:
             job.cancel.set()
         self._show_quit_pending()
+
+    def action_suspend_console(self) -> None:
+        """ctrl+z, as in any terminal program: back to the shell, `fg` returns. The stopped
+        console uses no CPU; what happened meanwhile (the engine's events) is shown on return."""
+        if not job_control_shell():
+            self.notify("ctrl+z: no shell to return to (the console was not started from an interactive shell); q quits",
+                        severity="warning")
+            return
+        self.action_suspend_process()
+
+    def _repaint_after_stop(self, _app: Any = None) -> None:
+        # back from ctrl+z (fg): the terminal was the shell's meanwhile, and Textual repaints
+        # only what changed, so lines that did not (the table's header) stayed blank
+        self.refresh(layout=True)
 
     # -- ending unasked: SIGHUP, SIGTERM, the terminal gone -----------------------------------
     def _catch_signals(self) -> None:

@@ -6,6 +6,7 @@ with the engine (docker inspect) where the screen makes a claim about the contai
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -398,6 +399,49 @@ def test_a_shell_whose_terminal_goes_away_leaves_nothing_in_the_container(runnin
     said = [f"{e.service}|{e.text}" for e in read_entries(activity_path(project), 20)]
     for service, label in (("postgres", "psql"), ("redis", "redis-cli")):
         assert f"{service}|{label} shell ended by SIGHUP (its terminal went away); 1 of its processes in the container ended" in said, said
+
+
+def test_ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back_live(running_stack: Project, tmux: TmuxServer) -> None:
+    """ctrl+z, as in any terminal program: the shell's prompt, the console stopped (no CPU); `fg`
+    brings it back whole (the table's header too: it stayed blank, Textual repainting only what
+    changed) and live (a service killed meanwhile is shown exited). Started where no shell could
+    bring it back, ctrl+z says so instead of freezing the console for good (Textual's SIGSTOP)."""
+    project = running_stack
+    tmux.new_session("jobs", "exec bash --norc --noprofile -i", 80, 24, cwd=project.root,
+                     env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
+
+    def at_prompt(screen: str) -> bool:
+        return re.search(r"bash-[\d.]+[#$]$", screen.rstrip()) is not None
+
+    tmux.wait_for("jobs", at_prompt, timeout=10, what="the shell's prompt")
+    command = shlex.join([liar_tui_executable(), "--project-dir", str(project.root), "--project-name", project.name, "--no-up"])
+    tmux.send_keys("jobs", command, literal=True)
+    tmux.send_keys("jobs", "Enter")
+    tmux.wait_for("jobs", liarscreen.console_ready, timeout=30, what="the console, all four healthy")
+    console = next(p for p in psutil.Process(tmux.pane_pid("jobs")).children(recursive=True) if "--no-up" in p.cmdline())
+    tmux.send_keys("jobs", "C-z")
+    tmux.wait_for("jobs", lambda s: "Stopped" in s and at_prompt(s), timeout=10, what="the job stopped, the prompt")
+    assert console.status() == psutil.STATUS_STOPPED
+    container = stackkit.state_of(project, "nginx").container_id
+    try:
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+        tmux.send_keys("jobs", "fg", literal=True)
+        tmux.send_keys("jobs", "Enter")
+        back = tmux.wait_for("jobs", lambda s: liarscreen.service_status(s, "nginx") == "exited (137)", timeout=15,
+                             what="the console back, nginx shown exited")
+        assert "SERVICE" in back.screen and "STATUS" in back.screen, back.screen
+    finally:
+        subprocess.run(["docker", "start", container], capture_output=True)
+        stackkit.wait_health(project, "nginx", "healthy")
+    tmux.send_keys("jobs", "q")
+    tmux.wait_for("jobs", at_prompt, timeout=15, what="the shell after q")
+
+    # no job-control shell (the pane runs the console itself): a note, and the console goes on
+    pid = launch(tmux, project, 80, 24)
+    tmux.send_keys("liar", "C-z")
+    tmux.wait_for("liar", lambda s: "no shell to return to" in s, timeout=5, what="the note")
+    assert all(p.status() != psutil.STATUS_STOPPED for p in psutil.Process(pid).children(recursive=True))
+    quit_and_check_gone(tmux, "liar", pid, project)
 
 
 def prompt_after(screen: str, command: str, answer: str, prompt: str) -> bool:
