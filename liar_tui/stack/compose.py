@@ -36,6 +36,7 @@ from .errors import (
     StackError,
     UnknownService,
 )
+from .model import BACKUP_SERVICES as DATA_SERVICES
 from .model import SERVICES, ActionResult, ProgressEvent, ServiceState
 from .project import Project
 
@@ -386,6 +387,7 @@ class Stack:
         except StackError as exc:
             yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
             return
+        self.make_data_dirs()
         try:
             # compose up refuses a paused container ("cannot start a paused container"): up means
             # every service runs, so those are unpaused first (QA: u left a paused redis paused)
@@ -498,18 +500,69 @@ class Stack:
             compose_project_directory=self.project.compose_dir,
         )
 
+    def make_data_dirs(self) -> None:
+        """Create the services' bind-mounted data folders (docker/volumes/SVC) as whoever runs
+        liar-tui, before compose would: the engine creates a missing one as root, and so also
+        `docker/`, where liar-tui keeps its activity log and locks. Run as a user of the docker
+        group, liar-tui could then not record anything, nor restore (its lock is there). The
+        services' entrypoints give the folders to their own users, as they do a root-owned one."""
+        for service in DATA_SERVICES:
+            try:
+                (self.project.data_dir / service).mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return  # compose creates them (as root), and says so if it cannot either
+
     def _remove_data(self) -> None:
         data = self.project.data_dir
-        if data.exists():
-            # Database files are owned by container users; root (or the engine) can remove them.
+        if not data.exists():
+            return
+        if os.geteuid() != 0:
+            # The data belongs to the containers' users (postgres 999, root): a user of the docker
+            # group cannot remove it, and rmtree would stop half-way. The engine can.
+            self._remove_data_by_engine(data)
+            return
+        try:
+            shutil.rmtree(data, ignore_errors=False)
+        except OSError as exc:
+            where = exc.filename or data
+            raise StackError(
+                f"the containers are down, but {where} could not be removed ({exc.strerror or exc}): the data "
+                f"belongs to the containers' users; remove {data} as root (sudo rm -rf {data})"
+            ) from None
+
+    def _remove_data_by_engine(self, data: Path) -> None:
+        """`rm -rf` of the data folder in a throwaway container (as root, no network) of one of
+        the stack's own images (present: the stack ran from them)."""
+        failure = "no image of the stack is present"
+        for image in self._stack_images():
             try:
-                shutil.rmtree(data, ignore_errors=False)
-            except OSError as exc:
-                where = exc.filename or data
-                raise StackError(
-                    f"the containers are down, but {where} could not be removed ({exc.strerror or exc}): the data "
-                    f"belongs to the containers' users; remove {data} as root (sudo rm -rf {data})"
-                ) from None
+                self.docker.run(image, ["-rf", f"/liar-tui-data/{data.name}"], entrypoint="rm", remove=True, user="0:0",
+                                networks=["none"], volumes=[(str(data.parent), "/liar-tui-data")])
+            except DockerException as exc:
+                failure = first_error_line(exc.stderr or "") or str(exc)
+                continue
+            if not data.exists():
+                return
+            failure = "it is still there"
+        raise StackError(
+            f"the containers are down, but {data} could not be removed through the engine ({failure}): "
+            f"remove it as root (sudo rm -rf {data})"
+        )
+
+    def _stack_images(self) -> list[str]:
+        try:
+            services = self._docker_without_secrets().compose.config(return_json=True)["services"]
+        except (DockerException, KeyError, TypeError):
+            return []
+        images = [services.get(s, {}).get("image") for s in DATA_SERVICES]
+        present = []
+        for image in dict.fromkeys(i for i in images if i):
+            try:
+                if self.docker.image.exists(image):
+                    present.append(image)
+            except DockerException:
+                continue
+        return present
 
     def restart(self, service: str, *, timeout: int | None = None,
                 on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
@@ -519,6 +572,7 @@ class Stack:
 
         def run() -> object:
             self.check_env()
+            self.make_data_dirs()
             state = self._container_of(service, "restart")
             if state.state in ("exited", "created", "dead"):
                 # a stopped container's restart binds its ports again (a paused or crash-looping
@@ -550,6 +604,7 @@ class Stack:
 
         def run() -> object:
             self.check_env()
+            self.make_data_dirs()
             state = self._container_of(service, "start")
             if state.state == "paused":
                 return self.docker.compose.unpause([service])
@@ -584,6 +639,7 @@ class Stack:
 
         def run() -> object:
             self.check_env()
+            self.make_data_dirs()
             self.check_owner()
             # before the working container is removed: compose finds these only after that
             config = self.config()
