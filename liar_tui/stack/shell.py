@@ -104,9 +104,11 @@ class ShellHungUp(Exception):
 def hung_up_note(label: str, hup: ShellHungUp) -> str:
     """The activity log's line for a shell whose terminal went away."""
     name = signal.Signals(hup.signum).name
+    if hup.signum == signal.SIGHUP:
+        name += " (its terminal went away)"
     if hup.ended is None:
         return f"{label} shell ended by {name}; its processes in the container could not be reached to end them"
-    return f"{label} shell ended by {name} (its terminal went away); {hup.ended} of its processes in the container ended"
+    return f"{label} shell ended by {name}; {hup.ended} of its processes in the container ended"
 
 
 class _Signalled(Exception):
