@@ -1,8 +1,8 @@
 """Service-aware interactive shells: psql, redis-cli (authenticated), sh.
 
-`shell_command(project, service)` is the argv to hand the terminal to (os.execvp from the CLI,
-subprocess inside Textual's App.suspend() from the console). No secret is on any command line,
-ours or the container's:
+`shell_command(project, service)` is the argv to hand the terminal to; `run_shell` runs it as a
+child (from the CLI's `shell`, and from the console inside Textual's App.suspend()). No secret is
+on any command line, ours or the container's:
 - psql connects over the container's local socket, which the images trust, as POSTGRES_USER to
   POSTGRES_DB (both read from the container's own environment, not from ours);
 - redis-cli gets the password from /run/secrets/redis_password *inside* the container, through
