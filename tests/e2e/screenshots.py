@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             tmux.send_keys(SESSION, "1")
             time.sleep(0.3)
             tmux.send_keys(SESSION, "H")
-            tmux.wait_for(SESSION, lambda s: "inspected" in s and "failing streak" in s, timeout=10,
+            # (Docker's failing streak is further down, under the processes: scrolled out of the picture)
+            tmux.wait_for(SESSION, lambda s: "inspected" in s and "processes (" in s, timeout=10,
                           what="the health detail, freshly inspected")
             time.sleep(0.5)
             shots["health"] = capture(tmux)
