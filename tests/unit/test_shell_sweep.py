@@ -13,7 +13,10 @@ from liar_tui.stack.shell import SHELL_MARK, SWEEP_SCRIPT, ShellHungUp, hung_up_
 
 
 def _sleeper(mark: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["sleep", "60"], env={**os.environ, SHELL_MARK: mark})
+    # SIGHUP's default action, as a shell in a container has it (under `nohup`, as CI may run the
+    # tests, it would be inherited ignored)
+    return subprocess.Popen(["sleep", "60"], env={**os.environ, SHELL_MARK: mark},
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def test_the_sweep_hangs_up_exactly_the_marked_processes() -> None:
