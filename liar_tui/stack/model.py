@@ -392,6 +392,12 @@ class ActionResult:
             return f"{self.action} {target}: done in {self.seconds:.1f}s"
         return f"{self.action} {target} failed: {self.message}"
 
+    def cut_short_summary(self) -> str:
+        """The record of an action whose compose was stopped because the console ended while it
+        ran: compose then often exits 0, and 'done' would be written where nothing was done."""
+        target = ", ".join(self.services) if self.services else "all services"
+        return f"{self.action} {target} cut short after {self.seconds:.1f}s: the console ended while it ran (compose stopped); run it again"
+
 
 @dataclass(frozen=True)
 class ProgressEvent:

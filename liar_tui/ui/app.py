@@ -349,6 +349,7 @@ class LiarApp(App[int]):
         self._quit_pending = False  # quit when the running backup job ends (request_quit)
         self._ending = ""  # why the console ends without being asked by a key (end_unasked)
         self._exit_code = 0
+        self._children_stopped_at: float | None = None  # when cleanup stopped compose (a running action)
         self._signals: tuple[int, ...] = ()
         self.main = MainScreen(self.settings.log_lines, project.name)
 
@@ -772,7 +773,7 @@ class LiarApp(App[int]):
                 service, on_progress=lambda ev: self.post_message(ActionProgressed(action, ev)))
         except Exception as exc:  # noqa: BLE001 - errors are data: shown, never a traceback
             result = self._failure(action, (service,), exc, started)
-        self.wiring.record("action", service, result.summary())
+        self._record_result(service, result)
         self.post_message(ActionFinished(result))
 
     def bring_up(self) -> None:
@@ -799,7 +800,7 @@ class LiarApp(App[int]):
             result = self._failure("up", (), exc, started)
         if result is None:
             result = ActionResult("up", (), False, "compose ended without a result", time.monotonic() - started)
-        self.wiring.record("action", "", result.summary())
+        self._record_result("", result)
         self.post_message(ActionFinished(result))
 
     def bring_down(self, volumes: bool = False) -> None:
@@ -818,8 +819,15 @@ class LiarApp(App[int]):
             result = self._stack().down(volumes=volumes, on_progress=lambda ev: self.post_message(ActionProgressed("down", ev)))
         except Exception as exc:  # noqa: BLE001
             result = self._failure("down", (), exc, started)
-        self.wiring.record("action", "", result.summary())
+        self._record_result("", result)
         self.post_message(ActionFinished(result))
+
+    def _record_result(self, service: str, result: ActionResult) -> None:
+        """An action's result in the activity log: cut short when its compose came back after the
+        console, ending, stopped it (cleanup)."""
+        stopped = self._children_stopped_at
+        cut = stopped is not None and time.monotonic() >= stopped
+        self.wiring.record("action", service, result.cut_short_summary() if cut else result.summary())
 
     def inspect_health(self, service: str) -> None:
         self._inspect_worker(service)
@@ -1515,6 +1523,7 @@ class LiarApp(App[int]):
             stopper = threading.Thread(target=self.monitor.stop, name="monitor-stop", daemon=True)
             stopper.start()
             stopper.join(0.1)
+        self._children_stopped_at = time.monotonic()
         terminate_children()
 
 

@@ -1071,3 +1071,46 @@ def test_a_crash_looping_or_paused_service_restarts_by_r_and_says_why_there_is_n
             assert stack.calls[1] == ("start", ("redis",))
 
     run_sync(run())
+
+
+def test_an_action_whose_compose_the_ending_console_stopped_is_recorded_cut_short() -> None:
+    """QA: SIGTERM during the launch's `up` wrote 'up all services: done in 1.9s' in the activity
+    log (compose, stopped by the ending console, exited 0) while nginx was never started. An action
+    whose compose comes back after the console stopped it is recorded as cut short."""
+    import threading
+    import time
+
+    from uikit import MemoryActivity
+
+    class SlowStack(FakeStack):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started, self.release = threading.Event(), threading.Event()
+
+        def restart(self, service: str, on_progress: Any = None, **_: Any) -> Any:
+            self.started.set()
+            self.release.wait(10)
+            return self._result("restart", (service,))
+
+    async def run() -> None:
+        activity = MemoryActivity()
+        stack = SlowStack()
+        app, _, _ = offline_app(stack=stack, activity=activity)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2", "r")
+            await wait_until(pilot, stack.started.is_set, 5, what="the restart running")
+            app._children_stopped_at = time.monotonic()  # what cleanup does as it stops compose
+            stack.release.set()
+            await wait_until(pilot, lambda: any("restart redis" in e.text for e in activity.entries()), 5,
+                             what="the restart recorded")
+            said = [e.text for e in activity.entries() if "restart redis" in e.text]
+            assert said == ["restart redis cut short after 0.1s: the console ended while it ran (compose stopped); run it again"], said
+            # an action that ends before the console stops anything is done, as before
+            app._children_stopped_at = None
+            stack.started.clear()
+            await pilot.press("r")
+            await wait_until(pilot, stack.started.is_set, 5, what="the second restart")
+            await wait_until(pilot, lambda: any(e.text.startswith("restart redis: done") for e in activity.entries()), 5,
+                             what="the second restart recorded done")
+
+    run_sync(run())
