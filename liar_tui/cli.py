@@ -15,6 +15,7 @@ import signal
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -243,7 +244,8 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     stack.validate_services(args.services)
     stack.preflight(ports=True, services=args.services or None)
     _say(f"starting {stack.project.name} from {stack.project.rel(stack.project.compose_file)}")
-    result = stack.up(args.services, wait=args.wait, wait_timeout=args.timeout if args.wait else None, on_progress=_progress)
+    with _recorded_if_interrupted(stack, "up", args.services):
+        result = stack.up(args.services, wait=args.wait, wait_timeout=args.timeout if args.wait else None, on_progress=_progress)
     if not result.ok and args.wait and "not healthy after" in result.message:
         # compose's "application not healthy after 2s" names neither the service nor a fix
         states = stack.states()
@@ -272,7 +274,8 @@ def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
             print()
         if answer.strip() != stack.project.name:
             return _fail("not confirmed: nothing was removed", 1)
-    result = stack.down(volumes=args.volumes)
+    with _recorded_if_interrupted(stack, "down (data deleted)" if args.volumes else "down", []):
+        result = stack.down(volumes=args.volumes)
     cli_health.record_action(stack, result)
     return _print_result(result)
 
@@ -315,9 +318,25 @@ def status_problems(states: dict[str, ServiceState], probes: dict | None) -> lis
 def cmd_service_action(stack: Stack, args: argparse.Namespace) -> int:
     # the action checks its own ports (stack.start, restart, recreate); stopping needs no .env
     stack.preflight(env=args.command != "stop")
-    result = getattr(stack, args.command)(args.service)
+    with _recorded_if_interrupted(stack, args.command, [args.service]):
+        result = getattr(stack, args.command)(args.service)
     cli_health.record_action(stack, result)
     return _print_result(result)
+
+
+@contextlib.contextmanager
+def _recorded_if_interrupted(stack: Stack, action: str, services: Sequence[str]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during an action: the activity log says it was cut short (it said
+    nothing, and a log read in the morning showed no trace of a half-done up)."""
+    started = time.monotonic()
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        how = "SIGTERM" if isinstance(exc, cli_backup.Terminated) else "Ctrl-C"
+        cli_health.record_action(stack, ActionResult(
+            action, tuple(services), False, f"interrupted by {how} after {time.monotonic() - started:.1f}s; run it again",
+            time.monotonic() - started))
+        raise
 
 
 def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:

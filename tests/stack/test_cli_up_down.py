@@ -93,3 +93,29 @@ def test_data_that_cannot_be_removed_is_one_line_not_a_traceback(engine_ready: N
         assert (data / "postgres" / "PG_VERSION").exists()
     finally:
         subprocess.run(["umount", "-l", str(data)], capture_output=True)
+
+
+def test_ctrl_c_during_up_is_in_the_activity_log(engine_ready: None, tmp_path: Path) -> None:
+    """Ctrl-C (or SIGTERM) during `liar-tui up --wait` ended it with 130 and no entry at all in the
+    activity log: read in the morning, it showed no trace of a half-done up."""
+    import signal
+    import sys
+
+    from liar_tui.stack.activity import activity_path, read_entries
+
+    project = stackkit.make_project(tmp_path / "p")
+    stackkit.destroy(project)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name,
+             "up", "--wait"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=stackkit.REPO)
+        stackkit.wait_for(lambda: len(containers(project)) >= 3, 60, interval=0.05, what="the up under way")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        last = read_entries(activity_path(project), 5)[-1].text
+        assert last.startswith("up all services failed: interrupted by Ctrl-C after "), last
+        assert last.endswith("; run it again"), last
+    finally:
+        stackkit.destroy(project)
