@@ -333,9 +333,9 @@ def _recorded_if_interrupted(stack: Stack, action: str, services: Sequence[str])
         yield
     except KeyboardInterrupt as exc:
         how = "SIGTERM" if isinstance(exc, cli_backup.Terminated) else "Ctrl-C"
+        seconds = time.monotonic() - started
         cli_health.record_action(stack, ActionResult(
-            action, tuple(services), False, f"interrupted by {how} after {time.monotonic() - started:.1f}s; run it again",
-            time.monotonic() - started))
+            action, tuple(services), False, f"interrupted by {how} after {seconds:.1f}s; run it again", seconds))
         raise
 
 

@@ -500,6 +500,12 @@ class Stack:
             compose_project_directory=self.project.compose_dir,
         )
 
+    def _ready_to_run(self) -> None:
+        """Before an action that runs a service (restart, start, recreate): the .env it needs,
+        and its data folders made by us, not the engine."""
+        self.check_env()
+        self.make_data_dirs()
+
     def make_data_dirs(self) -> None:
         """Create the services' bind-mounted data folders (docker/volumes/SVC) as whoever runs
         liar-tui, before compose would: the engine creates a missing one as root, and so also
@@ -571,8 +577,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
-            self.check_env()
-            self.make_data_dirs()
+            self._ready_to_run()
             state = self._container_of(service, "restart")
             if state.state in ("exited", "created", "dead"):
                 # a stopped container's restart binds its ports again (a paused or crash-looping
@@ -603,8 +608,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
-            self.check_env()
-            self.make_data_dirs()
+            self._ready_to_run()
             state = self._container_of(service, "start")
             if state.state == "paused":
                 return self.docker.compose.unpause([service])
@@ -638,8 +642,7 @@ class Stack:
         self.validate_services([service])
 
         def run() -> object:
-            self.check_env()
-            self.make_data_dirs()
+            self._ready_to_run()
             self.check_owner()
             # before the working container is removed: compose finds these only after that
             config = self.config()

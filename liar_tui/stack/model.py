@@ -386,17 +386,19 @@ class ActionResult:
     # (a port in use, a secret not set: as `up` exits), 1 when the action ran and failed
     exit_code: int = 1
 
+    @property
+    def target(self) -> str:
+        return ", ".join(self.services) if self.services else "all services"
+
     def summary(self) -> str:
-        target = ", ".join(self.services) if self.services else "all services"
         if self.ok:
-            return f"{self.action} {target}: done in {self.seconds:.1f}s"
-        return f"{self.action} {target} failed: {self.message}"
+            return f"{self.action} {self.target}: done in {self.seconds:.1f}s"
+        return f"{self.action} {self.target} failed: {self.message}"
 
     def cut_short_summary(self) -> str:
         """The record of an action whose compose was stopped because the console ended while it
         ran: compose then often exits 0, and 'done' would be written where nothing was done."""
-        target = ", ".join(self.services) if self.services else "all services"
-        return f"{self.action} {target} cut short after {self.seconds:.1f}s: the console ended while it ran (compose stopped); run it again"
+        return f"{self.action} {self.target} cut short after {self.seconds:.1f}s: the console ended while it ran (compose stopped); run it again"
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,6 @@ def run_shell(project: Project, service: str, *, tty: bool = True) -> int:
     return code
 
 
-
 def _terminal_mode() -> list | None:
     try:
         return termios.tcgetattr(0)

@@ -95,6 +95,8 @@ HEAP_SETTLE_BATCH = 1000
 HEAP_SETTLE_AFTER = 3.0
 #: A view closed this long ago has been let go of: collect it and release the freed heap.
 VIEW_TIDY_AFTER = 1.0
+#: The signals that end the console as a quit does (end_unasked), and what the activity log says.
+UNASKED_WHY = {signal.SIGHUP: "its terminal went away (SIGHUP)", signal.SIGTERM: "SIGTERM"}
 #: State changes come in bursts (die, start, health_status): one probe round after the burst.
 PROBE_TRIGGER_DELAY = 1.0
 #: Autoheal steps that deserve a notification (the others go to the activity line and view).
@@ -1346,8 +1348,7 @@ class LiarApp(App[int]):
             self._suspended = False
             self.show_panes("shell")
         if hung_up is not None:
-            sig = hung_up.signum
-            self.end_unasked("its terminal went away (SIGHUP)" if sig == signal.SIGHUP else signal.Signals(sig).name, sig)
+            self.end_unasked(UNASKED_WHY[hung_up.signum], hung_up.signum)
             return
         self.wiring.record("action", service, f"{label} shell closed (exit {code})")
         self.main.show_activity(Text(f"{label} in {service} ended (exit {code})", style="dim"))
@@ -1429,7 +1430,7 @@ class LiarApp(App[int]):
         if self.is_headless:
             return  # under run_test: the test runner's signals are its own
         loop = asyncio.get_running_loop()
-        for sig, why in ((signal.SIGHUP, "its terminal went away (SIGHUP)"), (signal.SIGTERM, "SIGTERM")):
+        for sig, why in UNASKED_WHY.items():
             try:
                 loop.add_signal_handler(sig, self.end_unasked, why, sig)
             except (RuntimeError, ValueError, OSError):
