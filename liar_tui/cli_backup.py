@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("restore", help="replace the data of postgres/redis/minio with a backup set's")
     p.add_argument("set", metavar="SET", help="set id (see `backup list`) or its unique start, `latest` (the newest "
                    "set holding SVC whose last verify did not fail), or a set folder")
-    p.add_argument("services", nargs="*", metavar="SVC", help=f"only these ({', '.join(BACKUP_SERVICES)}); default: all in the set")
+    p.add_argument("services", nargs="*", default=[], metavar="SVC", help=f"only these ({', '.join(BACKUP_SERVICES)}); default: all in the set")
     _add_dir(p)
     p.add_argument("--yes", action="store_true", help="do not ask (needed when stdin is not a terminal)")
     p.add_argument("-q", "--quiet", action="store_true")
