@@ -348,7 +348,8 @@ class LiarApp(App[int]):
         self._host: HostSample | None = None
         self._cleaned = False
         self._quitting = threading.Event()
-        self._quit_pending = False  # quit when the running backup job ends (request_quit)
+        self._quit_pending = False  # quit when the running backup job and compose actions end (request_quit)
+        self._quit_message = ""  # said on the terminal the console leaves, when a pending quit happens
         self._ending = ""  # why the console ends without being asked by a key (end_unasked)
         self._exit_code = 0
         self._children_stopped_at: float | None = None  # when cleanup stopped compose (a running action)
@@ -547,7 +548,8 @@ class LiarApp(App[int]):
     def on_action_progressed(self, message: ActionProgressed) -> None:
         ev = message.event
         text = " ".join(x for x in (ev.resource, ev.status, ev.text if ev.text != ev.status else "") if x)
-        self.main.show_activity(Text(f"⟳ {message.action}: {self.redact(text)}", style="red" if ev.error else "yellow"))
+        then = " (then quitting)" if self._quit_pending and self.backup_job is None else ""
+        self.main.show_activity(Text(f"⟳ {message.action}: {self.redact(text)}{then}", style="red" if ev.error else "yellow"))
 
     def on_action_finished(self, message: ActionFinished) -> None:
         result = message.result
@@ -555,6 +557,9 @@ class LiarApp(App[int]):
         key = result.services[0] if result.services else "stack"
         self.busy.pop(key, None)
         summary = self.redact(result.summary())
+        if self._quit_pending and self.backup_job is None:
+            self._quit_when_idle(f"liar-tui: {'✓' if result.ok else '✗'} {summary}")
+            return
         if result.ok:
             self.main.show_activity(Text(f"✓ {summary}", style="green"))
             self.notify(summary, timeout=4)
@@ -626,6 +631,9 @@ class LiarApp(App[int]):
             self.busy[step.service] = "autoheal restart"
         elif step.action in ("restarted", "restart-failed") and self.busy.get(step.service) == "autoheal restart":
             self.busy.pop(step.service, None)
+            if self._quit_pending and self.backup_job is None:
+                self._quit_when_idle()
+                return
         severity = _LOUD_STEPS.get(step.action)
         if severity is not None:
             self.notify(step.text, title="autoheal", severity=severity, timeout=10)  # type: ignore[arg-type]
@@ -1207,8 +1215,7 @@ class LiarApp(App[int]):
         if self._quit_pending:
             # asked for while it ran: the result is in the activity log, and said once more on
             # the terminal the console leaves
-            self._quit_pending = False
-            self._quit_now(f"liar-tui: {mark} {job.text}")
+            self._quit_when_idle(f"liar-tui: {mark} {job.text}")
             return
         screen = self.job_screen
         if screen is not None and screen.job is job and screen.is_mounted:
@@ -1376,12 +1383,20 @@ class LiarApp(App[int]):
         """Quit, unless a backup, verify or restore runs: then ask (QuitDuringJobScreen). A
         restore is never left half done: the console quits when it ends. A backup or verify is
         cancelled first. Quitting at once used to leave the terminal blank until a restore ended
-        (the process waits for its thread) without a word."""
+        (the process waits for its thread) without a word.
+
+        A compose action this console runs (a restart, a recreate, up, down, an autoheal restart)
+        ends first too, with a note; q again quits at once, stopping it. Stopped half-way, a
+        recreate left the service's container exited beside a renamed new one (QA: q 0.4 s into
+        `R` on postgres), the database down until the next up."""
         from .screens.backups import QuitDuringJobScreen
 
         job = self.backup_job
         if job is None:
-            self._quit_now()
+            if self._quit_pending:
+                self._quit_now()  # q again: compose is stopped where it is (cleanup)
+            else:
+                self._quit_when_idle()
             return
         if isinstance(self.screen, QuitDuringJobScreen):
             self.screen.action_confirm()  # ctrl+q again: yes
@@ -1401,7 +1416,7 @@ class LiarApp(App[int]):
         next block, keeping nothing); a restore, which cannot stop half-way, runs to its end."""
         job = self.backup_job
         if job is None:
-            self._quit_now()  # it ended meanwhile
+            self._quit_when_idle()  # it ended meanwhile
             return
         self._quit_pending = True
         if job.cancellable:
@@ -1466,12 +1481,36 @@ class LiarApp(App[int]):
         if job is not None:
             then = "cancelled first" if job.cancellable else "finished first (it cannot stop half-way)"
             note += f"; the running {job.kind} is {then}"
+        running = self.running_compose()
+        if running:
+            note += f"; {' and '.join(running)} finished first"
         self.wiring.record("action", "", note)
         self._quit_after_job()
+
+    def running_compose(self) -> list[str]:
+        """The compose actions this console runs now, as said: "recreate postgres", "up"."""
+        return [action if key == "stack" else f"{action} {key}" for key, action in self.busy.items()]
+
+    def _quit_when_idle(self, message: str = "") -> None:
+        """Quit once no compose action of this console runs (at once when none does)."""
+        if message:
+            self._quit_message = message
+        if self.busy:
+            self._quit_pending = True
+            self._show_quit_pending()
+            return
+        self._quit_pending = False
+        self._quit_now(self._quit_message)
 
     def _show_quit_pending(self, again: bool = False) -> None:
         job = self.backup_job
         if job is None:
+            running = " and ".join(self.running_compose())
+            if running:
+                text = (f"⟳ quitting when {running} ends (compose stopped half-way can leave a service down); "
+                        f"{self.key_for('app.quit') or 'q'} again quits now")
+                self.main.show_activity(Text(text, style="yellow"))
+                self.notify(text[2:], title="quitting", timeout=8)
             return
         if job.cancellable:
             text = f"⟳ cancelling the {job.kind}, then quitting…"

@@ -1114,3 +1114,62 @@ def test_an_action_whose_compose_the_ending_console_stopped_is_recorded_cut_shor
                              what="the second restart recorded done")
 
     run_sync(run())
+
+
+def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: q 0.4 s into a recreate of postgres stopped compose half-way: the old container exited
+    beside a renamed new one, the database down until the next up. q waits for the action (and
+    says so, progress included); q again quits at once, as before."""
+    import threading
+
+    from uikit import MemoryActivity
+
+    class SlowStack(FakeStack):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started, self.release = threading.Event(), threading.Event()
+
+        def recreate(self, service: str, on_progress: Any = None, **_: Any) -> Any:
+            self.started.set()
+            self.release.wait(10)
+            return self._result("recreate", (service,))
+
+    async def waits() -> None:
+        activity = MemoryActivity()
+        stack = SlowStack()
+        app, _, _ = offline_app(stack=stack, activity=activity)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("1", "R")
+            await wait_until(pilot, stack.started.is_set, 5, what="the recreate running")
+            await pilot.press("q")
+            await pilot.pause(0.3)
+            assert app.is_running
+            assert "quitting when recreate postgres ends" in app.main.activity.text.plain, app.main.activity.text.plain
+            from liar_tui.stack.model import ProgressEvent
+
+            app.post_message(ActionProgressed("recreate", ProgressEvent("Container liar-game-postgres", "Starting")))
+            await pilot.pause(0.1)
+            assert app.main.activity.text.plain.endswith("Starting (then quitting)"), app.main.activity.text.plain
+            stack.release.set()
+            await wait_until(pilot, lambda: not app.is_running, 5, what="the console quitting after the recreate")
+        assert app.return_code == 0
+        left = capsys.readouterr().err  # what the console leaves on the terminal
+        assert "liar-tui: ✓ recreate postgres: done" in left, left
+        said = [e.text for e in activity.entries() if "recreate postgres" in e.text]
+        assert said and said[0].startswith("recreate postgres: done"), said
+
+    async def again() -> None:
+        stack = SlowStack()
+        app, _, _ = offline_app(stack=stack)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("1", "R")
+            await wait_until(pilot, stack.started.is_set, 5, what="the recreate running")
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert app.is_running
+            await pilot.press("q")
+            await wait_until(pilot, lambda: not app.is_running, 5, what="the console quitting at once")
+            stack.release.set()
+
+    run_sync(waits())
+    run_sync(again())

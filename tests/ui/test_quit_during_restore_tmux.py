@@ -206,3 +206,40 @@ def test_a_console_that_ignores_sighup_still_ends_with_its_terminal(running_stac
     tmux.kill_session("nohup")
     assert _gone(console, 15), f"the console outlived its terminal, at {console.cpu_percent(0.5)}% CPU"
     assert "console ended: its terminal went away" in _activity(running_stack).splitlines()[-1]
+
+
+def test_q_during_a_recreate_quits_when_it_ends_leaving_the_service_whole(running_stack: Project, tmux: TmuxServer) -> None:
+    """QA: q 0.4 s into `R` on postgres stopped compose half-way: the old container exited beside
+    a renamed new one (`<id>_liar-game-postgres`, created), the database down until the next up.
+    q now waits for the recreate, says so, and quits when it ends: one postgres container, new and
+    running."""
+    project = running_stack
+    where = ["--project-dir", str(project.root), "--project-name", project.name]
+    old = stackkit.state_of(project, "postgres").container_id
+    logged = len(_activity(project)) if (project.root / "docker" / "liar-tui-activity.log").exists() else 0
+    status = project.root / ".exit-status-recreate"
+    status.unlink(missing_ok=True)
+    command = f"{shlex.join([liar_tui_executable(), *where, '--no-up'])}; echo $? > {shlex.quote(str(status))}; sleep 60"
+    tmux.new_session("recreate", command, 80, 24, cwd=project.root, env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
+    tmux.wait_for("recreate", liarscreen.console_ready, timeout=30, what="the console, all four healthy")
+    tmux.send_keys("recreate", "1")
+    tmux.wait_for("recreate", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
+    try:
+        tmux.send_keys("recreate", "R", "q")  # q while compose runs: R has started it when q is read
+        tmux.wait_for("recreate", lambda s: "quitting when recreate postgres ends" in s or "(then quitting)" in s or status.exists(),
+                      timeout=10, interval=0.02, what="the console saying it quits when the recreate ends")
+        stackkit.wait_for(status.exists, timeout=120, interval=0.1, what="the console's exit")
+        assert status.read_text().strip() == "0", tmux.capture("recreate")
+        after = tmux.capture("recreate")
+        assert "liar-tui: ✓ recreate postgres: done" in after, after
+        names = subprocess.run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={project.name}",
+                                "--filter", "label=com.docker.compose.service=postgres", "--format", "{{.ID}} {{.Names}} {{.State}}"],
+                               capture_output=True, text=True, check=True).stdout.split("\n")
+        containers = [line.split() for line in names if line.strip()]
+        assert len(containers) == 1 and containers[0][2] == "running", containers
+        assert not old.startswith(containers[0][0])
+        said = _activity(project)[logged:]
+        assert "recreate postgres: done" in said and "recreate postgres cut short" not in said, said
+    finally:
+        subprocess.run([liar_tui_executable(), *where, "up", "--wait"], capture_output=True, timeout=300)
+    stackkit.wait_health(project, "postgres", "healthy")
