@@ -765,9 +765,25 @@ class LiarApp(App[int]):
         text = str(exc) if isinstance(exc, StackError) else f"{type(exc).__name__}: {exc}"
         return ActionResult(action, services, False, self.redact(text), time.monotonic() - started)
 
+    def compose_conflict(self, service: str | None, *, compose: bool = True) -> str:
+        """Why a compose action on `service` (None: up or down of the whole stack) must wait, in
+        one line ('' when it need not). Up and down touch every service, so they wait for any
+        action and any action waits for them; actions on different services run side by side.
+        `compose=False` (a shell: docker exec, no compose) waits only for the service's own.
+        QA: u pressed while R recreated postgres ran two composes on it: both failed ("No such
+        container: <id>_liar-game-postgres") and postgres was left with no container at all."""
+        if service is not None and service in self.busy:
+            return f"{service} is busy ({self.busy[service]}): wait for it to finish"
+        if "stack" in self.busy and compose:
+            return f"the stack is busy ({self.busy['stack']}): wait for it to finish"
+        if service is None and self.busy:
+            return f"{' and '.join(self.running_compose())} running: wait for it to finish"
+        return ""
+
     def run_service_action(self, action: str, service: str) -> None:
-        if service in self.busy:
-            self.notify(f"{service} is busy ({self.busy[service]})", severity="warning")
+        conflict = self.compose_conflict(service)
+        if conflict:
+            self.notify(conflict, severity="warning")
             return
         self.busy[service] = action
         self.main.show_activity(Text(f"⟳ {action} {service}…", style="yellow"))
@@ -787,7 +803,9 @@ class LiarApp(App[int]):
         self.post_message(ActionFinished(result))
 
     def bring_up(self) -> None:
-        if "stack" in self.busy:
+        conflict = self.compose_conflict(None)
+        if conflict:
+            self.notify(conflict, severity="warning")
             return
         self.busy["stack"] = "up"
         self.main.show_activity(Text("⟳ up: bringing the stack up…", style="yellow"))
@@ -814,7 +832,9 @@ class LiarApp(App[int]):
         self.post_message(ActionFinished(result))
 
     def bring_down(self, volumes: bool = False) -> None:
-        if "stack" in self.busy:
+        conflict = self.compose_conflict(None)
+        if conflict:
+            self.notify(conflict, severity="warning")
             return
         self.busy["stack"] = "down"
         what = "down and delete data" if volumes else "down"

@@ -1173,3 +1173,60 @@ def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(caps
 
     run_sync(waits())
     run_sync(again())
+
+
+def test_up_and_down_wait_for_a_service_action_and_service_actions_wait_for_up() -> None:
+    """QA: u pressed while R recreated postgres ran two composes on it: both failed ("No such
+    container: <id>_liar-game-postgres") and postgres was left with no container. Up and down
+    now wait for any action (and say which), actions wait for up or down, actions on different
+    services still run side by side, and a shell (no compose) is not held up by an up."""
+    import threading
+
+    class SlowStack(FakeStack):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = {"recreate": threading.Event(), "up": threading.Event()}
+            self.release = threading.Event()
+
+        def recreate(self, service: str, on_progress: Any = None, **_: Any) -> Any:
+            self.started["recreate"].set()
+            self.release.wait(10)
+            return self._result("recreate", (service,))
+
+        def up_events(self, services: Any = None, **_: Any) -> Any:
+            self.started["up"].set()
+            self.release.wait(10)
+            yield from super().up_events(services)
+
+    def notes(app: LiarApp) -> list[str]:
+        return [str(n.message) for n in app._notifications]
+
+    async def run() -> None:
+        stack = SlowStack()
+        app, _, _ = offline_app(stack=stack)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("1", "R")
+            await wait_until(pilot, stack.started["recreate"].is_set, 5, what="the recreate running")
+            assert app.main.check_action("up", ()) is None and app.main.check_action("down", ()) is None
+            await pilot.press("u")
+            await pilot.pause(0.2)
+            assert ("up", ()) not in stack.calls
+            assert "recreate postgres running: wait for it to finish" in notes(app), notes(app)
+            await pilot.press("2", "r")  # another service: side by side
+            await wait_until(pilot, lambda: ("restart", ("redis",)) in stack.calls, 5, what="redis restarted meanwhile")
+            stack.release.set()
+            await wait_until(pilot, lambda: not app.busy, 5, what="the recreate done")
+            stack.release.clear()
+            await pilot.press("u")
+            await wait_until(pilot, stack.started["up"].is_set, 5, what="the up running")
+            assert app.main.check_action("restart", ()) is None
+            assert app.main.check_action("shell", ()) is True  # docker exec: no compose to clash with
+            await pilot.press("r")
+            await pilot.pause(0.2)
+            assert [c for c in stack.calls if c[0] == "restart"] == [("restart", ("redis",))]
+            assert "the stack is busy (up): wait for it to finish" in notes(app), notes(app)
+            stack.release.set()
+            await wait_until(pilot, lambda: not app.busy, 5, what="the up done")
+            assert app.main.check_action("restart", ()) is True
+
+    run_sync(run())

@@ -197,9 +197,7 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
                     f"restart and recreate it anyway)")
         if not self.liar.engine_connected:
             return "the Docker engine is unreachable: actions come back when it does"
-        if self.service in self.liar.busy:
-            return f"{self.service} is busy ({self.liar.busy[self.service]}): wait for it to finish"
-        return ""
+        return self.liar.compose_conflict(self.service)
 
     # -- rendering ----------------------------------------------------------------------------
     def _now(self) -> tuple[datetime, float]:

@@ -313,7 +313,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
         if action in SERVICE_ACTIONS:
             if not app.engine_connected:
                 return None
-            if self.selected in app.busy:
+            if app.compose_conflict(self.selected, compose=action != "shell"):
                 return None
             state = app.state_of(self.selected)
             if action == "restart":
@@ -324,9 +324,9 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
                 return True if state.running else None
             return True
         if action == "up":
-            return None if (not app.engine_connected or "stack" in app.busy) else True
+            return None if (not app.engine_connected or app.compose_conflict(None)) else True
         if action == "down":
-            if not app.engine_connected or "stack" in app.busy:
+            if not app.engine_connected or app.compose_conflict(None):
                 return None
             return True if any(app.state_of(s).container_id for s in SERVICES) else None
         if action in ("backup_service", "backup_all"):
@@ -351,8 +351,9 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             if not app.engine_connected:
                 return "the Docker engine is unreachable: actions come back when it does"
         if action in SERVICE_ACTIONS:
-            if service in app.busy:
-                return f"{service} is busy ({app.busy[service]}): wait for it to finish"
+            conflict = app.compose_conflict(service, compose=action != "shell")
+            if conflict:
+                return conflict
             state = app.state_of(service)
             if action in ("restart", "shell") and not state.running:
                 if state.state == "restarting":  # only the shell is refused (QA: it said "start it with s", and s stops)
@@ -363,8 +364,8 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
                 if state.container_id:
                     return f"{service} is not running: start it with {key('service.toggle')}"
                 return f"{service} has no container: {key('service.toggle')} brings it up"
-        if action in ("up", "down") and "stack" in app.busy:
-            return f"the stack is busy ({app.busy['stack']}): wait for it to finish"
+        if action in ("up", "down") and app.compose_conflict(None):
+            return app.compose_conflict(None)
         if action == "down":
             return "nothing to take down: the stack has no containers"
         if action in ("backup_service", "backup_all"):
