@@ -780,10 +780,15 @@ class LiarApp(App[int]):
             return f"{' and '.join(self.running_compose())} running: wait for it to finish"
         return ""
 
-    def run_service_action(self, action: str, service: str) -> None:
+    def _compose_may_run(self, service: str | None) -> bool:
+        """Whether a compose action on `service` (None: the stack) may start now; says why not."""
         conflict = self.compose_conflict(service)
         if conflict:
             self.notify(conflict, severity="warning")
+        return not conflict
+
+    def run_service_action(self, action: str, service: str) -> None:
+        if not self._compose_may_run(service):
             return
         self.busy[service] = action
         self.main.show_activity(Text(f"⟳ {action} {service}…", style="yellow"))
@@ -803,9 +808,7 @@ class LiarApp(App[int]):
         self.post_message(ActionFinished(result))
 
     def bring_up(self) -> None:
-        conflict = self.compose_conflict(None)
-        if conflict:
-            self.notify(conflict, severity="warning")
+        if not self._compose_may_run(None):
             return
         self.busy["stack"] = "up"
         self.main.show_activity(Text("⟳ up: bringing the stack up…", style="yellow"))
@@ -832,9 +835,7 @@ class LiarApp(App[int]):
         self.post_message(ActionFinished(result))
 
     def bring_down(self, volumes: bool = False) -> None:
-        conflict = self.compose_conflict(None)
-        if conflict:
-            self.notify(conflict, severity="warning")
+        if not self._compose_may_run(None):
             return
         self.busy["stack"] = "down"
         what = "down and delete data" if volumes else "down"

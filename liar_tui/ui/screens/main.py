@@ -364,8 +364,8 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
                 if state.container_id:
                     return f"{service} is not running: start it with {key('service.toggle')}"
                 return f"{service} has no container: {key('service.toggle')} brings it up"
-        if action in ("up", "down") and app.compose_conflict(None):
-            return app.compose_conflict(None)
+        if action in ("up", "down") and (conflict := app.compose_conflict(None)):
+            return conflict
         if action == "down":
             return "nothing to take down: the stack has no containers"
         if action in ("backup_service", "backup_all"):
