@@ -567,6 +567,8 @@ class LiarApp(App[int]):
             self.main.show_activity(Text(f"✗ {summary}", style="bold red"))
             self.notify(summary, severity="error", timeout=10)
         self.main.refresh_bindings()
+        if self.screen is not self.main:
+            self.screen.refresh_bindings()  # a view's keys that waited for it (the Backups view's n)
         self._refresh_health_screen()
         if result.action == "up" and "launch-up" in self._probes_unneeded:
             self.show_panes("launch-up")  # probes resume with a round at once
@@ -779,6 +781,12 @@ class LiarApp(App[int]):
         if service is None and self.busy:
             return f"{' and '.join(self.running_compose())} running: wait for it to finish"
         return ""
+
+    def job_conflict(self, services: tuple[str, ...]) -> str:
+        """Why a backup, verify or restore of `services` must wait for a compose action ('' when
+        it need not): a recreate or a down under it makes it fail half-way, and a restore stops
+        and starts the services itself."""
+        return next((c for s in services if (c := self.compose_conflict(s))), "")
 
     def _compose_may_run(self, service: str | None) -> bool:
         """Whether a compose action on `service` (None: the stack) may start now; says why not."""
@@ -1152,6 +1160,10 @@ class LiarApp(App[int]):
 
         if self.backup_job is not None:
             self.notify(f"a {self.backup_job.kind} is running: one at a time", severity="warning")
+            return
+        conflict = self.job_conflict(tuple(services))
+        if conflict:
+            self.notify(conflict, severity="warning")
             return
         job = BackupJob(kind, tuple(services), set_id)
         self.backup_job = job

@@ -1212,6 +1212,20 @@ def test_up_and_down_wait_for_a_service_action_and_service_actions_wait_for_up()
             await pilot.pause(0.2)
             assert ("up", ()) not in stack.calls
             assert "recreate postgres running: wait for it to finish" in notes(app), notes(app)
+            # a backup of it would fail half-way, and a restore stops and starts it itself
+            assert app.main.check_action("backup_service", ()) is None
+            assert app.main.disabled_reason("backup_service") == "postgres is busy (recreate): wait for it to finish"
+            await pilot.press("B")
+            await pilot.pause(0.1)
+            assert app.backup_job is None
+            await pilot.press("V")
+            await wait_until(pilot, lambda: isinstance(app.screen, BackupsScreen), 5, what="the Backups view")
+            assert app.screen.disabled_reason("new") == "postgres is busy (recreate): wait for it to finish"
+            await pilot.press("n")
+            await pilot.pause(0.1)
+            assert app.backup_job is None
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is app.main, 5, what="back to the main view")
             await pilot.press("2", "r")  # another service: side by side
             await wait_until(pilot, lambda: ("restart", ("redis",)) in stack.calls, 5, what="redis restarted meanwhile")
             stack.release.set()

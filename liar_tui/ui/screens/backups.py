@@ -700,6 +700,10 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
                 return f"a {app.backup_job.kind} is running: one at a time"
             if not app.engine_connected:
                 return "the Docker engine is unreachable: backups come back when it does"
+            wanted = app.backup_services if action == "new" else tuple(self.selected.services)  # type: ignore[union-attr]
+            conflict = app.job_conflict(wanted)
+            if conflict:
+                return conflict
         if action == "new":
             return app.not_running_reason(app.backup_services, "a backup")
         return ""

@@ -335,6 +335,8 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             wanted = ("postgres", "redis", "minio") if action == "backup_all" else (self.selected,)
             if action == "backup_service" and self.selected not in ("postgres", "redis", "minio"):
                 return None  # nginx holds no data
+            if app.job_conflict(wanted):
+                return None
             return True if all(app.state_of(s).running for s in wanted) else None
         if action in ("next_match", "previous_match"):
             return True if self.log_view.match_count else None
@@ -375,7 +377,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
             if app.backup_job is not None:
                 return f"a {app.backup_job.kind} is running: one at a time"
             wanted = backed if action == "backup_all" else (service,)
-            return app.not_running_reason(wanted, "a backup")
+            return app.job_conflict(wanted) or app.not_running_reason(wanted, "a backup")
         error = self.log_view.search_error
         if action in ("next_match", "previous_match", "only_matching") and error:
             # QA: `(unclosed` then o said "no search yet"
