@@ -1172,6 +1172,10 @@ class BackupManager:
         missing = [s for s in wanted if s not in bset.services]
         if missing:
             raise BackupError(f"backup set {bset.id} has no {', '.join(missing)} backup (it holds {', '.join(bset.services)})")
+        # this restore's lock is held: a compose action from now on refuses; one running now is said
+        busy = locks.compose_busy(self.project, wanted)
+        if busy:
+            raise BackupError(f"{busy}: a restore stops and starts the services itself")
         access = self.access()
         access.env()
         for svc in wanted:

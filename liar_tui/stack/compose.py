@@ -7,6 +7,7 @@ compose file) into one line that names the fix.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -36,6 +37,7 @@ from .errors import (
     StackError,
     UnknownService,
 )
+from .locks import compose_turn
 from .model import BACKUP_SERVICES as DATA_SERVICES
 from .model import SERVICES, ActionResult, ProgressEvent, ServiceState
 from .project import Project
@@ -358,16 +360,22 @@ class Stack:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _run(self, action: str, services: list[str], fn: Callable[[], object],
-             on_progress: Callable[[ProgressEvent], None] | None = None) -> ActionResult:
+             on_progress: Callable[[ProgressEvent], None] | None = None,
+             after: Callable[[], None] | None = None) -> ActionResult:
+        """Run `fn` (compose) in this action's turn on `services` (none: the whole stack), and
+        `after` once it succeeded, still in that turn."""
         started = time.monotonic()
         try:
-            result = fn()
-            if result is not None and hasattr(result, "__iter__") and not isinstance(result, (str, bytes, list)):
-                for _source, raw in result:  # a stream_logs generator: compose's progress lines
-                    if on_progress is not None:
-                        event = parse_progress_line(raw.decode("utf-8", "replace"))
-                        if event is not None:
-                            on_progress(event)
+            with compose_turn(self.project, services):
+                result = fn()
+                if result is not None and hasattr(result, "__iter__") and not isinstance(result, (str, bytes, list)):
+                    for _source, raw in result:  # a stream_logs generator: compose's progress lines
+                        if on_progress is not None:
+                            event = parse_progress_line(raw.decode("utf-8", "replace"))
+                            if event is not None:
+                                on_progress(event)
+                if after is not None:
+                    after()
         except DockerException as exc:
             text = (exc.stderr or "") + "\n" + (exc.stdout or "")
             return ActionResult(action, tuple(services), False, self.project.redactor()(first_error_line(text)), time.monotonic() - started)
@@ -378,9 +386,20 @@ class Stack:
     def up_events(
         self, services: list[str] | None = None, *, wait: bool = False, wait_timeout: int | None = None
     ) -> Iterator[ProgressEvent | ActionResult]:
-        """`compose up -d`, yielding progress events as they come and an ActionResult last."""
+        """`compose up -d`, yielding progress events as they come and an ActionResult last. In the
+        whole stack's turn (compose_turn), even for some services: it starts what they depend on."""
         services = list(services or [])
         started = time.monotonic()
+        with contextlib.ExitStack() as turn:
+            try:
+                turn.enter_context(compose_turn(self.project))
+            except StackError as exc:
+                yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
+                return
+            yield from self._up_events(services, started, wait, wait_timeout)
+
+    def _up_events(self, services: list[str], started: float, wait: bool,
+                   wait_timeout: int | None) -> Iterator[ProgressEvent | ActionResult]:
         stderr_lines: list[str] = []
         try:
             states = self.check_owner()
@@ -481,10 +500,8 @@ class Stack:
             self.check_owner()
             return self._docker_without_secrets().compose.down(volumes=volumes, remove_orphans=True, stream_logs=True)
 
-        result = self._run(action, [], run, on_progress)
-        if result.ok and volumes:
-            self._remove_data()
-        return result
+        # the data goes in the same turn: an up elsewhere would start the services on it meanwhile
+        return self._run(action, [], run, on_progress, after=self._remove_data if volumes else None)
 
     def _docker_without_secrets(self) -> DockerClient:
         """Stopping a service or taking the stack down needs no secret: with .env gone (lost, or

@@ -56,6 +56,12 @@ class ProjectElsewhere(StackError):
     exit_code = 1  # the actions (up, restart...) report it as their failure; backup and restore too
 
 
+class ComposeBusy(StackError):
+    """Another liar-tui runs compose on the same services (or the whole stack), or a restore runs."""
+
+    exit_code = 1
+
+
 class ProjectNotFound(StackError):
     """No compose/docker-compose.yml where we looked."""
 

@@ -7,31 +7,42 @@ the same file conflict even within one process.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ComposeBusy
+
+if TYPE_CHECKING:
+    from .project import Project
 
 
-def take(path: Path, *, wait: float = 0.0, parents: bool = True) -> int | None:
+def take(path: Path, *, wait: float = 0.0, parents: bool = True, shared: bool = False, mark: bool = True) -> int | None:
     """The fd holding an exclusive lock on `path` (created 0600, with this pid written in it), or
     None when another holder keeps it for `wait` seconds. OSError when the file cannot be made
-    (or, with parents=False, its folder does not exist)."""
+    (or, with parents=False, its folder does not exist). `shared`: a shared lock (any number of
+    shared holders, no exclusive one), which writes no pid; `mark=False` writes none either (a
+    lock also held shared: a pid left by an earlier exclusive holder would name the wrong one)."""
     if parents:
         path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + wait
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             break
         except OSError:
             if time.monotonic() >= deadline:
                 os.close(fd)
                 return None
             time.sleep(0.01)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    if mark and not shared:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
     return fd
 
 
@@ -64,3 +75,60 @@ def held(path: Path) -> bool:
         return True
     finally:
         os.close(fd)  # also lets the look's lock go
+
+
+#: Seconds a compose action waits for its turn before it says who has it (a look at a lock that
+#: is being taken sees it busy for a moment; an action holds its turn for seconds to minutes).
+TURN_WAIT = 1.0
+
+
+@contextlib.contextmanager
+def compose_turn(project: "Project", services: Sequence[str] = (), *, wait: float = TURN_WAIT) -> Iterator[None]:
+    """This action's turn to run compose on `services` of the project (none: the whole stack, as
+    up and down), across every liar-tui of the project: consoles, headless commands, cron and
+    autoheal. Two composes at once on one service broke it (QA: an up during a recreate of
+    postgres: both failed, "No such container: <id>_liar-game-postgres", and postgres was left
+    with no container). An action on services holds the project's compose lock shared and each
+    service's exclusively; up and down hold the project's exclusively. Taken at once or refused
+    with one line (ComposeBusy) naming who has it: a lock waited for would hang a cron job or a
+    console's quit behind a long `up --wait`. Refused too while a restore of the project runs (it
+    stops and starts the services itself; it looks at these locks in turn). Where docker/ cannot
+    be written (made by root), there is no lock to take and compose runs as before."""
+    fds: list[int] = []
+    try:
+        try:
+            path = project.lock_path("compose")
+            fd = take(path, wait=wait, shared=bool(services), mark=False)
+            if fd is None:
+                what = "an up or a down" if services else "an up, a down or a service action"
+                raise ComposeBusy(f"another liar-tui is running compose on {project.name} ({what}): wait for it to "
+                                  f"finish, then run this again")
+            fds.append(fd)
+            for service in sorted(set(services)):
+                path = project.lock_path(f"compose-{service}")
+                fd = take(path, wait=wait)
+                if fd is None:
+                    raise ComposeBusy(f"another liar-tui is acting on {service}{holder(path)}: wait for it to "
+                                      f"finish, then run this again")
+                fds.append(fd)
+        except OSError:
+            pass
+        restore = project.lock_path("restore")
+        if held(restore):
+            raise ComposeBusy(f"a restore of {project.name} is running{holder(restore)}: wait for it to finish")
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)  # also lets the flock go
+
+
+def compose_busy(project: "Project", services: Sequence[str]) -> str:
+    """Whether compose runs on any of `services` now (an action on one of them, an up or a down),
+    in one line for a restore about to stop and start them ('' when not)."""
+    if held(project.lock_path("compose")):  # a look with a shared lock: only up or down bars it
+        return f"another liar-tui is running compose on {project.name} (an up or a down): wait for it to finish"
+    for service in services:
+        path = project.lock_path(f"compose-{service}")
+        if held(path):
+            return f"another liar-tui is acting on {service}{holder(path)}: wait for it to finish"
+    return ""

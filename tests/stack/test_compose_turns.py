@@ -1,0 +1,67 @@
+"""Two liar-tuis on one project (two consoles, a console and cron): compose runs on a service one
+at a time, up and down alone, and neither during a restore. QA: an up during a recreate of
+postgres failed both and left postgres with no container. The real command line, the real stack;
+the other liar-tui is a process holding its turn (locks.compose_turn, which the actions take)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import stackkit
+
+from liar_tui.stack.backup import BackupError, BackupManager
+from liar_tui.stack.project import Project
+
+pytestmark = pytest.mark.engine
+
+cli = stackkit.cli
+
+
+@contextmanager
+def other_liar_tui(project: Project, services: tuple[str, ...]) -> Iterator[int]:
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from liar_tui.stack import locks
+        from liar_tui.stack.project import Project
+        with locks.compose_turn(Project(Path({str(project.root)!r}), {project.name!r}), {services!r}):
+            print("held", flush=True)
+            sys.stdin.read()
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        yield child.pid
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+
+
+def test_actions_wait_their_turn_across_liar_tuis(running_stack: Project, tmp_path: Path) -> None:
+    project = running_stack
+    sets = tmp_path / "sets"
+    bset = BackupManager(project, backup_dir=sets).backup(["redis"])
+    before = stackkit.inspect(stackkit.state_of(project, "redis").container_id)["State"]["StartedAt"]
+    with other_liar_tui(project, ("redis",)) as pid:
+        busy = f"another liar-tui is acting on redis (pid {pid}): wait for it to finish"
+        restart = cli(project, "restart", "redis")
+        assert restart.returncode == 1, restart
+        assert restart.stderr.strip().splitlines() == [f"liar-tui: restart redis failed: {busy}, then run this again"], restart.stderr
+        up = cli(project, "up")
+        assert up.returncode == 1 and f"another liar-tui is running compose on {project.name}" in up.stderr, up
+        with pytest.raises(BackupError, match=rf"another liar-tui is acting on redis \(pid {pid}\)"):
+            BackupManager(project, backup_dir=sets).restore(bset.id, ["redis"])
+        assert stackkit.inspect(stackkit.state_of(project, "redis").container_id)["State"]["StartedAt"] == before
+        other = cli(project, "restart", "nginx")  # another service: side by side
+        assert other.returncode == 0, other
+    stackkit.wait_health(project, "nginx", "healthy")
+    again = cli(project, "restart", "redis")  # the turn went with the other liar-tui
+    assert again.returncode == 0, again
+    stackkit.wait_health(project, "redis", "healthy")
