@@ -134,6 +134,7 @@ class AutoHealer:
         redact: Callable[[str], str] | None = None,
         lease: Path | None = None,
         hold_off: Path | None = None,
+        busy: Callable[[str], str] | None = None,
     ) -> None:
         self.policy = policy or AutohealPolicy()
         self._redact = redact or (lambda text: text)
@@ -155,6 +156,9 @@ class AutoHealer:
         self._lease_fd: int | None = None
         self._lease_lock = threading.Lock()
         self._hold_off = hold_off  # the project's restore lock: no restart while it is held
+        # why compose runs on a service now ('' when not): a restart then would be refused, and
+        # counted as a failed attempt (the user's recreate, an up, another liar-tui's action)
+        self._busy = busy
         self._announced_wait = ""  # "standby" or "restore" once said (see _waiting_for)
         self._claim_pending = enabled  # take the autoheal lock (or say who has it) when the thread runs
         # the lock holder's counts, for the one that takes over (see the module docstring)
@@ -173,6 +177,7 @@ class AutoHealer:
         kwargs.setdefault("redact", stack.project.redactor())
         kwargs.setdefault("lease", stack.project.lock_path("autoheal"))
         kwargs.setdefault("hold_off", stack.project.lock_path("restore"))
+        kwargs.setdefault("busy", lambda service: locks.compose_busy(stack.project, [service]))
         if monitor is not None:
             refresh: Callable[[str], ServiceState] = monitor.refresh
         else:
@@ -493,6 +498,9 @@ class AutoHealer:
         ):
             if fresh is not None and fresh.running:
                 self._schedule(service, now + p.recheck)
+            return
+        if self._busy is not None and self._busy(service):
+            self._schedule(service, now + p.recheck)  # look again once it is done (it may fix it)
             return
         kind, waiting = self._waiting_for()
         if kind:

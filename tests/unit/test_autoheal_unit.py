@@ -346,3 +346,23 @@ def test_a_standing_by_healer_takes_over_when_the_holder_ends(tmp_path: Path, mo
     finally:
         for healer in healers:
             healer.stop()
+
+
+def test_no_restart_while_compose_acts_on_the_service() -> None:
+    """A recreate or an up of the service (this console's, or another liar-tui's) holds its compose
+    turn: a restart then was refused and counted as a failed attempt. It waits, counting nothing."""
+    fake = FakeStack()
+    steps: list[AutohealStep] = []
+    acting = {"redis": "another liar-tui is acting on redis (pid 1): wait for it to finish"}
+    healer = AutoHealer(fake.restart, fake.refresh, policy=FAST, on_step=steps.append, busy=lambda s: acting.get(s, ""))
+    fake.healer = healer
+    healer.start()
+    try:
+        fake.set(st("redis", "unhealthy", 3))
+        wait_until(lambda: len(fake.refreshes) >= 3)  # it looks again and again
+        assert fake.restarts == [] and not [s for s in steps if s.action == "restarting"]
+        acting.clear()
+        wait_until(lambda: fake.restarts == ["redis"])
+        assert [s for s in steps if s.action == "restarting"][0].attempt == 1
+    finally:
+        healer.stop()
