@@ -1516,7 +1516,7 @@ class LiarApp(App[int]):
             note += f"; the running {job.kind} is {then}"
         running = self.running_compose()
         if running:
-            note += f"; {' and '.join(running)} finished first"
+            note += f"; the running {' and '.join(running)} is finished first"
         self.wiring.record("action", "", note)
         self._quit_after_job()
 

@@ -1171,8 +1171,28 @@ def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(caps
             await wait_until(pilot, lambda: not app.is_running, 5, what="the console quitting at once")
             stack.release.set()
 
+    async def unasked() -> None:
+        # SIGTERM (or the terminal gone) ends the console as q does: the recreate finishes first
+        import signal
+
+        activity = MemoryActivity()
+        stack = SlowStack()
+        app, _, _ = offline_app(stack=stack, activity=activity)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("1", "R")
+            await wait_until(pilot, stack.started.is_set, 5, what="the recreate running")
+            app.end_unasked("SIGTERM", signal.SIGTERM)
+            await pilot.pause(0.2)
+            assert app.is_running
+            said = [e.text for e in activity.entries()]
+            assert "console ended: SIGTERM; the running recreate postgres is finished first" in said, said
+            stack.release.set()
+            await wait_until(pilot, lambda: not app.is_running, 5, what="the console ending after the recreate")
+        assert app.return_code == 128 + signal.SIGTERM
+
     run_sync(waits())
     run_sync(again())
+    run_sync(unasked())
 
 
 def test_up_and_down_wait_for_a_service_action_and_service_actions_wait_for_up() -> None:
