@@ -1540,8 +1540,9 @@ class LiarApp(App[int]):
         if job is None:
             running = " and ".join(self.running_compose())
             if running:
-                text = (f"⟳ quitting when {running} ends (compose stopped half-way can leave a service down); "
-                        f"{self.key_for('app.quit') or 'q'} again quits now")
+                # what to do first: at 80 columns the line ends at the terminal's edge
+                text = (f"⟳ quitting when {running} ends; {self.key_for('app.quit') or 'q'} again quits now "
+                        f"(compose stopped half-way can leave a service down)")
                 self.main.show_activity(Text(text, style="yellow"))
                 self.notify(text[2:], title="quitting", timeout=8)
             return

@@ -1144,7 +1144,7 @@ def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(caps
             await pilot.press("q")
             await pilot.pause(0.3)
             assert app.is_running
-            assert "quitting when recreate postgres ends" in app.main.activity.text.plain, app.main.activity.text.plain
+            assert "⟳ quitting when recreate postgres ends; q again quits now" in app.main.activity.text.plain[:60], app.main.activity.text.plain
             from liar_tui.stack.model import ProgressEvent
 
             app.post_message(ActionProgressed("recreate", ProgressEvent("Container liar-game-postgres", "Starting")))
