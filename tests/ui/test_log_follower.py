@@ -89,10 +89,14 @@ def test_burst_is_batched_bounded_and_huge_lines_are_cut(container: Any) -> None
     try:
         # back-pressure: while the consumer has not acknowledged, no further batch comes
         deadline = time.monotonic() + 30
+        acked = 0
         while not any(b.lines for b in batches) and time.monotonic() < deadline:
             time.sleep(0.01)
-            if batches and not batches[-1].lines:
-                follower.ack()  # the (empty) backlog batch
+            if len(batches) > acked and not batches[-1].lines:
+                # the (empty) backlog batch, once, as the console does: an ack repeated while the
+                # next batch was being handed over let one more through (CI, once)
+                acked = len(batches)
+                follower.ack()
         stalled = len(batches)
         time.sleep(0.5)
         assert len(batches) == stalled, "a batch came before the previous one was acknowledged"
