@@ -13,9 +13,11 @@ import socket
 import string
 import subprocess
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -339,3 +341,25 @@ def hide_plugins(folder: Path) -> str:
     mounts = " && ".join(f"mount --bind {folder} {d}" for d in PLUGIN_DIRS if Path(d).is_dir())
     return f"{mounts} && " if mounts else ""
 
+
+@contextmanager
+def other_liar_tui(project: Project, services: tuple[str, ...]) -> Iterator[int]:
+    """Another process holding its compose turn on `services` of the project (none: an up or a
+    down), as another liar-tui does while its action runs; yields its pid."""
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from liar_tui.stack import locks
+        from liar_tui.stack.project import Project
+        with locks.compose_turn(Project(Path({str(project.root)!r}), {project.name!r}), {services!r}):
+            print("held", flush=True)
+            sys.stdin.read()
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        yield child.pid
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)

@@ -5,11 +5,6 @@ the other liar-tui is a process holding its turn (locks.compose_turn, which the 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,27 +16,7 @@ from liar_tui.stack.project import Project
 pytestmark = pytest.mark.engine
 
 cli = stackkit.cli
-
-
-@contextmanager
-def other_liar_tui(project: Project, services: tuple[str, ...]) -> Iterator[int]:
-    code = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        from liar_tui.stack import locks
-        from liar_tui.stack.project import Project
-        with locks.compose_turn(Project(Path({str(project.root)!r}), {project.name!r}), {services!r}):
-            print("held", flush=True)
-            sys.stdin.read()
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "held"
-        yield child.pid
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(10)
+other_liar_tui = stackkit.other_liar_tui
 
 
 def test_actions_wait_their_turn_across_liar_tuis(running_stack: Project, tmp_path: Path) -> None:

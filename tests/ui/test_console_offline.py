@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
-from uikit import CONNECTED, FakeProbeRunner, FakeStack, body_text, drawn, offline_app, palette_texts, run_sync, sample_log_lines, sample_states, send_keys_at_once, wait_until
+from uikit import CONNECTED, FakeProbeRunner, FakeStack, SlowStack, body_text, drawn, offline_app, palette_texts, run_sync, sample_log_lines, sample_states, send_keys_at_once, wait_until
 
 from liar_tui.config import Settings
 from liar_tui.ui.keys import binding_classes
@@ -1077,28 +1077,17 @@ def test_an_action_whose_compose_the_ending_console_stopped_is_recorded_cut_shor
     """QA: SIGTERM during the launch's `up` wrote 'up all services: done in 1.9s' in the activity
     log (compose, stopped by the ending console, exited 0) while nginx was never started. An action
     whose compose comes back after the console stopped it is recorded as cut short."""
-    import threading
     import time
 
     from uikit import MemoryActivity
 
-    class SlowStack(FakeStack):
-        def __init__(self) -> None:
-            super().__init__()
-            self.started, self.release = threading.Event(), threading.Event()
-
-        def restart(self, service: str, on_progress: Any = None, **_: Any) -> Any:
-            self.started.set()
-            self.release.wait(10)
-            return self._result("restart", (service,))
-
     async def run() -> None:
         activity = MemoryActivity()
-        stack = SlowStack()
+        stack = SlowStack("restart")
         app, _, _ = offline_app(stack=stack, activity=activity)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("2", "r")
-            await wait_until(pilot, stack.started.is_set, 5, what="the restart running")
+            await wait_until(pilot, stack.started["restart"].is_set, 5, what="the restart running")
             app._children_stopped_at = time.monotonic()  # what cleanup does as it stops compose
             stack.release.set()
             await wait_until(pilot, lambda: any("restart redis" in e.text for e in activity.entries()), 5,
@@ -1107,9 +1096,9 @@ def test_an_action_whose_compose_the_ending_console_stopped_is_recorded_cut_shor
             assert said == ["restart redis cut short after 0.1s: the console ended while it ran (compose stopped); run it again"], said
             # an action that ends before the console stops anything is done, as before
             app._children_stopped_at = None
-            stack.started.clear()
+            stack.started["restart"].clear()
             await pilot.press("r")
-            await wait_until(pilot, stack.started.is_set, 5, what="the second restart")
+            await wait_until(pilot, stack.started["restart"].is_set, 5, what="the second restart")
             await wait_until(pilot, lambda: any(e.text.startswith("restart redis: done") for e in activity.entries()), 5,
                              what="the second restart recorded done")
 
@@ -1120,27 +1109,15 @@ def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(caps
     """QA: q 0.4 s into a recreate of postgres stopped compose half-way: the old container exited
     beside a renamed new one, the database down until the next up. q waits for the action (and
     says so, progress included); q again quits at once, as before."""
-    import threading
-
     from uikit import MemoryActivity
-
-    class SlowStack(FakeStack):
-        def __init__(self) -> None:
-            super().__init__()
-            self.started, self.release = threading.Event(), threading.Event()
-
-        def recreate(self, service: str, on_progress: Any = None, **_: Any) -> Any:
-            self.started.set()
-            self.release.wait(10)
-            return self._result("recreate", (service,))
 
     async def waits() -> None:
         activity = MemoryActivity()
-        stack = SlowStack()
+        stack = SlowStack("recreate")
         app, _, _ = offline_app(stack=stack, activity=activity)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("1", "R")
-            await wait_until(pilot, stack.started.is_set, 5, what="the recreate running")
+            await wait_until(pilot, stack.started["recreate"].is_set, 5, what="the recreate running")
             await pilot.press("q")
             await pilot.pause(0.3)
             assert app.is_running
@@ -1159,11 +1136,11 @@ def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(caps
         assert said and said[0].startswith("recreate postgres: done"), said
 
     async def again() -> None:
-        stack = SlowStack()
+        stack = SlowStack("recreate")
         app, _, _ = offline_app(stack=stack)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("1", "R")
-            await wait_until(pilot, stack.started.is_set, 5, what="the recreate running")
+            await wait_until(pilot, stack.started["recreate"].is_set, 5, what="the recreate running")
             await pilot.press("q")
             await pilot.pause(0.2)
             assert app.is_running
@@ -1176,11 +1153,11 @@ def test_q_during_a_compose_action_quits_when_it_ends_and_q_again_quits_now(caps
         import signal
 
         activity = MemoryActivity()
-        stack = SlowStack()
+        stack = SlowStack("recreate")
         app, _, _ = offline_app(stack=stack, activity=activity)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("1", "R")
-            await wait_until(pilot, stack.started.is_set, 5, what="the recreate running")
+            await wait_until(pilot, stack.started["recreate"].is_set, 5, what="the recreate running")
             app.end_unasked("SIGTERM", signal.SIGTERM)
             await pilot.pause(0.2)
             assert app.is_running
@@ -1200,29 +1177,11 @@ def test_up_and_down_wait_for_a_service_action_and_service_actions_wait_for_up()
     container: <id>_liar-game-postgres") and postgres was left with no container. Up and down
     now wait for any action (and say which), actions wait for up or down, actions on different
     services still run side by side, and a shell (no compose) is not held up by an up."""
-    import threading
-
-    class SlowStack(FakeStack):
-        def __init__(self) -> None:
-            super().__init__()
-            self.started = {"recreate": threading.Event(), "up": threading.Event()}
-            self.release = threading.Event()
-
-        def recreate(self, service: str, on_progress: Any = None, **_: Any) -> Any:
-            self.started["recreate"].set()
-            self.release.wait(10)
-            return self._result("recreate", (service,))
-
-        def up_events(self, services: Any = None, **_: Any) -> Any:
-            self.started["up"].set()
-            self.release.wait(10)
-            yield from super().up_events(services)
-
     def notes(app: LiarApp) -> list[str]:
         return [str(n.message) for n in app._notifications]
 
     async def run() -> None:
-        stack = SlowStack()
+        stack = SlowStack("recreate", "up")
         app, _, _ = offline_app(stack=stack)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("1", "R")

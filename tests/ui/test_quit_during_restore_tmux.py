@@ -32,12 +32,7 @@ def test_ctrl_q_during_a_restore_asks_says_what_it_waits_for_and_quits_when_it_e
     made = subprocess.run([liar_tui_executable(), *where, "backup"], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stdout + made.stderr
     set_id = made.stdout.split("backup ", 1)[1].split()[0]
-    status = project.root / ".exit-status-quit"
-    status.unlink(missing_ok=True)
-    # the shell stays after the console (sleep): its screen is what the console left behind
-    command = f"{shlex.join([liar_tui_executable(), *where, '--no-up'])}; echo $? > {shlex.quote(str(status))}; sleep 60"
-    tmux.new_session("quit", command, 80, 24, cwd=project.root, env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
-    tmux.wait_for("quit", liarscreen.console_ready, timeout=30, what="the console, all four healthy")
+    status = _console_leaving_status(tmux, project, "quit")
     tmux.send_keys("quit", "V")
     tmux.wait_for("quit", lambda s: set_id in s, timeout=10, what="the backups list")
     tmux.send_keys("quit", "G")  # the newest set: the one just made
@@ -61,6 +56,18 @@ def test_ctrl_q_during_a_restore_asks_says_what_it_waits_for_and_quits_when_it_e
     assert f"liar-tui: ✓ restore {set_id}" in after, after  # what it waited for, on the terminal left behind
     log = (project.root / "docker" / "liar-tui-activity.log").read_text()
     assert f"restore {set_id} of postgres, redis, minio started" in log and f"restore {set_id} (postgres, redis, minio) done" in log
+
+
+def _console_leaving_status(tmux: TmuxServer, project: Project, session: str) -> Path:
+    """The console in tmux at 80x24, all four healthy, in a shell that writes its exit status to
+    the returned file and stays (sleep): its screen is what the console left behind."""
+    where = ["--project-dir", str(project.root), "--project-name", project.name]
+    status = project.root / f".exit-status-{session}"
+    status.unlink(missing_ok=True)
+    command = f"{shlex.join([liar_tui_executable(), *where, '--no-up'])}; echo $? > {shlex.quote(str(status))}; sleep 60"
+    tmux.new_session(session, command, 80, 24, cwd=project.root, env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
+    tmux.wait_for(session, liarscreen.console_ready, timeout=30, what="the console, all four healthy")
+    return status
 
 
 def _console(tmux: TmuxServer, project: Project, session: str, prefix: tuple[str, ...] = ()) -> psutil.Process:
@@ -217,11 +224,7 @@ def test_q_during_a_recreate_quits_when_it_ends_leaving_the_service_whole(runnin
     where = ["--project-dir", str(project.root), "--project-name", project.name]
     old = stackkit.state_of(project, "postgres").container_id
     logged = len(_activity(project)) if (project.root / "docker" / "liar-tui-activity.log").exists() else 0
-    status = project.root / ".exit-status-recreate"
-    status.unlink(missing_ok=True)
-    command = f"{shlex.join([liar_tui_executable(), *where, '--no-up'])}; echo $? > {shlex.quote(str(status))}; sleep 60"
-    tmux.new_session("recreate", command, 80, 24, cwd=project.root, env={"LIAR_TUI_CONFIG": "/nonexistent/liar-tui.toml"})
-    tmux.wait_for("recreate", liarscreen.console_ready, timeout=30, what="the console, all four healthy")
+    status = _console_leaving_status(tmux, project, "recreate")
     tmux.send_keys("recreate", "1")
     tmux.wait_for("recreate", lambda s: liarscreen.selected_service(s) == "postgres", timeout=5, what="postgres selected")
     try:

@@ -8,6 +8,7 @@ Snapshot tests use FakeMonitor: fixed ServiceState/StatsSample objects and a fix
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -444,6 +445,35 @@ class FakeStack:
         self.calls.append(("up", ()))
         yield ProgressEvent("Container liar-game-postgres", "Started")
         yield ActionResult("up", (), True, "", 0.2)
+
+
+
+class SlowStack(FakeStack):
+    """A FakeStack whose `held` actions (restart, recreate, up) run until `release` is set, as a
+    compose still running: `started[action]` is set when one begins."""
+
+    def __init__(self, *held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.started = {action: threading.Event() for action in held}
+        self.release = threading.Event()
+
+    def _hold(self, action: str) -> None:
+        if action in self.held:
+            self.started[action].set()
+            self.release.wait(10)
+
+    def restart(self, service: str, on_progress: Any = None, **kw: Any) -> Any:
+        self._hold("restart")
+        return self._result("restart", (service,))
+
+    def recreate(self, service: str, on_progress: Any = None) -> Any:
+        self._hold("recreate")
+        return self._result("recreate", (service,))
+
+    def up_events(self, services: Any = None, **kw: Any) -> Any:
+        self._hold("up")
+        yield from super().up_events(services, **kw)
 
 
 def offline_app(

@@ -4,15 +4,11 @@ flocks between real processes; the engine is not involved."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stackkit import other_liar_tui
 
 from liar_tui.stack import locks
 from liar_tui.stack.errors import ComposeBusy
@@ -22,28 +18,6 @@ from liar_tui.stack.project import Project
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path, "t")
-
-
-@contextmanager
-def other_liar_tui(project: Project, services: tuple[str, ...]) -> Iterator[int]:
-    """Another process holding its turn on `services` (none: an up or a down); yields its pid."""
-    code = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        from liar_tui.stack import locks
-        from liar_tui.stack.project import Project
-        with locks.compose_turn(Project(Path({str(project.root)!r}), {project.name!r}), {services!r}):
-            print("held", flush=True)
-            sys.stdin.read()
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "held"
-        yield child.pid
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(10)
 
 
 def turn(project: Project, *services: str) -> Any:
