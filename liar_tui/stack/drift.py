@@ -70,6 +70,9 @@ class DriftInfo:
     checked: tuple[str, ...] = ()  # what was compared (config-hash, image, secret:x, config:y, file:z)
     error: str = ""  # why drift could not be checked
     causes: tuple[str, ...] = ()  # the compared items that differ, named as in `checked`
+    #: the check failed for a passing reason (the engine restarting, a container going away
+    #: meanwhile): worth looking again soon, though nothing the check compares has changed
+    retry: bool = False
 
     @property
     def unchecked(self) -> bool:
@@ -340,14 +343,15 @@ def detect_drift(
             model = stack.config()
         states = states if states is not None else stack.states()
     except (StackError, OSError, subprocess.SubprocessError) as exc:
-        return {s: DriftInfo(s, error=str(exc)) for s in services}
+        retry = not isinstance(exc, InvalidComposeFile)  # a file compose rejects stays so until edited
+        return {s: DriftInfo(s, error=str(exc), retry=retry) for s in services}
     engine = stack.engine
 
     def one(service: str) -> DriftInfo:
         try:
             return _service_drift(stack, engine, model, hashes, states.get(service) or ServiceState(service), service)
         except Exception as exc:  # noqa: BLE001 - e.g. the container vanished meanwhile
-            return DriftInfo(service, error=f"{type(exc).__name__}: {exc}"[:200])
+            return DriftInfo(service, error=f"{type(exc).__name__}: {exc}"[:200], retry=True)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(one, services))

@@ -325,7 +325,7 @@ class EngineAPI:
         t = self.timeout if timeout is ... else timeout
         for attempt in (0, 1):
             with self._lock:
-                conn = self._idle.pop() if self._idle else None
+                conn = self._idle.pop() if self._idle and attempt == 0 else None
             reused = conn is not None
             if conn is None:
                 conn = self._connection(t)  # type: ignore[arg-type]
@@ -338,7 +338,10 @@ class EngineAPI:
             except (ProtocolError, BrokenPipeError, ConnectionResetError):
                 conn.close()
                 if reused and attempt == 0:
-                    continue  # the engine closed an idle keep-alive connection: once more, fresh
+                    # The engine closed an idle keep-alive connection: once more, on a fresh one.
+                    # The other idle ones may be as dead (an engine restarted drops them all).
+                    self.close()
+                    continue
                 raise
             except BaseException:
                 conn.close()

@@ -26,6 +26,8 @@ from .relay import MonitorRelay
 #: A full drift check (two `docker compose config` runs, ~0.1 s of CPU each) is skipped while
 #: nothing it compares has changed, but is run at least this often (an image rebuilt meanwhile).
 DRIFT_FULL_EVERY = 300.0
+#: Seconds until a drift check that failed for a passing reason (DriftInfo.retry) is run again.
+DRIFT_RETRY = 10.0
 
 
 class ComposeView:
@@ -260,7 +262,10 @@ class ConsoleWiring:
 
         if self._compose_cache is None:
             self._compose_cache = ComposeConfigCache(max_age=DRIFT_FULL_EVERY)
-        return detect_drift(self.compose_view, states, cache=self._compose_cache)  # type: ignore[arg-type]
+        drift = detect_drift(self.compose_view, states, cache=self._compose_cache)  # type: ignore[arg-type]
+        if any(info.retry for info in drift.values()):
+            self._drift_at = time.monotonic() - DRIFT_FULL_EVERY + DRIFT_RETRY  # due again then
+        return drift
 
     # -- record -------------------------------------------------------------------------------
     def record(self, kind: str, service: str | None, text: str) -> None:

@@ -217,3 +217,32 @@ def test_mounted_config_edit_asks_for_a_restart(drift_stack: Project) -> None:
     assert stack.restart("nginx").ok
     stackkit.wait_health(drift_stack, "nginx", "healthy")
     assert causes(drift_stack, "nginx") == set()
+
+
+def test_a_check_that_met_a_dead_engine_is_due_again_soon(drift_stack: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console looks at drift only when what it compares changed; a look the engine failed
+    (restarting, a dropped connection) is taken again after DRIFT_RETRY, not after 5 minutes:
+    seen once as 'not checked: BrokenPipeError' on redis until the console was restarted."""
+    import time
+
+    from liar_tui.stack.engine import Engine
+    from liar_tui.stack.engineapi import EngineAPI
+    from liar_tui.ui import wiring
+
+    monkeypatch.setattr(wiring, "DRIFT_RETRY", 0.5)
+    console = wiring.ConsoleWiring(drift_stack)
+    dead = Engine()
+    dead.api = EngineAPI(f"unix://{tmp_path}/gone.sock", timeout=2)
+    console.compose_view = wiring.ComposeView(drift_stack, engine=dead)
+    states = Engine().project_states(drift_stack.name)
+    assert console.drift_due(states)
+    info = console.detect_drift(states)["postgres"]
+    assert info.error and info.retry, info
+    assert not console.drift_due(states)  # not at once
+    time.sleep(0.6)
+    assert console.drift_due(states)
+    console.compose_view = wiring.ComposeView(drift_stack)  # the engine answers again
+    info = console.detect_drift(states)["postgres"]
+    assert not info.error and not info.retry, info
+    time.sleep(0.6)
+    assert not console.drift_due(states)  # settled: due again only when something changes

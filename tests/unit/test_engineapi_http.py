@@ -136,6 +136,33 @@ def test_a_dropped_keep_alive_connection_is_retried_once_on_a_fresh_one(engine) 
     assert server.connections == 2
 
 
+def test_an_engine_restart_drops_every_pooled_connection_and_the_next_call_still_answers(engine) -> None:  # type: ignore[no-untyped-def]
+    # Seen in the console: after dockerd came back, the drift check met a second dead pooled
+    # connection on its retry and said "not checked: BrokenPipeError" until the next restart.
+    together = threading.Barrier(3)
+    held: list[socket.socket] = []
+
+    def reply(line: str, conn: socket.socket) -> bool:
+        if len(held) < 3:
+            held.append(conn)
+            together.wait(5)  # three requests at once: three connections end up in the pool
+        answer(conn, b"OK")
+        return True
+
+    server, api = engine(reply)
+    calls = [threading.Thread(target=api.ping) for _ in range(3)]
+    for t in calls:
+        t.start()
+    for t in calls:
+        t.join(5)
+    assert server.connections == 3 and len(api._idle) == 3
+    for conn in held:  # the engine goes away and comes back: every kept-alive connection is dead
+        conn.shutdown(socket.SHUT_RDWR)
+    time.sleep(0.1)
+    assert api.ping() is True
+    assert server.connections == 4
+
+
 def test_streams_ask_for_http_1_0_and_read_the_raw_body_until_close(engine) -> None:  # type: ignore[no-untyped-def]
     def reply(line: str, conn: socket.socket) -> bool:
         if not line.endswith("HTTP/1.0"):  # would come back chunked, one chunk per line
