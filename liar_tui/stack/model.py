@@ -232,6 +232,71 @@ def parse_inspect(data: dict[str, Any], service: str | None = None) -> ServiceSt
     )
 
 
+@dataclass(frozen=True)
+class MountInfo:
+    """One of a container's mounts: a bind (host folder or file), a volume or a tmpfs."""
+
+    kind: str
+    source: str  # the host path (bind), the volume's name, or "" (tmpfs)
+    target: str
+    writable: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """How a service's container was made, from its inspect (Config, HostConfig, Mounts,
+    NetworkSettings): what lazydocker's Config tab and k9s's describe show. It changes only with
+    the container, so it is read once per container."""
+
+    command: tuple[str, ...] = ()  # entrypoint + cmd, as given
+    restart_policy: str = ""
+    memory_limit: int = 0  # bytes; 0: none
+    mounts: tuple[MountInfo, ...] = ()
+    networks: tuple[tuple[str, str], ...] = ()  # (network, IPv4 address in it)
+    check: tuple[str, ...] = ()  # the healthcheck's test (["CMD-SHELL", "..."]); () none
+    check_interval: float = 0.0  # seconds
+    check_timeout: float = 0.0
+    check_retries: int = 0
+    check_start_period: float = 0.0
+
+
+def parse_container_config(data: dict[str, Any]) -> ContainerConfig:
+    """`docker inspect` JSON of one container -> ContainerConfig."""
+    config = data.get("Config") or {}
+    host = data.get("HostConfig") or {}
+    health = config.get("Healthcheck") or {}
+    test = tuple(str(t) for t in health.get("Test") or ())
+    policy = host.get("RestartPolicy") or {}
+    restart = str(policy.get("Name") or "")
+    if restart == "on-failure" and policy.get("MaximumRetryCount"):
+        restart += f":{policy['MaximumRetryCount']}"
+    networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
+    mounts = tuple(
+        MountInfo(
+            kind=str(m.get("Type") or ""),
+            source=str(m.get("Name") if m.get("Type") == "volume" else m.get("Source") or ""),
+            target=str(m.get("Destination") or ""),
+            writable=bool(m.get("RW", True)),
+        )
+        for m in data.get("Mounts") or ()
+    )
+    def seconds(key: str) -> float:
+        return int(health.get(key) or 0) / 1e9
+
+    return ContainerConfig(
+        command=tuple(str(a) for a in [*(config.get("Entrypoint") or ()), *(config.get("Cmd") or ())]),
+        restart_policy="" if restart == "no" else restart,
+        memory_limit=int(host.get("Memory") or 0),
+        mounts=tuple(sorted(mounts, key=lambda m: m.target)),
+        networks=tuple(sorted((str(name), str((net or {}).get("IPAddress") or "")) for name, net in networks.items())),
+        check=() if test[:1] == ("NONE",) else test,
+        check_interval=seconds("Interval"),
+        check_timeout=seconds("Timeout"),
+        check_retries=int(health.get("Retries") or 0),
+        check_start_period=seconds("StartPeriod"),
+    )
+
+
 #: `ps` columns asked of the engine's top (it runs ps on the host and keeps the container's rows).
 TOP_PS_ARGS = "-eo pid,rss,etime,args"
 #: At most this many processes are kept (nginx with many workers, a busy PostgreSQL).

@@ -20,9 +20,11 @@ from .model import (
     LABEL_SERVICE,
     SERVICES,
     TOP_PS_ARGS,
+    ContainerConfig,
     ProcessRow,
     ServiceState,
     StatsSample,
+    parse_container_config,
     parse_inspect,
     parse_top,
 )
@@ -68,6 +70,7 @@ class StackMonitor:
         self._states: dict[str, ServiceState] = {s: ServiceState(service=s) for s in services}
         self._history: dict[str, deque[StatsSample]] = {s: deque(maxlen=history_seconds) for s in services}
         self._stats_streams: dict[str, tuple[str, StreamHandle]] = {}
+        self._configs: dict[str, tuple[str, ContainerConfig]] = {}  # service -> (container id, config)
         self._engine: Engine | None = None
         self.engine_status = EngineStatus(connected=False)
         #: Set once every service has been inspected after the first connection.
@@ -122,6 +125,25 @@ class StackMonitor:
             return parse_top(engine.api.top(st.container_id, ps_args=TOP_PS_ARGS))
         except Exception:  # noqa: BLE001 - gone meanwhile, or the engine went away
             return None
+
+    def container_config(self, service: str) -> ContainerConfig | None:
+        """How the service's container was made (mounts, networks, limits, command, check);
+        inspected once per container. None when it has no container or the engine cannot say."""
+        engine, st = self._engine, self.state(service)
+        if engine is None or not st.container_id:
+            return None
+        known = self._configs.get(service)
+        if known is not None and known[0] == st.container_id:
+            return known[1]
+        try:
+            data = engine.inspect(st.container_id)
+        except Exception:  # noqa: BLE001 - gone meanwhile, or the engine went away
+            return None
+        if data is None:
+            return None
+        config = parse_container_config(data)
+        self._configs[service] = (st.container_id, config)
+        return config
 
     # -- internals --------------------------------------------------------------------------
     def _set_engine(self, status: EngineStatus) -> None:

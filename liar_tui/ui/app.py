@@ -581,7 +581,7 @@ class LiarApp(App[int]):
     def on_health_inspected(self, message: HealthInspected) -> None:
         screen = self.health_view
         if screen is not None and screen.service == message.state.service:
-            screen.show(message.state, message.processes)
+            screen.show(message.state, message.processes, message.config)
 
     # -- deep health: probes, drift, buckets, autoheal, activity ------------------------------
     def on_service_probed(self, message: ServiceProbed) -> None:
@@ -875,7 +875,7 @@ class LiarApp(App[int]):
     def _inspect_worker(self, service: str) -> None:
         if self.monitor is not None:
             state = self.monitor.refresh(service)
-            self.post_message(HealthInspected(state, self.monitor.processes(service)))
+            self.post_message(HealthInspected(state, self.monitor.processes(service), self.monitor.container_config(service)))
 
     # -- deep health (started after the first frame) ------------------------------------------
     def _start_deep_health(self) -> None:

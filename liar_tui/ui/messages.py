@@ -11,7 +11,7 @@ from typing import Any
 from textual.message import Message
 
 from ..stack.logs import LogBatch
-from ..stack.model import ActionResult, ProcessRow, ProgressEvent, ServiceState
+from ..stack.model import ActionResult, ContainerConfig, ProcessRow, ProgressEvent, ServiceState
 from ..stack.monitor import EngineStatus
 
 
@@ -65,13 +65,15 @@ class ActionFinished(Message):
 
 
 class HealthInspected(Message):
-    """A fresh inspect of one service (failing streak and last check outputs) and its processes
-    (None: no running container, or the engine could not say)."""
+    """A fresh inspect of one service (failing streak and last check outputs), its processes
+    (None: no running container, or the engine could not say) and how its container was made."""
 
-    def __init__(self, state: ServiceState, processes: list[ProcessRow] | None = None) -> None:
+    def __init__(self, state: ServiceState, processes: list[ProcessRow] | None = None,
+                 config: ContainerConfig | None = None) -> None:
         super().__init__()
         self.state = state
         self.processes = processes
+        self.config = config
 
 
 class LogSaved(Message):

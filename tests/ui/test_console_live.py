@@ -4,6 +4,7 @@ assertions look at what the panes render, at the messages posted, and at the eng
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 import urllib.error
@@ -178,22 +179,34 @@ def test_s_on_a_removed_container_brings_the_service_up(running_stack: Project, 
     run_sync(run())
 
 
-def test_the_health_view_lists_the_real_containers_processes(running_stack: Project) -> None:
+def test_the_health_view_lists_the_real_containers_processes_and_config(running_stack: Project) -> None:
     """The engine's top for the service's container reaches the health view: PostgreSQL's
-    background processes, nginx's master and workers."""
+    background processes, nginx's master and workers; and how compose made each container
+    (lazydocker's Config tab): restart policy, memory limit, network, mounts, command, check."""
     async def run() -> None:
         app = live_app(running_stack)
         async with app.run_test(size=SIZE) as pilot:
             await settle_healthy(pilot, app)
             await pilot.press("1", "H")
-            screen = await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.processes and app.screen, 15, what="postgres's processes")
+            screen = await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.processes and app.screen.config and app.screen,
+                                      15, what="postgres's processes and config")
             commands = [p.command for p in screen.processes]
             assert any("checkpointer" in c for c in commands), commands
-            assert "processes (" in body_text(screen, ("#health-docker",))
+            text = body_text(screen, ("#health-docker",))
+            assert "processes (" in text
+            assert "restart unless-stopped · memory limit 1.0GiB" in text, text
+            assert f"network {running_stack.name}-network 1" in text, text  # and its address
+            assert "mount docker/volumes/postgres → /var/lib/postgresql/data\n" in text, text
+            assert "command docker-entrypoint.sh postgres" in text, text
+            # (the tests' compose file checks more often than the seed's 10 s)
+            assert re.search(r"\ncheck pg_isready .* · every \d+s, timeout \d+s, start period 30s, unhealthy after \d+ failures\n", text), text
             await pilot.press("3")
-            await wait_until(pilot, lambda: app.screen.service == "nginx" and app.screen.processes, 15, what="nginx's processes")
+            await wait_until(pilot, lambda: app.screen.service == "nginx" and app.screen.processes and app.screen.config, 15, what="nginx's processes")
             commands = [p.command for p in app.screen.processes]
             assert any("master process" in c for c in commands) and any("worker process" in c for c in commands), commands
+            text = body_text(app.screen, ("#health-docker",))
+            assert "mount nginx/nginx.conf → /etc/nginx/nginx.conf (read-only)" in text, text
+            assert "memory limit 256.0MiB" in text, text
 
     run_sync(run())
 

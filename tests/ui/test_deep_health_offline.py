@@ -33,7 +33,7 @@ from liar_tui.config import Settings, load_settings
 from liar_tui.cli import build_parser
 from liar_tui.stack.activity import ActivityEntry
 from liar_tui.stack.buckets import BucketReport
-from liar_tui.stack.model import ProcessRow
+from liar_tui.stack.model import ContainerConfig, MountInfo, ProcessRow
 from liar_tui.stack.project import Project
 from liar_tui.stack.probes import ProbeResult
 from liar_tui.ui.messages import DriftChecked, ServiceStateChanged
@@ -250,12 +250,22 @@ def test_the_health_view_lists_the_containers_processes_redacted(tmp_path: Path)
         app, monitor, _ = offline_app(project=Project(root=tmp_path, name="liar-game"))
         monitor._processes["redis"] = [ProcessRow(4242, 8192, "05:00", "redis-server *:6379"),
                                        ProcessRow(4243, 100, "00:01", "redis-cli -a SuperSecretRedisPw1 ping")]
+        # the seed's own compose file put the password on redis's command line and in its check
+        monitor._configs["redis"] = ContainerConfig(
+            command=("docker-entrypoint.sh", "redis-server", "--requirepass", "SuperSecretRedisPw1"),
+            restart_policy="unless-stopped", memory_limit=512 * 2**20,
+            mounts=(MountInfo("bind", str(tmp_path / "docker" / "volumes" / "redis"), "/data"),),
+            networks=(("liar-game-network", "172.20.0.3"),),
+            check=("CMD-SHELL", "redis-cli -a SuperSecretRedisPw1 ping"), check_interval=10, check_timeout=5, check_retries=5)
         async with app.run_test(size=(100, 60)) as pilot:
             await pilot.press("2", "H")
             screen = await wait_until(pilot, lambda: isinstance(app.screen, HealthScreen) and app.screen.processes and app.screen, 5, what="the processes")
             text = body_text(screen, ("#health-docker",))
             assert "processes (2;" in text and "4242" in text and "8.0MiB" in text and "redis-server *:6379" in text, text
             assert "SuperSecretRedisPw1" not in text and "redis-cli -a ****** ping" in text, text
+            assert "command docker-entrypoint.sh redis-server --requirepass ******" in text, text
+            assert "check redis-cli -a ****** ping · every 10s, timeout 5s, unhealthy after 5 failures" in text, text
+            assert "mount docker/volumes/redis → /data" in text and "network liar-game-network 172.20.0.3" in text, text
             await pilot.press("right")  # another service: its own processes (none known here)
             await pilot.pause(0.3)
             assert app.screen.service == "nginx" and "processes (" not in body_text(app.screen, ("#health-docker",))

@@ -21,8 +21,10 @@ from liar_tui.stack.engine import EngineInfo
 from liar_tui.stack.logs import LogLine
 from liar_tui.stack.model import (
     SERVICES,
+    ContainerConfig,
     HealthCheckResult,
     HealthInfo,
+    MountInfo,
     PortBinding,
     ProcessRow,
     ServiceState,
@@ -67,6 +69,7 @@ class FakeMonitor:
         self._states = dict(states)
         self._history = history or {}
         self._processes: dict[str, list[ProcessRow]] = {}
+        self._configs: dict[str, ContainerConfig] = {}
         self.engine_status = engine_status
         self.started = False
         self.stopped = False
@@ -92,6 +95,9 @@ class FakeMonitor:
 
     def processes(self, service: str) -> list[ProcessRow] | None:
         return self._processes.get(service)
+
+    def container_config(self, service: str) -> ContainerConfig | None:
+        return self._configs.get(service)
 
     def set_state(self, state: ServiceState) -> None:
         self._states[state.service] = state
@@ -305,6 +311,29 @@ def sample_drift() -> dict[str, Any]:
     }
 
 
+def sample_configs(root: Path) -> dict[str, ContainerConfig]:
+    """How compose makes each container (the seed's limits, checks and mounts)."""
+    def bind(service: str, target: str) -> tuple[MountInfo, ...]:
+        return (MountInfo("bind", f"{root}/docker/volumes/{service}", target),)
+
+    def make(n: int, command: tuple[str, ...], mem: int, mounts: tuple[MountInfo, ...], check: tuple[str, ...], every: float) -> ContainerConfig:
+        return ContainerConfig(command=command, restart_policy="unless-stopped", memory_limit=mem * 2**20, mounts=mounts,
+                               networks=(("liar-game-network", f"172.20.0.{n + 1}"),), check=check, check_interval=every,
+                               check_timeout=5, check_retries=5, check_start_period=30)
+
+    return {
+        "postgres": make(1, ("docker-entrypoint.sh", "postgres"), 1024, bind("postgres", "/var/lib/postgresql/data"),
+                         ("CMD-SHELL", 'pg_isready -q -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'), 10),
+        "redis": make(2, ("docker-entrypoint.sh", "redis-server", "/usr/local/etc/redis/redis.conf"), 512, bind("redis", "/data"),
+                      ("CMD-SHELL", "redis-cli ping | grep -qx PONG"), 10),
+        "nginx": make(3, ("/docker-entrypoint.sh", "nginx", "-g", "daemon off;"), 256,
+                      (MountInfo("bind", f"{root}/nginx/nginx.conf", "/etc/nginx/nginx.conf", writable=False),),
+                      ("CMD", "curl", "-fsS", "http://127.0.0.1/health"), 10),
+        "minio": make(4, ("/usr/bin/docker-entrypoint.sh", "server", "/data", "--console-address", ":9001"), 1024,
+                      bind("minio", "/data"), ("CMD", "mc", "ready", "local"), 30),
+    }
+
+
 def make_snapshot_app(
     states: dict[str, ServiceState] | None = None,
     *,
@@ -315,6 +344,7 @@ def make_snapshot_app(
 ) -> tuple[LiarApp, FakeMonitor]:
     monitor = FakeMonitor(states if states is not None else sample_states(), sample_history(), engine_status)
     project = Project(root=Path("/nonexistent/liar-game"), name="liar-game")
+    monitor._configs = sample_configs(project.root)
     app = LiarApp(
         project,
         settings or Settings(up=False),

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from liar_tui.stack.model import (
     ProcessRow,
     count_of,
+    parse_container_config,
     parse_top,
     compute_blkio,
     compute_cpu_percent,
@@ -163,3 +164,31 @@ def test_parse_top_reads_the_engines_columns_by_title_and_stays_bounded() -> Non
     many = {"Titles": ["PID"], "Processes": [[str(i)] for i in range(500)]}
     assert len(parse_top(many)) == 50
     assert parse_top(None) == [] and parse_top({}) == []
+
+
+def test_parse_container_config_reads_what_compose_made() -> None:
+    data = {
+        "Config": {
+            "Entrypoint": ["docker-entrypoint.sh"],
+            "Cmd": ["postgres"],
+            "Healthcheck": {"Test": ["CMD-SHELL", "pg_isready -q"], "Interval": 10_000_000_000, "Timeout": 5_000_000_000,
+                            "StartPeriod": 30_000_000_000, "Retries": 5},
+        },
+        "HostConfig": {"Memory": 2**30, "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}},
+        "Mounts": [
+            {"Type": "volume", "Name": "pgdata", "Source": "/var/lib/docker/volumes/pgdata/_data", "Destination": "/z", "RW": True},
+            {"Type": "bind", "Source": "/p/nginx/nginx.conf", "Destination": "/etc/nginx/nginx.conf", "RW": False},
+        ],
+        "NetworkSettings": {"Networks": {"liar-game-network": {"IPAddress": "172.20.0.2"}, "bridge": {"IPAddress": ""}}},
+    }
+    c = parse_container_config(data)
+    assert c.command == ("docker-entrypoint.sh", "postgres")
+    assert c.restart_policy == "on-failure:3" and c.memory_limit == 2**30
+    assert [(m.kind, m.source, m.target, m.writable) for m in c.mounts] == [
+        ("bind", "/p/nginx/nginx.conf", "/etc/nginx/nginx.conf", False), ("volume", "pgdata", "/z", True)]
+    assert c.networks == (("bridge", ""), ("liar-game-network", "172.20.0.2"))
+    assert c.check == ("CMD-SHELL", "pg_isready -q")
+    assert (c.check_interval, c.check_timeout, c.check_start_period, c.check_retries) == (10, 5, 30, 5)
+    # none given: no policy, no limit, no check (an image's check turned off is ["NONE"])
+    bare = parse_container_config({"HostConfig": {"RestartPolicy": {"Name": "no"}}, "Config": {"Healthcheck": {"Test": ["NONE"]}}})
+    assert bare.restart_policy == "" and bare.memory_limit == 0 and bare.check == () and bare.mounts == ()

@@ -1,7 +1,8 @@
 """The Health view (`H` / enter): the four probes at a glance, then one service in depth: its probe
 (level, reason, figures), drift, autoheal, its docker stats with their sparklines (live, 1 Hz: on
 a small terminal the compact table has no room for network, block I/O and history), the
-container's processes (the engine's top), and Docker's own health (failing streak, last checks).
+container's processes (the engine's top), Docker's own health (failing streak, last checks), and
+how compose made the container (restart policy, memory limit, networks, mounts, command, check).
 
 It renders what the app has been told (probe results, drift, autoheal status, a fresh inspect
 with the processes); it fetches nothing itself. Secrets never reach it unredacted: probe results
@@ -10,6 +11,7 @@ are redacted in the stack layer, check outputs and command lines here.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from ...stack.model import SERVICE_KIND, SERVICES, ProcessRow, ServiceState, format_bytes, format_duration
+from ...stack.model import SERVICE_KIND, SERVICES, ContainerConfig, ProcessRow, ServiceState, format_bytes, format_duration
 from ..render import (
     LEVEL_STYLE,
     SERVICE_COLOURS,
@@ -96,6 +98,7 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         self.state = state
         self.inspected: datetime | None = None
         self.processes: list[ProcessRow] | None = None  # the engine's top, with each inspect
+        self.config: ContainerConfig | None = None  # how the container was made (once per container)
 
     @property
     def liar(self) -> "LiarApp":
@@ -121,15 +124,20 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         self.liar.inspect_health(self.service)  # a worker; the answer comes back through show()
 
     # -- updates from the app -----------------------------------------------------------------
-    def show(self, state: ServiceState, processes: Any = KEEP) -> None:
-        """A fresh inspect of this service arrived (the view's own, with its processes, or the
-        monitor's on a state change: the processes shown stay, unless the container changed)."""
+    def show(self, state: ServiceState, processes: Any = KEEP, config: Any = KEEP) -> None:
+        """A fresh inspect of this service arrived (the view's own, with its processes and the
+        container's config, or the monitor's on a state change: what is shown stays, unless the
+        container changed)."""
         if state.service != self.service:
             return
         if processes is not KEEP:
             self.processes = processes
         elif state.container_id != self.state.container_id or not state.running:
             self.processes = None
+        if config is not KEEP:
+            self.config = config
+        elif state.container_id != self.state.container_id:
+            self.config = None
         self.state = state
         self.inspected = self._now()[0]
         self.redraw()
@@ -328,8 +336,11 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
         return out
 
     def _docker_text(self) -> RenderableType:
-        """The container, its processes (when the engine's top has answered) and its health checks."""
+        """The container, its processes (when the engine's top has answered), its health checks,
+        then how it was made (static: last, below what changes)."""
         head, checks = self._container_text(), self._checks_text()
+        if self.config is not None and self.state.container_id:
+            checks.append_text(self._config_text(self.config))
         if not self.processes:
             return Text.assemble(head, "\n\n", checks)
         return Group(head, Text(""), processes_table(self.processes, self.liar.redact), Text(""), checks)
@@ -348,6 +359,32 @@ class HealthScreen(SaysWhyKeyIsOff, ModalScreen[None]):
             out.append(f"\nexit code {st.exit_code}" + (" (OOM killed)" if st.oom_killed else ""))
         if st.error:
             out.append(f"\nerror: {self.liar.redact(st.error)}", style="red")
+        return out
+
+    def _config_text(self, c: ContainerConfig) -> Text:
+        """Restart policy, memory limit, networks, mounts, command and healthcheck, as compose
+        made the container (host paths inside the project shown relative to it)."""
+        redact, root = self.liar.redact, str(self.liar.project.root).rstrip("/") + "/"
+        out = Text()
+        out.append("\n\ncontainer config", style="bold")
+        limit = f"memory limit {format_bytes(c.memory_limit)}" if c.memory_limit else "no memory limit"
+        out.append(f"\nrestart {c.restart_policy or 'no'} · {limit}")
+        for name, ip in c.networks:
+            out.append(f"\nnetwork {name}" + (f" {ip}" if ip else ""))
+        for m in c.mounts:
+            source = m.source[len(root):] if m.source.startswith(root) else m.source
+            what = {"volume": "volume ", "tmpfs": "tmpfs"}.get(m.kind, "")
+            out.append(f"\nmount {what}{source} → {m.target}" + ("" if m.writable else " (read-only)"))
+        if c.command:
+            out.append(f"\ncommand {redact(shlex.join(c.command))}")
+        if c.check:
+            test = c.check[1] if c.check[0] == "CMD-SHELL" and len(c.check) > 1 else shlex.join(c.check[1:] if c.check[0] == "CMD" else c.check)
+            # The engine's defaults when compose left a value out: 30 s, 30 s, 3 retries, no start period.
+            when = f"every {c.check_interval or 30:g}s, timeout {c.check_timeout or 30:g}s"
+            if c.check_start_period:
+                when += f", start period {c.check_start_period:g}s"
+            out.append(f"\ncheck {redact(test)}")
+            out.append(f" · {when}, unhealthy after {c.check_retries or 3} failures", style="dim")
         return out
 
     def _checks_text(self) -> Text:
