@@ -10,13 +10,14 @@ import contextlib
 import dataclasses
 import json
 import os
+import queue
 import re
 import signal
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -96,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("service", metavar="SVC", choices=SERVICES)
 
-    p = sub.add_parser("logs", help="print a service's logs")
-    p.add_argument("service", metavar="SVC", choices=SERVICES)
+    p = sub.add_parser("logs", help="print the services' logs (all interleaved, or the ones named)")
+    p.add_argument("services", nargs="*", metavar="SVC", help="only these (default: every service, each line prefixed with its name)")
     p.add_argument("-f", "--follow", action="store_true", help="keep following")
-    p.add_argument("-n", "--tail", type=cli_health.whole(0), default=200, help="lines from the end (default 200)")
+    p.add_argument("-n", "--tail", type=cli_health.whole(0), default=200, help="lines from the end of each log (default 200)")
     p.add_argument("-t", "--timestamps", action="store_true")
 
     cli_health.add_parsers(sub)
@@ -340,20 +341,45 @@ def _recorded_if_interrupted(stack: Stack, action: str, services: Sequence[str])
 
 
 def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
+    stack.validate_services(args.services)
     stack.check_engine()
-    state = stack.states().get(args.service)
-    if state is None or not state.container_id:
-        return _fail(f"{args.service} has no container: start the stack with `liar-tui up`", 1)
+    states = stack.states()
+    wanted = list(dict.fromkeys(args.services)) or list(SERVICES)
+    present = [s for s in wanted if states.get(s) is not None and states[s].container_id]
+    if not present:
+        which = wanted[0] if len(wanted) == 1 else "no service"
+        return _fail(f"{which} has no container: start the stack with `liar-tui up`", 1)
+    for missing in (s for s in wanted if s not in present):
+        print(f"liar-tui: {missing} has no container: not in this log", file=sys.stderr, flush=True)
     from .stack.logs import LogNotice, service_log
 
-    log = service_log(stack.engine, stack.project.name, args.service, state.container_id, tail=args.tail,
-                      follow=args.follow, redact=stack.project.redactor(), started_at=state.started_at)
+    prefixed = len(wanted) > 1  # as `docker compose logs`: every line says whose it is
+    width = max(map(len, present))
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def label(service: str) -> str:
+        if not prefixed:
+            return ""
+        text = f"{service:<{width}} | "
+        return f"\033[{LOG_COLOURS.get(service, 0)}m{text}\033[0m" if colour else text
+
+    def lines(service: str, batch: list[tuple[str, str]]) -> str:
+        head = label(service)
+        return "".join(f"{head}{ts} {text}\n" if args.timestamps and ts else f"{head}{text}\n" for ts, text in batch)
+
+    redact = stack.project.redactor()
+    logs = {s: service_log(stack.engine, stack.project.name, s, states[s].container_id, tail=args.tail,
+                           follow=args.follow, redact=redact, started_at=states[s].started_at) for s in present}
     try:
-        for item in log:
-            if isinstance(item, LogNotice):
-                print(f"liar-tui: {item.text}", file=sys.stderr, flush=True)  # stdout stays the log
-                continue
-            sys.stdout.write("".join(f"{ts} {text}\n" if args.timestamps and ts else f"{text}\n" for ts, text in item))
+        if len(logs) == 1 or args.follow:
+            _print_logs_as_they_come(logs, lines)
+        else:
+            # Each service's last lines, merged by the engine's timestamps (compose prints them
+            # container after container).
+            merged = sorted(((ts, i, s, text) for i, (s, log) in enumerate(logs.items())
+                             for batch in log if not isinstance(batch, LogNotice) for ts, text in batch),
+                            key=lambda row: (row[0], row[1]))
+            sys.stdout.write("".join(lines(s, [(ts, text)]) for ts, _i, s, text in merged))
             sys.stdout.flush()
     except cli_backup.Terminated:
         raise  # SIGTERM ends a follower with 143 (Ctrl-C with 0, as before)
@@ -362,8 +388,56 @@ def cmd_logs(stack: Stack, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     finally:
-        log.close()  # closes the stream it was reading
+        if len(logs) == 1 or not args.follow:
+            for log in logs.values():
+                log.close()  # closes the stream it was reading
     return 0
+
+
+#: ANSI colours of the services' names in `liar-tui logs` (the console's: bright blue, red, green, magenta)
+LOG_COLOURS = {"postgres": 94, "redis": 91, "nginx": 92, "minio": 95}
+
+
+def _print_logs_as_they_come(logs: dict[str, Any], lines: Callable[[str, list[tuple[str, str]]], str]) -> None:
+    """Each log's batches as they come; several followed at once are read by a thread each (a
+    daemon: a stream blocked on an idle service ends with the process) into one bounded queue."""
+    from .stack.logs import LogNotice
+
+    def emit(service: str, item: Any) -> None:
+        if isinstance(item, LogNotice):
+            print(f"liar-tui: {item.text}", file=sys.stderr, flush=True)  # stdout stays the log
+        else:
+            sys.stdout.write(lines(service, item))
+            sys.stdout.flush()
+
+    if len(logs) == 1:
+        (service, log), = logs.items()
+        for item in log:
+            emit(service, item)
+        return
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=64)
+    done = object()
+
+    def read(service: str, log: Any) -> None:
+        try:
+            for item in log:
+                items.put((service, item))
+        except Exception as exc:  # noqa: BLE001 - the engine went away: said, and this log ends
+            items.put((service, LogNotice(f"{service}: {exc}")))
+        items.put((service, done))
+
+    for service, log in logs.items():
+        threading.Thread(target=read, args=(service, log), name=f"logs-{service}", daemon=True).start()
+    running = len(logs)
+    while running:
+        try:
+            service, item = items.get(timeout=0.5)  # wakes for Ctrl-C and SIGTERM
+        except queue.Empty:
+            continue
+        if item is done:
+            running -= 1
+        else:
+            emit(service, item)
 
 
 def cmd_setup(project: Project, args: argparse.Namespace) -> int:

@@ -175,6 +175,61 @@ def test_cli_logs_follow_goes_on_through_a_restart_and_a_recreate_and_stops_on_c
     assert "Traceback" not in said
 
 
+def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(running_stack: Project) -> None:
+    """`liar-tui logs` with no service (or several) is `docker compose logs`: every line says
+    whose it is; without -f each service's last lines are merged by the engine's timestamps; with
+    -f all are followed at once, through a restart of one of them, and Ctrl-C ends it (0)."""
+    import http.client
+    import re
+    import signal
+    import threading
+    import time
+    import uuid
+
+    out = cli(running_stack, "logs", "-n", "5", "-t")
+    assert out.returncode == 0, out.stderr
+    rows = [re.match(r"(\w+) *\| (\S+) ", line) for line in out.stdout.splitlines()]
+    assert all(rows), out.stdout[:500]
+    assert {m.group(1) for m in rows} == set(SERVICES), out.stdout[:500]  # type: ignore[union-attr]
+    stamps = [m.group(2) for m in rows]  # type: ignore[union-attr]
+    assert stamps == sorted(stamps), "not merged by time"
+    out = cli(running_stack, "logs", "redis", "nginx", "-n", "3")
+    assert out.returncode == 0 and {line.split(" ", 1)[0] for line in out.stdout.splitlines()} == {"redis", "nginx"}, out.stdout
+    out = cli(running_stack, "logs", "redis", "-n", "3")  # one service: its lines as they are
+    assert out.returncode == 0 and not out.stdout.startswith("redis"), out.stdout
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
+         running_stack.name, "logs", "-f", "-n", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    seen: list[str] = []
+    notes: list[str] = []
+    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    threading.Thread(target=lambda: notes.extend(iter(proc.stderr.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    port = stackkit.port(running_stack, "NGINX_HTTP_PORT")
+    marker = f"/all-followed-{uuid.uuid4().hex}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(marker in line for line in seen):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", marker)
+                conn.getresponse().read()
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert any(line.startswith("nginx    | ") and marker in line for line in seen), (seen[-5:], notes)
+        assert Stack(running_stack).restart("redis", timeout=1).ok
+        stackkit.wait_for(lambda: any(line.startswith("redis    | ") and "Ready to accept connections" in line for line in seen), 30,
+                          what="redis's start in the followed log")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(10)
+        stackkit.wait_health(running_stack, "redis", "healthy")
+    assert code == 0 and "Traceback" not in "".join(notes), notes
+
+
 def test_a_restart_over_before_the_follower_looks_is_still_told(running_stack: Project) -> None:
     """When `logs -f`'s stream ends and the service already runs again in the same container
     (a quick restart), the follower says it restarted, instead of carrying on silently (CI saw
