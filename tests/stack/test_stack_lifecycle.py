@@ -200,7 +200,7 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
-         running_stack.name, "logs", "-f", "-n", "0"],
+         running_stack.name, "logs", "-f", "-n", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     seen: list[str] = []
@@ -210,6 +210,8 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
     port = stackkit.port(running_stack, "NGINX_HTTP_PORT")
     marker = f"/all-followed-{uuid.uuid4().hex}"
     try:
+        # each service's last line: its stream is open (a restart before that would not be seen)
+        stackkit.wait_for(lambda: {line.split(" ", 1)[0] for line in seen} >= set(SERVICES), 30, what="a line of every service")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(marker in line for line in seen):
             try:
