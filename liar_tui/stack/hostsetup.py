@@ -147,6 +147,20 @@ def _last_log_line(log: Path) -> str:
     return lines[-1][-200:] if lines else "nothing logged"
 
 
+#: Seconds setup waits for a dockerd that runs without answering (one stopping: it stops its
+#: containers first, up to their stop timeouts) before saying what to do.
+STOPPING_DOCKERD_WAIT = 40.0
+
+
+def _running_dockerd(pidfile: Path = Path("/var/run/docker.pid")) -> int:
+    """The pid of the dockerd its pid file names, when that process is a dockerd; else 0."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        return pid if Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd" else 0
+    except (OSError, ValueError):
+        return 0
+
+
 def start_engine(say: Say, wait_seconds: float = 60) -> None:
     if engine_answers():
         say(f"engine: answering at {engine_address()}")
@@ -164,6 +178,20 @@ def start_engine(say: Say, wait_seconds: float = 60) -> None:
         if started:
             say("engine: started with systemctl")
     if not started:
+        old = _running_dockerd()
+        if old:
+            # A dockerd still stopping (it just got SIGTERM) holds the pid file: another one
+            # started now exits at once ("pid file found"). It answers again or goes; wait.
+            say(f"engine: dockerd (pid {old}) runs but does not answer yet (stopping or starting): waiting for it")
+            end = time.monotonic() + STOPPING_DOCKERD_WAIT
+            while _running_dockerd() == old and time.monotonic() < end:
+                if engine_answers():
+                    say("engine: up")
+                    return
+                time.sleep(0.5)
+            if _running_dockerd() == old:
+                raise SetupError(f"dockerd (pid {old}) runs but does not answer at {engine_address()} after "
+                                 f"{STOPPING_DOCKERD_WAIT:.0f}s: stop it (`sudo kill {old}`) and run setup again")
         log = Path("/var/log/liar-tui-dockerd.log")
         say(f"engine: starting dockerd in the background (log: {log})")
         with open(log, "ab") as fh:

@@ -287,6 +287,32 @@ def test_setup_says_at_once_when_the_dockerd_it_starts_exits() -> None:
     assert took < 15, p.stdout
 
 
+def test_setup_waits_for_a_dockerd_that_is_still_stopping(tmp_path: Path) -> None:
+    """QA: `pkill dockerd` then at once `liar-tui setup`: the old dockerd, stopping its containers,
+    still held the pid file, so the one setup started exited ("pid file found") and setup failed.
+    Now it waits for a running dockerd that does not answer yet, then starts the engine. (The
+    stopping engine is a process named dockerd that holds the pid file and exits after 3 s.)"""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.fail("needs root and unshare (util-linux)")
+    fake = tmp_path / "dockerd"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", fake)
+    script = START_ENGINE_SCRIPT.split('"$PYTHON"')[0] + (
+        f'{fake} 3 & echo $! > /run/docker.pid\n'
+        '"$PYTHON" -c \'from liar_tui.stack.hostsetup import start_engine; start_engine(print)\'\n'
+        'echo "server: $(docker version --format \'{{.Server.Version}}\')"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    env |= {"PYTHON": sys.executable, "PYTHONPATH": str(REPO)}
+    hosts = _dockerd_pids()
+    p = subprocess.run(["unshare", "--mount", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=180, env=env)
+    out = p.stdout.splitlines()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert out[0].startswith("engine: dockerd (pid ") and "waiting for it" in out[0], out
+    assert out[1] == "engine: starting dockerd in the background (log: /var/log/liar-tui-dockerd.log)", out
+    assert out[2] == "engine: up" and out[3].startswith("server: ") and len(out[3]) > len("server: "), out
+    assert _dockerd_pids() == hosts, "the private engine is gone again and the host's is untouched"
+
+
 def test_setup_does_not_start_an_engine_for_another_socket(tmp_path: Path) -> None:
     """DOCKER_HOST names a socket nobody listens on: a dockerd started here would not listen
     there, so setup says what to do instead of starting one."""
