@@ -422,8 +422,8 @@ def _print_logs_as_they_come(logs: dict[str, Any], lines: Callable[[str, list[tu
         try:
             for item in log:
                 items.put((service, item))
-        except Exception as exc:  # noqa: BLE001 - the engine went away: said, and this log ends
-            items.put((service, LogNotice(f"{service}: {exc}")))
+        except Exception as exc:  # noqa: BLE001 - the engine went away: ends the command as with one log
+            items.put((service, exc))
         items.put((service, done))
 
     for service, log in logs.items():
@@ -436,6 +436,8 @@ def _print_logs_as_they_come(logs: dict[str, Any], lines: Callable[[str, list[tu
             continue
         if item is done:
             running -= 1
+        elif isinstance(item, Exception):
+            raise item  # one line naming the fix (cli._main), as a single followed log says it
         else:
             emit(service, item)
 

@@ -20,6 +20,12 @@ class EngineUnreachable(StackError):
     """The engine is installed but not answering."""
 
 
+class EngineLost(EngineUnreachable):
+    """The engine went away while a command was using it (a followed log)."""
+
+    exit_code = 1
+
+
 class ComposeMissing(StackError):
     """`docker compose` (v2 plugin) is not available."""
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from .engine import Engine, StreamHandle
+from .engine import Engine, StreamHandle, explain_connection_error
 from .engineapi import APIError, Stream
+from .errors import EngineLost
 from .model import LABEL_SERVICE, ServiceState, parse_docker_time
 
 #: A batch this large means a burst: batches then go out at most BURST_RATE times a second.
@@ -733,7 +734,25 @@ def service_log(
     last timestamp it passed (nothing twice); a stopped service is waited for (a LogNotice says
     so) through the engine's event stream. `started_at` (when the container last started) tells
     a restart quick enough to be over before the stream is reopened from a stream that merely
-    ended."""
+    ended. The engine going away ends it with EngineLost (one line naming the fix)."""
+    try:
+        yield from _service_log(engine, project, service, container_id, tail=tail, follow=follow,
+                                redact=redact, started_at=started_at)
+    except OSError as exc:  # the socket gone, refused, reset; the event stream closed
+        raise EngineLost(f"lost the Docker engine while reading {service}'s log: {explain_connection_error(exc)}") from None
+
+
+def _service_log(
+    engine: Engine,
+    project: str,
+    service: str,
+    container_id: str,
+    *,
+    tail: int | None,
+    follow: bool,
+    redact: Callable[[str], str] | None,
+    started_at: datetime | None,
+) -> Iterator[list[tuple[str, str]] | LogNotice]:
     last_ts = ""
     first = True
     while True:

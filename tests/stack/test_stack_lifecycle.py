@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,6 +231,91 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
         code = proc.wait(10)
         stackkit.wait_health(running_stack, "redis", "healthy")
     assert code == 0 and "Traceback" not in "".join(notes), notes
+
+
+class EngineProxy:
+    """A unix socket that forwards to the real engine's, for a client to lose the engine: stop()
+    removes the socket and cuts every connection, as a stopping dockerd does to its clients."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+        import threading
+
+        self.path = path
+        self.conns: list[Any] = []
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        self.server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect("/var/run/docker.sock")
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: Any, b: Any) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        try:
+            b.shutdown(2)
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        self.server.close()
+        self.path.unlink(missing_ok=True)
+        for conn in self.conns:
+            try:
+                conn.shutdown(2)
+            except OSError:
+                pass
+
+
+@pytest.mark.parametrize("which", [["nginx"], []], ids=["one", "all"])
+def test_cli_logs_follow_says_in_one_line_when_the_engine_goes_away(running_stack: Project, tmp_path: Path, which: list[str]) -> None:
+    """QA: the engine stopped under `liar-tui logs -f`, which then said "No such file or directory:
+    check that folder's owner and permissions" (the engine's socket was gone). Now one line says
+    the engine was lost and what to do, exit status 1, for one log or all of them."""
+    import threading
+    import time
+
+    proxy = EngineProxy(tmp_path / "engine.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
+         running_stack.name, "logs", *which, "-f", "-n", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "DOCKER_HOST": f"unix://{proxy.path}"},
+    )
+    seen: list[str] = []
+    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    try:
+        stackkit.wait_for(lambda: len(seen) >= (1 if which else len(SERVICES)), 30, what="the logs' last lines")
+        time.sleep(0.5)
+        proxy.stop()
+        code = proc.wait(30)
+    finally:
+        proxy.stop()
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 1, err
+    assert len(lines) == 1 and lines[0].startswith("liar-tui: lost the Docker engine while reading "), err
+    assert "DOCKER_HOST" in lines[0] and "permission" not in lines[0], err
 
 
 def test_a_restart_over_before_the_follower_looks_is_still_told(running_stack: Project) -> None:
