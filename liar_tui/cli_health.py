@@ -235,10 +235,22 @@ def cmd_autoheal(stack: "Stack", args: argparse.Namespace) -> int:
     log.subscribe(lambda e: print(e.format(), flush=True))
     recorder = ActivityRecorder(log)
     healer = AutoHealer.for_stack(stack, policy=policy, activity=log)
+    lost = [False]
+
+    def on_engine(status: Any) -> None:
+        # Written to the activity log (and so printed, as every entry is) by the one liar-tui
+        # recording this project; said on stderr when that is another one.
+        if not recorder.on_engine(status):
+            if not status.connected:
+                print(f"liar-tui: {status.error}", file=sys.stderr, flush=True)
+            elif lost[0]:
+                print("liar-tui: the Docker engine answers again: watching on", file=sys.stderr, flush=True)
+        lost[0] = not status.connected
+
     monitor = StackMonitor(
         stack.project.name,
         on_state=fan_out(recorder.on_state, healer.on_state),
-        on_engine=lambda s: None if s.connected else print(f"liar-tui: {s.error}", file=sys.stderr, flush=True),
+        on_engine=on_engine,
         stats=False,
     )
     probes = None

@@ -319,6 +319,7 @@ class ActivityRecorder:
         self._logged_levels = last_probe_levels(log.entries() or (read_entries(path, 1000) if path is not None else []))
         self._lock = threading.Lock()
         self._recorder_fd: int | None = None
+        self._engine_connected: bool | None = None
 
     def _is_recorder(self) -> bool:
         if self._recorder_fd is not None:
@@ -365,6 +366,28 @@ class ActivityRecorder:
                     text += f"; last: {st.health.last_output[:200]}"
                 text += ")"
             self.log.record("health", st.service, text)
+
+    def on_engine(self, status: Any) -> bool:
+        """The monitor's EngineStatus: the engine's loss and its return are written once each
+        (the four containers stopping at once, then starting, say little without them). The
+        first status seen is the baseline, unless the engine does not answer then. True when
+        an entry was written."""
+        with self._lock:
+            prev, self._engine_connected = self._engine_connected, bool(status.connected)
+            if prev == status.connected or (prev is None and status.connected):
+                return False
+            if not self._is_recorder():
+                return False
+        if status.connected:
+            info = getattr(status, "info", None)
+            version = f" (docker {info.version} at {info.address})" if info is not None else ""
+            self.log.record("engine", "", f"the Docker engine answers again{version}")
+        else:
+            error = status.error or "unreachable"
+            if not error.startswith("lost the Docker engine"):
+                error = f"{'lost the Docker engine' if prev else 'the Docker engine does not answer'}: {error}"
+            self.log.record("engine", "", error)
+        return True
 
     def on_probe(self, result: Any) -> None:
         """A ProbeResult (see probes.py): write when the level changes (the first non-ok too)."""

@@ -127,7 +127,15 @@ class ConsoleWiring:
         """StackMonitor's callbacks: state goes to the UI and (once started) the recorder and healer."""
         cbs = self.relay.callbacks()
         cbs["on_state"] = self._on_state
+        cbs["on_engine"] = self._on_engine
         return cbs
+
+    def _on_engine(self, status: Any) -> None:
+        self.relay.on_engine(status)
+        with self._feed_lock:
+            recorder = self.recorder if self._listeners else None  # once handed the baseline
+        if recorder is not None:
+            recorder.on_engine(status)
 
     def _on_state(self, state: ServiceState) -> None:
         self.relay.on_state(state)
@@ -201,6 +209,9 @@ class ConsoleWiring:
         )
         with self._feed_lock:
             if self.monitor is not None:
+                status = getattr(self.monitor, "engine_status", None)
+                if status is not None:
+                    self.recorder.on_engine(status)
                 for state in self.monitor.states().values():
                     self.recorder.on_state(state)  # the baseline: transitions from here on are recorded
                     self.healer.on_state(state)

@@ -148,12 +148,25 @@ def _pings(path: str) -> bool:
         return False
 
 
-def test_monitor_says_engine_is_gone_and_reconnects(second_engine: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_monitor_says_engine_is_gone_and_reconnects(second_engine: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """... and the activity log says so once each way (QA: after a night's engine restart the log
+    showed the four services exiting and starting again, and not why)."""
+    from liar_tui.stack.activity import ActivityLog, ActivityRecorder
+    from liar_tui.stack.project import Project
+
     address, cmd = second_engine
     monkeypatch.setenv("DOCKER_HOST", address)
     engine_events: queue.Queue[EngineStatus] = queue.Queue()
+    log = ActivityLog(Project(root=tmp_path, name="liar-nothing"), preload=False)
+    recorder = ActivityRecorder(log)
+
+    def on_engine(status: EngineStatus) -> None:
+        recorder.on_engine(status)
+        engine_events.put(status)
+
     proc = _start(cmd, address)
-    monitor = StackMonitor("liar-nothing", on_engine=engine_events.put, stats=False).start()
+    monitor = StackMonitor("liar-nothing", on_engine=on_engine, stats=False).start()
     try:
         first = engine_events.get(timeout=30)
         assert first.connected and first.info is not None
@@ -168,6 +181,10 @@ def test_monitor_says_engine_is_gone_and_reconnects(second_engine: tuple[str, li
         while not back.connected:
             back = engine_events.get(timeout=30)
         assert back.connected
+        said = [e.text for e in log.entries() if e.kind == "engine"]
+        assert len(said) == 2, said
+        assert said[0].startswith("lost the Docker engine") and "\n" not in said[0], said
+        assert said[1] == f"the Docker engine answers again (docker {back.info.version} at {address})", said  # type: ignore[union-attr]
     finally:
         monitor.stop()
         try:
