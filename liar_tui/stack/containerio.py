@@ -207,37 +207,51 @@ def pid_in_container(host_pid: int) -> int:
     return 0
 
 
+#: Seconds end_exec gives a command after SIGTERM before it sends SIGKILL.
+END_EXEC_TERM_GRACE = 1.0
+
+
 def end_exec(api: Any, container: str, exec_id: str, wait: float = 5.0) -> bool:
     """End a command started by run_exec that is still running, and wait (briefly) until it has.
 
     Closing the exec's connection does not end the command: the engine keeps draining its output,
     so a cancelled pg_dump ran to the end (and held its snapshot) while the console said
     'cancelled'. The engine has no API to signal an exec, so a second exec sends SIGTERM to the
-    command's pid inside the container (its host pid, from the engine, mapped through /proc)."""
-    try:
-        info = api.exec_inspect(exec_id)
-        if not info.get("Running"):
-            return True
-        cpid = pid_in_container(int(info.get("Pid") or 0))
-        if cpid <= 0:
-            return False
-        killer = api.exec_create(container, ["sh", "-c", f"kill -TERM {cpid} 2>/dev/null; true"],
-                                 stdout=True, stderr=True, tty=False, user="0")
-        raw = api.exec_start(killer["Id"])
+    command's pid inside the container (its host pid, from the engine, mapped through /proc), and
+    SIGKILL after END_EXEC_TERM_GRACE when it is still there (a command that ignores SIGTERM). A
+    look that fails (the engine slow to answer under load, the pid not known yet) is tried again
+    until `wait` is over: CI once saw the command outlive a cancel. True once it has ended."""
+    deadline = time.monotonic() + wait
+    sent: tuple[str, float] | None = None  # the last signal and when
+    while True:
         try:
-            raw.settimeout(wait)
-            while raw.recv(CHUNK):
-                pass
-        finally:
-            raw.close()
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not api.exec_inspect(exec_id).get("Running"):
+            info = api.exec_inspect(exec_id)
+            if not info.get("Running"):
                 return True
-            time.sleep(0.05)
-    except Exception:  # noqa: BLE001 - best effort: the engine or container may be gone already
-        return False
-    return False
+            now = time.monotonic()
+            signal_name = "TERM" if sent is None else "KILL" if sent[0] == "TERM" and now - sent[1] >= END_EXEC_TERM_GRACE else ""
+            cpid = pid_in_container(int(info.get("Pid") or 0)) if signal_name else 0
+            if cpid > 0:
+                _signal_in(api, container, cpid, signal_name, max(0.5, deadline - now))
+                sent = (signal_name, time.monotonic())
+        except Exception:  # noqa: BLE001 - best effort: the engine or container may be gone already
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _signal_in(api: Any, container: str, pid: int, signal_name: str, timeout: float) -> None:
+    """Send a signal to a pid inside a container (as root there), through an exec of `kill`."""
+    killer = api.exec_create(container, ["sh", "-c", f"kill -{signal_name} {pid} 2>/dev/null; true"],
+                             stdout=True, stderr=True, tty=False, user="0")
+    raw = api.exec_start(killer["Id"])
+    try:
+        raw.settimeout(timeout)
+        while raw.recv(CHUNK):
+            pass
+    finally:
+        raw.close()
 
 
 def _exit_code(api: Any, exec_id: str, timeout: float = 15.0) -> int:
