@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from .engineapi import NotFound
 from .errors import StackError
 
 CHUNK = 1 << 20
@@ -234,7 +235,11 @@ def end_exec(api: Any, container: str, exec_id: str, wait: float = 5.0) -> bool:
             if cpid > 0:
                 _signal_in(api, container, cpid, signal_name, max(0.5, deadline - now))
                 sent = (signal_name, time.monotonic())
-        except Exception:  # noqa: BLE001 - best effort: the engine or container may be gone already
+        except NotFound:
+            return True  # the exec (or its container) is gone
+        except OSError:
+            return False  # the engine went away: it stops the containers' processes itself
+        except Exception:  # noqa: BLE001 - best effort: an engine error (busy, 5xx) is tried again
             pass
         if time.monotonic() >= deadline:
             return False
