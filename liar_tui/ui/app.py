@@ -34,7 +34,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.app import App, SuspendNotSupported, SystemCommand
+from textual.app import App, ScreenStackError, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.color import Color as TColor
 from textual.filter import Monochrome, monochrome_style
@@ -657,8 +657,13 @@ class LiarApp(App[int]):
 
     @property
     def health_view(self) -> Any:
-        """The health view when it is the screen on top (screens/health.py loads on first use)."""
-        screen = self.screen
+        """The health view when it is the screen on top (screens/health.py loads on first use).
+        None too while the app closes: the 1 Hz tick can come after the last screen has gone
+        (CI: ScreenStackError from the tick, raised out of the test's run)."""
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return None
         return screen if getattr(screen, "is_health_view", False) else None
 
     def _refresh_health_screen(self, service: str | None = None, probes: bool = False) -> None:

@@ -1223,3 +1223,17 @@ def test_up_and_down_wait_for_a_service_action_and_service_actions_wait_for_up()
             assert app.main.check_action("restart", ()) is True
 
     run_sync(run())
+
+
+def test_the_tick_after_the_last_screen_has_gone_does_not_raise() -> None:
+    """CI: the 1 Hz tick came while the app was closing, after its last screen had gone; asking
+    for the health view raised ScreenStackError out of the test's run."""
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+        assert not app._screen_stack
+        assert app.health_view is None
+        app._tick()
+
+    run_sync(run())
