@@ -735,50 +735,35 @@ def service_log(
     so) through the engine's event stream. `started_at` (when the container last started) tells
     a restart quick enough to be over before the stream is reopened from a stream that merely
     ended. The engine going away ends it with EngineLost (one line naming the fix)."""
-    try:
-        yield from _service_log(engine, project, service, container_id, tail=tail, follow=follow,
-                                redact=redact, started_at=started_at)
-    except OSError as exc:  # the socket gone, refused, reset; the event stream closed
-        raise EngineLost(f"lost the Docker engine while reading {service}'s log: {explain_connection_error(exc)}") from None
-
-
-def _service_log(
-    engine: Engine,
-    project: str,
-    service: str,
-    container_id: str,
-    *,
-    tail: int | None,
-    follow: bool,
-    redact: Callable[[str], str] | None,
-    started_at: datetime | None,
-) -> Iterator[list[tuple[str, str]] | LogNotice]:
     last_ts = ""
     first = True
-    while True:
-        stream = engine.logs(
-            container_id, follow=follow, tail=tail if first else None, timestamps=True,
-            since=None if first or not last_ts else ts_to_since(last_ts),
-        )
-        reopened_at = "" if first else last_ts
-        decoder = LogDecoder(redact)
-        try:
-            for raw in _raw_blocks(stream, decoder):
-                lines = []
-                for ts, text in map(split_timestamp, raw):
-                    if ts:
-                        if reopened_at and ts <= reopened_at:
-                            continue  # the previous stream passed it
-                        last_ts = max(last_ts, ts)
-                    lines.append((ts, text))
-                if lines:
-                    yield lines
-        finally:
-            stream.close()
-        if not follow:
-            return
-        first = False
-        container_id, started_at = yield from _next_start(engine, project, service, container_id, started_at)
+    try:
+        while True:
+            stream = engine.logs(
+                container_id, follow=follow, tail=tail if first else None, timestamps=True,
+                since=None if first or not last_ts else ts_to_since(last_ts),
+            )
+            reopened_at = "" if first else last_ts
+            decoder = LogDecoder(redact)
+            try:
+                for raw in _raw_blocks(stream, decoder):
+                    lines = []
+                    for ts, text in map(split_timestamp, raw):
+                        if ts:
+                            if reopened_at and ts <= reopened_at:
+                                continue  # the previous stream passed it
+                            last_ts = max(last_ts, ts)
+                        lines.append((ts, text))
+                    if lines:
+                        yield lines
+            finally:
+                stream.close()
+            if not follow:
+                return
+            first = False
+            container_id, started_at = yield from _next_start(engine, project, service, container_id, started_at)
+    except OSError as exc:  # the socket gone, refused, reset; the event stream closed
+        raise EngineLost(f"lost the Docker engine while reading {service}'s log: {explain_connection_error(exc)}") from None
 
 
 def _raw_blocks(stream: Stream, decoder: "LogDecoder") -> Iterator[list[str]]:

@@ -22,6 +22,30 @@ pytestmark = pytest.mark.engine
 cli = stackkit.cli
 
 
+class FollowedLogs:
+    """`liar-tui logs ARGS` running on `project` (PYTHONUNBUFFERED), its stdout and stderr lines
+    collected as they come by a reader thread each."""
+
+    def __init__(self, project: Project, *args: str, env: dict[str, str] | None = None) -> None:
+        import threading
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name, "logs", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        self.seen: list[str] = []
+        self.notes: list[str] = []
+        self.readers = [threading.Thread(target=lambda into=into, pipe=pipe: into.extend(iter(pipe.readline, "")), daemon=True)  # type: ignore[misc]
+                        for into, pipe in ((self.seen, self.proc.stdout), (self.notes, self.proc.stderr))]
+        for reader in self.readers:
+            reader.start()
+
+    def drained(self, timeout: float = 10) -> None:
+        """After the process ended: every line it wrote is collected."""
+        for reader in self.readers:
+            reader.join(timeout)
+
+
 def test_all_four_services_healthy_on_loopback(running_stack: Project) -> None:
     states = stackkit.wait_all_healthy(running_stack)
     assert set(states) == set(SERVICES)
@@ -119,19 +143,11 @@ def test_cli_logs_follow_goes_on_through_a_restart_and_a_recreate_and_stops_on_c
     traceback), with exit status 0."""
     import http.client
     import signal
-    import threading
     import time
     import uuid
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
-         running_stack.name, "logs", "nginx", "-f", "-n", "0", "-t"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    seen: list[str] = []
-    notes: list[str] = []
-    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
-    threading.Thread(target=lambda: notes.extend(iter(proc.stderr.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    followed = FollowedLogs(running_stack, "nginx", "-f", "-n", "0", "-t")
+    proc, seen, notes = followed.proc, followed.seen, followed.notes
     port = stackkit.port(running_stack, "NGINX_HTTP_PORT")
 
     def request_until_logged(step: str) -> str:
@@ -183,7 +199,6 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
     import http.client
     import re
     import signal
-    import threading
     import time
     import uuid
 
@@ -199,15 +214,8 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
     out = cli(running_stack, "logs", "redis", "-n", "3")  # one service: its lines as they are
     assert out.returncode == 0 and not out.stdout.startswith("redis"), out.stdout
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
-         running_stack.name, "logs", "-f", "-n", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    seen: list[str] = []
-    notes: list[str] = []
-    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
-    threading.Thread(target=lambda: notes.extend(iter(proc.stderr.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    followed = FollowedLogs(running_stack, "-f", "-n", "1")
+    proc, seen, notes = followed.proc, followed.seen, followed.notes
     port = stackkit.port(running_stack, "NGINX_HTTP_PORT")
     marker = f"/all-followed-{uuid.uuid4().hex}"
     try:
@@ -290,18 +298,11 @@ def test_cli_logs_follow_says_in_one_line_when_the_engine_goes_away(running_stac
     """QA: the engine stopped under `liar-tui logs -f`, which then said "No such file or directory:
     check that folder's owner and permissions" (the engine's socket was gone). Now one line says
     the engine was lost and what to do, exit status 1, for one log or all of them."""
-    import threading
     import time
 
     proxy = EngineProxy(tmp_path / "engine.sock")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "liar_tui", "--project-dir", str(running_stack.root), "--project-name",
-         running_stack.name, "logs", *which, "-f", "-n", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "DOCKER_HOST": f"unix://{proxy.path}"},
-    )
-    seen: list[str] = []
-    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    followed = FollowedLogs(running_stack, *which, "-f", "-n", "1", env={"DOCKER_HOST": f"unix://{proxy.path}"})
+    proc, seen = followed.proc, followed.seen
     try:
         stackkit.wait_for(lambda: len(seen) >= (1 if which else len(SERVICES)), 30, what="the logs' last lines")
         time.sleep(0.5)
@@ -311,7 +312,8 @@ def test_cli_logs_follow_says_in_one_line_when_the_engine_goes_away(running_stac
         proxy.stop()
         if proc.poll() is None:
             proc.kill()
-    err = proc.stderr.read()  # type: ignore[union-attr]
+    followed.drained()
+    err = "".join(followed.notes)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 1, err
     assert len(lines) == 1 and lines[0].startswith("liar-tui: lost the Docker engine while reading "), err
