@@ -70,12 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_parser_with_common  # type: ignore[method-assign]
 
-    p = sub.add_parser("up", help="create and start the stack")
+    # cron: an action meeting another liar-tui's (a console's up, another job) waits instead of failing
+    turn = argparse.ArgumentParser(add_help=False)
+    turn.add_argument("--wait-turn", dest="wait_turn", type=cli_health.whole(0), metavar="SECONDS", default=None,
+                      help="when another liar-tui runs compose on the stack, wait up to SECONDS for it "
+                           "(default: refuse after a second)")
+
+    p = sub.add_parser("up", help="create and start the stack", parents=[turn])
     p.add_argument("services", nargs="*", metavar="SVC")
     p.add_argument("--wait", action="store_true", help="wait until every service is healthy")
     p.add_argument("--timeout", type=cli_health.whole(1), default=300, help="seconds --wait waits (default 300)")
 
-    p = sub.add_parser("down", help="stop and remove the containers (data kept)")
+    p = sub.add_parser("down", help="stop and remove the containers (data kept)", parents=[turn])
     p.add_argument("--volumes", action="store_true", help="also delete the data in docker/volumes/")
     p.add_argument("--yes", action="store_true", help="do not ask before deleting data")
 
@@ -94,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("start", "start a stopped service"),
         ("recreate", "recreate a service's container (picks up compose file and .env changes)"),
     ):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, help=text, parents=[turn])
         p.add_argument("service", metavar="SVC", choices=SERVICES)
 
     p = sub.add_parser("logs", help="print the services' logs (all interleaved, or the ones named)")
@@ -239,6 +245,16 @@ def _progress(event: ProgressEvent) -> None:
     if event.text and event.text != event.status:
         text += f"  {event.text}"
     print(text, flush=True)
+
+
+def wait_turn(stack: Stack, seconds: int | None) -> None:
+    """--wait-turn: how long the action waits for another liar-tui's compose to finish; without
+    it a refusal names the option."""
+    if seconds is None:
+        stack.busy_hint = "; or let it wait: --wait-turn SECONDS"
+        return
+    stack.turn_wait = float(seconds)
+    stack.on_turn_wait = lambda why: _say(f"waiting for its turn (up to {seconds}s): {why}")
 
 
 def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
@@ -486,6 +502,8 @@ def _main(args: argparse.Namespace) -> int:
         from .stack.compose import Stack
 
         stack = Stack(project)
+        if hasattr(args, "wait_turn"):
+            wait_turn(stack, args.wait_turn)
         if args.command in cli_backup.COMMANDS:
             return cli_backup.handle(stack, args)
         handlers = {

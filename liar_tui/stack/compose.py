@@ -26,6 +26,7 @@ from python_on_whales.exceptions import DockerException
 from .engine import Engine
 from .errors import (
     BadBindAddress,
+    ComposeBusy,
     ComposeMissing,
     EngineMissing,
     ProjectElsewhere,
@@ -37,7 +38,7 @@ from .errors import (
     StackError,
     UnknownService,
 )
-from .locks import compose_turn
+from .locks import TURN_WAIT, compose_turn
 from .model import BACKUP_SERVICES as DATA_SERVICES
 from .model import SERVICES, ActionResult, ProgressEvent, ServiceState
 from .project import Project
@@ -200,6 +201,11 @@ class Stack:
     def __init__(self, project: Project, engine: Engine | None = None) -> None:
         self.project = project
         self._engine = engine
+        # how long an action waits for its compose turn while another liar-tui has it, who
+        # hears why it waits, and what a refusal adds (the CLI's --wait-turn sets all three)
+        self.turn_wait = TURN_WAIT
+        self.on_turn_wait: Callable[[str], None] | None = None
+        self.busy_hint = ""
         for key, value in COMPOSE_ENV.items():
             os.environ.setdefault(key, value)
         self.docker = DockerClient(
@@ -366,7 +372,7 @@ class Stack:
         `after` once it succeeded, still in that turn."""
         started = time.monotonic()
         try:
-            with compose_turn(self.project, services):
+            with self._turn(services):
                 result = fn()
                 if result is not None and hasattr(result, "__iter__") and not isinstance(result, (str, bytes, list)):
                     for _source, raw in result:  # a stream_logs generator: compose's progress lines
@@ -383,6 +389,16 @@ class Stack:
             return ActionResult(action, tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
         return ActionResult(action, tuple(services), True, "", time.monotonic() - started)
 
+    @contextlib.contextmanager
+    def _turn(self, services: list[str]) -> Iterator[None]:
+        try:
+            with compose_turn(self.project, services, wait=self.turn_wait, on_wait=self.on_turn_wait):
+                yield
+        except ComposeBusy as exc:
+            if self.busy_hint:
+                raise ComposeBusy(f"{exc}{self.busy_hint}") from None
+            raise
+
     def up_events(
         self, services: list[str] | None = None, *, wait: bool = False, wait_timeout: int | None = None
     ) -> Iterator[ProgressEvent | ActionResult]:
@@ -392,7 +408,7 @@ class Stack:
         started = time.monotonic()
         with contextlib.ExitStack() as turn:
             try:
-                turn.enter_context(compose_turn(self.project))
+                turn.enter_context(self._turn([]))
             except StackError as exc:
                 yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
                 return

@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,15 +31,18 @@ def take(path: Path, *, wait: float = 0.0, parents: bool = True, shared: bool = 
         path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + wait
+    pause = 0.01
     while True:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             break
         except OSError:
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 os.close(fd)
                 return None
-            time.sleep(0.01)
+            time.sleep(min(pause, left))
+            pause = min(pause * 1.5, 0.25)  # a cron job waiting minutes looks 4 times a second
     if mark and not shared:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
@@ -83,30 +86,45 @@ TURN_WAIT = 1.0
 
 
 @contextlib.contextmanager
-def compose_turn(project: "Project", services: Sequence[str] = (), *, wait: float = TURN_WAIT) -> Iterator[None]:
+def compose_turn(project: "Project", services: Sequence[str] = (), *, wait: float = TURN_WAIT,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """This action's turn to run compose on `services` of the project (none: the whole stack, as
     up and down), across every liar-tui of the project: consoles, headless commands, cron and
     autoheal. Two composes at once on one service broke it (QA: an up during a recreate of
     postgres: both failed, "No such container: <id>_liar-game-postgres", and postgres was left
     with no container). An action on services holds the project's compose lock shared and each
-    service's exclusively; up and down hold the project's exclusively. Taken at once or refused
-    with one line (ComposeBusy) naming who has it: a lock waited for would hang a cron job or a
-    console's quit behind a long `up --wait`. Refused too while a restore of the project runs (it
-    stops and starts the services itself; it looks at these locks in turn). Where docker/ cannot
-    be written (made by root), there is no lock to take and compose runs as before."""
+    service's exclusively; up and down hold the project's exclusively. Barred too while a restore
+    of the project runs (it stops and starts the services itself; it looks at these locks in
+    turn). Where docker/ cannot be written (made by root), there is no lock to take and compose
+    runs as before.
+
+    A busy turn is waited for `wait` seconds, then refused with one line (ComposeBusy) naming who
+    has it: the console and headless commands wait a moment only (a lock waited for would hang a
+    console's quit behind a long `up --wait`); a cron job asks for longer (`--wait-turn`).
+    `on_wait` hears that line once when the first second has not been enough."""
+    deadline = time.monotonic() + wait
+    told = False
+
+    def busy(message: str) -> None:
+        nonlocal told
+        if on_wait is not None and not told and deadline - time.monotonic() > 0:
+            on_wait(message)
+            told = True
+
     fds: list[int] = []
     try:
         try:
             path = project.lock_path("compose")
-            fd = take(path, wait=wait, shared=bool(services), mark=False)
+            what = "an up or a down" if services else "an up, a down or a service action"
+            fd = _take_waiting(path, deadline, shared=bool(services), mark=False,
+                               busy=lambda: busy(f"another liar-tui is running compose on {project.name} ({what})"))
             if fd is None:
-                what = "an up or a down" if services else "an up, a down or a service action"
                 raise ComposeBusy(f"another liar-tui is running compose on {project.name} ({what}): wait for it to "
                                   f"finish, then run this again")
             fds.append(fd)
             for service in sorted(set(services)):
                 path = project.lock_path(f"compose-{service}")
-                fd = take(path, wait=wait)
+                fd = _take_waiting(path, deadline, busy=lambda: busy(f"another liar-tui is acting on {service}{holder(path)}"))
                 if fd is None:
                     raise ComposeBusy(f"another liar-tui is acting on {service}{holder(path)}: wait for it to "
                                       f"finish, then run this again")
@@ -114,12 +132,24 @@ def compose_turn(project: "Project", services: Sequence[str] = (), *, wait: floa
         except OSError:
             pass
         restore = project.lock_path("restore")
-        if held(restore):
-            raise ComposeBusy(f"a restore of {project.name} is running{holder(restore)}: wait for it to finish")
+        while held(restore):
+            if time.monotonic() >= deadline:
+                raise ComposeBusy(f"a restore of {project.name} is running{holder(restore)}: wait for it to finish")
+            busy(f"a restore of {project.name} is running{holder(restore)}")
+            time.sleep(0.1)
         yield
     finally:
         for fd in fds:
             os.close(fd)  # also lets the flock go
+
+
+def _take_waiting(path: Path, deadline: float, *, busy: Callable[[], None], **kw: bool) -> int | None:
+    """take() until `deadline`, calling `busy` once the first TURN_WAIT has not been enough."""
+    fd = take(path, wait=min(TURN_WAIT, max(0.0, deadline - time.monotonic())), **kw)
+    if fd is None and deadline > time.monotonic():
+        busy()
+        fd = take(path, wait=max(0.0, deadline - time.monotonic()), **kw)
+    return fd
 
 
 def compose_busy(project: "Project", services: Sequence[str]) -> str:

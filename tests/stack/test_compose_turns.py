@@ -5,6 +5,8 @@ the other liar-tui is a process holding its turn (locks.compose_turn, which the 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,8 @@ def test_actions_wait_their_turn_across_liar_tuis(running_stack: Project, tmp_pa
         busy = f"another liar-tui is acting on redis (pid {pid}): wait for it to finish"
         restart = cli(project, "restart", "redis")
         assert restart.returncode == 1, restart
-        assert restart.stderr.strip().splitlines() == [f"liar-tui: restart redis failed: {busy}, then run this again"], restart.stderr
+        assert restart.stderr.strip().splitlines() == [
+            f"liar-tui: restart redis failed: {busy}, then run this again; or let it wait: --wait-turn SECONDS"], restart.stderr
         up = cli(project, "up")
         assert up.returncode == 1 and f"another liar-tui is running compose on {project.name}" in up.stderr, up
         with pytest.raises(BackupError, match=rf"another liar-tui is acting on redis \(pid {pid}\)"):
@@ -39,4 +42,25 @@ def test_actions_wait_their_turn_across_liar_tuis(running_stack: Project, tmp_pa
     stackkit.wait_health(project, "nginx", "healthy")
     again = cli(project, "restart", "redis")  # the turn went with the other liar-tui
     assert again.returncode == 0, again
+    stackkit.wait_health(project, "redis", "healthy")
+
+
+def test_with_wait_turn_an_action_waits_for_the_other_liar_tui_instead_of_failing(running_stack: Project) -> None:
+    """cron's `restart --wait-turn N` meeting a console's action: it says why it waits, then acts."""
+    project = running_stack
+    before = stackkit.inspect(stackkit.state_of(project, "redis").container_id)["State"]["StartedAt"]
+    with other_liar_tui(project, ("redis",)) as pid:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "liar_tui", "--project-dir", str(project.root), "--project-name", project.name,
+             "restart", "redis", "--wait-turn", "120"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=stackkit.REPO)
+        assert waiting.stdout is not None
+        said = waiting.stdout.readline()
+        assert said == f"waiting for its turn (up to 120s): another liar-tui is acting on redis (pid {pid})\n", said
+        assert waiting.poll() is None  # still waiting: the other liar-tui has the turn
+        assert stackkit.inspect(stackkit.state_of(project, "redis").container_id)["State"]["StartedAt"] == before
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, (out, err)
+    assert "restart redis: done in " in out, out
+    assert stackkit.inspect(stackkit.state_of(project, "redis").container_id)["State"]["StartedAt"] != before
     stackkit.wait_health(project, "redis", "healthy")

@@ -4,6 +4,11 @@ flocks between real processes; the engine is not involved."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +64,6 @@ def test_refused_while_a_restore_runs(project: Project) -> None:
             with turn(project, "redis"):
                 pass
     finally:
-        import os
-
         os.close(fd)
     with turn(project, "redis"):
         pass
@@ -72,3 +75,56 @@ def test_no_lock_to_take_where_docker_cannot_be_written(project: Project) -> Non
     with turn(project, "redis"):
         ran = True
     assert ran
+
+
+@contextlib.contextmanager
+def held_for(project: Project, services: tuple[str, ...], seconds: float) -> Iterator[None]:
+    """Another liar-tui holding its turn on `services` now, letting it go after `seconds`."""
+    holding = threading.Event()
+
+    def hold() -> None:
+        with other_liar_tui(project, services):
+            holding.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        thread.join()
+
+
+@pytest.mark.parametrize("services, mine", [(("redis",), ("redis",)), ((), ("nginx",)), (("postgres",), ())])
+def test_a_longer_wait_gets_the_turn_when_the_other_lets_go_and_says_why_it_waits_once(
+        project: Project, services: tuple[str, ...], mine: tuple[str, ...]) -> None:
+    heard: list[str] = []
+    with held_for(project, services, 2.0):
+        started = time.monotonic()
+        with locks.compose_turn(project, mine, wait=30, on_wait=heard.append):
+            waited = time.monotonic() - started
+    assert 1.5 < waited < 5, waited
+    assert len(heard) == 1, heard
+    assert heard[0].startswith("another liar-tui is "), heard
+
+
+def test_a_longer_wait_ends_in_the_same_refusal(project: Project) -> None:
+    heard: list[str] = []
+    with other_liar_tui(project, ("redis",)) as pid:
+        started = time.monotonic()
+        with pytest.raises(ComposeBusy, match=rf"acting on redis \(pid {pid}\): wait for it to finish"):
+            with locks.compose_turn(project, ("redis",), wait=2.5, on_wait=heard.append):
+                pass
+        assert 2.4 < time.monotonic() - started < 4
+    assert heard == [f"another liar-tui is acting on redis (pid {pid})"]
+
+
+def test_a_longer_wait_outlasts_a_restore(project: Project) -> None:
+    fd = locks.take(project.lock_path("restore"))
+    heard: list[str] = []
+    threading.Timer(1.5, os.close, (fd,)).start()
+    started = time.monotonic()
+    with locks.compose_turn(project, ("redis",), wait=30, on_wait=heard.append):
+        assert 1.4 < time.monotonic() - started < 4
+    assert heard == [f"a restore of t is running (pid {os.getpid()})"]
