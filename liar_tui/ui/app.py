@@ -261,6 +261,9 @@ class LiarApp(App[int]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.force-quit", show=False, priority=True, tooltip="Quit (from anywhere)"),
         Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False, priority=True, tooltip="Command palette: every action"),
+        # k9s's command mode: not a priority key, so a search or a file name still takes a ':'
+        Binding("colon", "command_palette", "Commands", id="app.command-mode", show=False,
+                tooltip="Command palette (k9s's command mode)"),
         Binding("ctrl+z", "suspend_console", "Suspend", id="app.suspend", show=False, priority=True,
                 tooltip="Suspend to the shell (fg brings the console back)"),
     ]

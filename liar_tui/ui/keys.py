@@ -30,6 +30,7 @@ def _display(key: str) -> str:
         "tab": "tab",
         "ampersand": "&",
         "plus": "+",
+        "colon": ":",
     }
     return names.get(key, key)
 

@@ -24,7 +24,7 @@ from liar_tui.ui.screens.activity import ActivityScreen
 from liar_tui.ui.screens.backups import BackupsScreen
 from liar_tui.ui.screens.main import MainScreen
 from liar_tui.ui.screens.modals import ConfirmDownScreen, HealthScreen, HelpScreen, SaveLogScreen
-from liar_tui.ui.widgets.logview import LogView
+from liar_tui.ui.widgets.logview import LogView, SearchBar
 
 
 #: Textual's generic keys every screen inherits (focus cycling, copy, its ctrl+c hint): not ours to list.
@@ -70,7 +70,7 @@ def test_help_lists_every_binding(messages: list[Any]) -> None:
             assert not missing, f"help misses {missing}"
             # every key of every binding is on its row
             rows = {r.binding_id: r.keys.split(" ") for r in app.main.key_rows()}
-            shown = {"question_mark": "?", "slash": "/", "escape": "esc", "plus": "+"}
+            shown = {"question_mark": "?", "slash": "/", "escape": "esc", "plus": "+", "colon": ":"}
             unlisted = [(c, k, i) for c, k, _, i in all_bindings() if shown.get(k, k) not in rows.get(i or "", [])]
             assert not unlisted, f"keys missing from their help rows: {unlisted}"
             for key, action in (("r", "Restart"), ("R", "Recreate"), ("E", "shell"), ("/", "Search"), ("q", "Quit")):
@@ -480,6 +480,24 @@ def test_command_palette_lists_the_actions() -> None:
             await pilot.press("enter")
             await wait_until(pilot, lambda: stack.calls, 5, what="recreate from the palette")
             assert stack.calls == [("recreate", ("postgres",))]
+
+    run_sync(run())
+
+
+def test_colon_opens_the_palette_as_k9s_command_mode_but_a_search_still_takes_it() -> None:
+    async def run() -> None:
+        app, _, _ = offline_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("colon")
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, CommandPalette)
+            await pilot.press("slash", "a", "colon", "b")
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, CommandPalette)
+            assert app.main.query_one(SearchBar).query_one(Input).value == "a:b"
 
     run_sync(run())
 
