@@ -593,7 +593,7 @@ def open_console(project: Project, args: argparse.Namespace) -> int:
 
     painted = prepaint is not None and prepaint.handover()
     try:
-        if painted:
+        if painted and prepaint is not None:
             driver_class = prepaint.driver_class()
         else:
             from .ui.driver import QuietInputDriver as driver_class

@@ -45,7 +45,7 @@ def _add_dir(p: argparse.ArgumentParser) -> None:
                    help=f"where backup sets live (default: ${BACKUP_DIR_ENV}, else <project>/backups)")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "backup",
         help="back up postgres, redis and minio; also `backup list`, `backup verify SET`, `backup prune --keep N`",

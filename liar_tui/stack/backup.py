@@ -26,6 +26,7 @@ What each service's backup is, and why:
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import json
@@ -226,6 +227,11 @@ class _Reporter:
         if self.fn is None:
             return
         self.fn(BackupProgress(self.service, self.phase, self.done, self.total, message))
+
+    def reach(self, done: int) -> None:
+        """`done` of the total so far (a count that is not a sum of steps)."""
+        self.done = done
+        self.add(0)
 
     def add(self, n: int) -> None:
         with self._lock:
@@ -889,11 +895,11 @@ class BackupManager:
                     for f in pending:
                         f.cancel()
                     wait(pending)
-                    exc = failed[0].exception()
-                    assert exc is not None
-                    if isinstance(exc, (BackupError, OSError)):
-                        raise exc
-                    raise access.s3_error(exc) from None
+                    error = failed[0].exception()
+                    assert error is not None
+                    if isinstance(error, (BackupError, OSError)):
+                        raise error
+                    raise access.s3_error(error) from None
                 entries = [e for f in futures if (e := f.result()) is not None]
             _check_cancel(cancel)
             for pack in packs:
@@ -1056,7 +1062,7 @@ class BackupManager:
                 return "stopped during verify" if stopped else ""
             time.sleep(0.1)
 
-    def _stream_file(self, access: StackAccess, service: str, path: Path, cmd: list[str], progress: ProgressFn | None,
+    def _stream_file(self, access: StackAccess, service: str, path: Path, cmd: builtins.list[str], progress: ProgressFn | None,
                      phase: str, cancel: threading.Event | None) -> tuple[ExecOutcome, bytes]:
         size = path.stat().st_size
         rep = _Reporter(progress, service, phase, size)
@@ -1065,7 +1071,7 @@ class BackupManager:
             st = access.running(service)
             try:
                 out = run_exec(self.engine.api, st.container_id, cmd, stdin=fh, on_stdout=buf.extend,
-                               on_stdin_progress=lambda n: (setattr(rep, "done", n), rep.add(0)), cancel=cancel)
+                               on_stdin_progress=rep.reach, cancel=cancel)
             except ExecCancelled:
                 raise BackupCancelled(f"{phase} cancelled") from None
         return out, bytes(buf)
@@ -1246,15 +1252,16 @@ class BackupManager:
             summary += f"; {roles_warning}"
         return summary, {"database": db, "tables": tables, "roles_dropped": dropped, "roles_kept": kept}
 
-    def _drop_later_roles(self, api: Any, container_id: str, psql: list[str],
-                          keep: set[str]) -> tuple[list[str], list[str], str]:
+    def _drop_later_roles(self, api: Any, container_id: str, psql: builtins.list[str],
+                          keep: set[str]) -> tuple[builtins.list[str], builtins.list[str], str]:
         """Roles the cluster has and the set does not (made after the backup): dropped, so the
         roles are the backup moment's too. Their objects in the restored database went with it;
         one that still owns something elsewhere cannot be dropped and is reported as kept."""
         out, text = exec_capture(api, container_id, [*psql, "-At", "-c", "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"])
         if not out.ok:
             return [], [], f"roles made after the backup not checked ({self.redact(out.last_error_line())})"
-        dropped, kept = [], []
+        dropped: list[str] = []
+        kept: list[str] = []
         for role in (r for r in text.decode("utf-8", "replace").splitlines() if r and r not in keep):
             out = run_exec(api, container_id, [*psql, "-c", f"DROP ROLE {quote_ident(role)}"])
             (dropped if out.ok else kept).append(role)
@@ -1326,7 +1333,7 @@ wc -c < "$dbfile"
                 try:
                     out = run_exec(api, helper, ["sh", "-c", script, "restore", names["dir"], names["appenddirname"],
                                                  names["appendfilename"], names["dbfilename"]],
-                                   stdin=fh, on_stdin_progress=lambda n: (setattr(rep, "done", n), rep.add(0)), cancel=cancel)
+                                   stdin=fh, on_stdin_progress=rep.reach, cancel=cancel)
                 except ExecCancelled:
                     raise BackupCancelled("restore cancelled: redis is stopped with its old data; start it with `liar-tui start redis`") from None
             if not out.ok:
@@ -1408,7 +1415,7 @@ wc -c < "$dbfile"
             # Objects and buckets that are not in the set go.
             for bucket in existing:
                 _check_cancel(cancel, "restore")
-                keep = want_keys.get(bucket) if bucket in want_keys else set()
+                keep = want_keys[bucket] if bucket in want_keys else set()
                 removed += remove_extra(bucket, keep)
                 if bucket not in want_keys:
                     for attempt in range(3):
@@ -1449,11 +1456,11 @@ wc -c < "$dbfile"
                 for f in pending:
                     f.cancel()
                 wait(pending)
-                exc = failed[0].exception()
-                assert exc is not None
-                if isinstance(exc, BackupCancelled):
-                    raise exc
-                error = exc if isinstance(exc, BackupError) else access.s3_error(exc, "minio restore")
+                first = failed[0].exception()
+                assert first is not None
+                if isinstance(first, BackupCancelled):
+                    raise first
+                error = first if isinstance(first, BackupError) else access.s3_error(first, "minio restore")
                 raise BackupError(f"{error}; minio holds part of the set now: restore it again once minio is "
                                   f"healthy") from None
         # What the server now lists must be exactly the set: same buckets, keys and sizes.

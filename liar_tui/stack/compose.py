@@ -209,7 +209,7 @@ class Stack:
         for key, value in COMPOSE_ENV.items():
             os.environ.setdefault(key, value)
         self.docker = DockerClient(
-            compose_files=project.compose_files(),
+            compose_files=[*project.compose_files()],
             compose_project_name=project.name,
             compose_env_files=[project.env_file] if project.env_file.exists() else [],
             compose_project_directory=project.compose_dir,
@@ -258,7 +258,7 @@ class Stack:
     def config(self) -> dict:
         """The resolved compose model (compose validates the file)."""
         try:
-            return self.docker.compose.config(return_json=True)  # type: ignore[return-value]
+            return self.docker.compose.config(return_json=True)
         except DockerException as exc:
             raise InvalidComposeFile(
                 f"compose rejects {self.project.rel(self.project.compose_file)}: "
@@ -437,7 +437,7 @@ class Stack:
                 pull="missing",
                 stream_logs=True,
             )
-            for _source, raw in stream:  # type: ignore[union-attr]
+            for _source, raw in stream:
                 line = raw.decode("utf-8", "replace")
                 stderr_lines.append(line)
                 del stderr_lines[:-200]
@@ -527,7 +527,7 @@ class Stack:
         if self.project.env_file.exists() or not self.project.env_example.exists():
             return self.docker
         return DockerClient(
-            compose_files=self.project.compose_files(),
+            compose_files=[*self.project.compose_files()],
             compose_project_name=self.project.name,
             compose_env_files=[self.project.env_example],
             compose_project_directory=self.project.compose_dir,

@@ -143,7 +143,7 @@ def compose_hashes(stack: "Stack", timeout: float = 20) -> dict[str, str]:
 
 def file_stamps(paths: list[Path]) -> tuple:
     """(path, mtime, size, inode) of each file, None for one that is missing: equal stamps, same files."""
-    out = []
+    out: list[tuple[str, int | None, int | None, int | None]] = []
     for path in paths:
         try:
             st = path.stat()

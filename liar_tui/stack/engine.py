@@ -173,8 +173,8 @@ class Engine:
         container: str,
         *,
         follow: bool = True,
-        tail: int | str = 200,
-        since: int | float | None = None,
+        tail: int | str | None = 200,
+        since: float | str | None = None,
         timestamps: bool = True,
     ) -> Any:
         """The raw log stream (multiplexed stdout/stderr; read with chunks(), close() to stop)."""

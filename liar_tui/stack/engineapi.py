@@ -14,11 +14,12 @@ until close); http.client would add ~20 ms of imports (its email parser) to ever
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 DEFAULT_API_VERSION = "1.41"
@@ -80,7 +81,7 @@ class _Connection:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.reader = sock.makefile("rb", buffering=READ_SIZE)
+        self.reader = cast(io.BufferedReader, sock.makefile("rb", buffering=READ_SIZE))
 
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None, version: str = "1.1") -> None:
         lines = [f"{method} {url} HTTP/{version}"]
@@ -397,17 +398,17 @@ class EngineAPI:
         return data.strip() == b"OK"
 
     def version(self, api_version: bool = True) -> dict[str, Any]:
-        return self._json("GET", "/version", versioned=api_version)  # type: ignore[no-any-return]
+        return self._json("GET", "/version", versioned=api_version)
 
     # -- containers ---------------------------------------------------------------------------
     def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # noqa: A002
         return self._json("GET", "/containers/json", {"all": int(all), "filters": _filters(filters)}) or []
 
     def inspect_container(self, container: str) -> dict[str, Any]:
-        return self._json("GET", f"/containers/{quote(container, safe='')}/json")  # type: ignore[no-any-return]
+        return self._json("GET", f"/containers/{quote(container, safe='')}/json")
 
     def top(self, container: str, ps_args: str | None = None) -> dict[str, Any]:
-        return self._json("GET", f"/containers/{quote(container, safe='')}/top", {"ps_args": ps_args})  # type: ignore[no-any-return]
+        return self._json("GET", f"/containers/{quote(container, safe='')}/top", {"ps_args": ps_args})
 
     def kill(self, container: str, signal: str | int | None = None) -> None:
         self.request("POST", f"/containers/{quote(container, safe='')}/kill", {"signal": signal})
@@ -450,13 +451,13 @@ class EngineAPI:
             payload["Cmd"] = list(command)
         if entrypoint is not None:
             payload["Entrypoint"] = list(entrypoint)
-        return self._json("POST", "/containers/create", {"name": name}, payload)  # type: ignore[no-any-return]
+        return self._json("POST", "/containers/create", {"name": name}, payload)
 
     def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
         self.request("DELETE", f"/containers/{quote(container, safe='')}", {"force": int(force), "v": int(v)})
 
     def inspect_image(self, image: str) -> dict[str, Any]:
-        return self._json("GET", f"/images/{quote(image, safe='/:@')}/json")  # type: ignore[no-any-return]
+        return self._json("GET", f"/images/{quote(image, safe='/:@')}/json")
 
     def get_archive(self, container: str, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
         """A tar of `path` in the container (chunks) and the engine's stat of it."""
@@ -537,7 +538,7 @@ class EngineAPI:
             payload["Env"] = [f"{k}={v}" for k, v in environment.items()]
         if workdir:
             payload["WorkingDir"] = workdir
-        return self._json("POST", f"/containers/{quote(container, safe='')}/exec", payload=payload)  # type: ignore[no-any-return]
+        return self._json("POST", f"/containers/{quote(container, safe='')}/exec", payload=payload)
 
     def exec_start(self, exec_id: str) -> HijackedSocket:
         """Start an exec attached: the engine switches protocols and the socket carries the
@@ -581,4 +582,4 @@ class EngineAPI:
         return HijackedSocket(sock, rest)
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/exec/{quote(exec_id, safe='')}/json")  # type: ignore[no-any-return]
+        return self._json("GET", f"/exec/{quote(exec_id, safe='')}/json")

@@ -31,7 +31,7 @@ def _interpolate(value: str, known: dict[str, str]) -> str:
         got = known.get(name, os.environ.get(name))
         op, arg = m.group(2), m.group(3) or ""
         if op in (":-", "-"):
-            return got if (got if op == ":-" else got is not None) else arg
+            return (got or "") if (got if op == ":-" else got is not None) else arg
         if op in (":+", "+"):
             return arg if (got if op == ":+" else got is not None) else ""
         return got or ""

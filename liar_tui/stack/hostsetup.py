@@ -112,7 +112,7 @@ def install_compose_plugin(say: Say) -> None:
 
 def _compose_binary_from_pip() -> Path:
     try:
-        import compose as compose_pkg  # type: ignore[import-not-found]
+        import compose as compose_pkg
 
         candidate = Path(compose_pkg.__file__).parent / "docker-compose"
         if candidate.exists():

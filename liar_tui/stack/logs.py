@@ -267,7 +267,7 @@ class LogDecoder:
                 data = bytes(buf)
                 buf.clear()
                 return data
-        out: list[bytes] = []
+        out: list[bytes | bytearray] = []
         pos, end, remaining = 0, len(buf), self._remaining
         if remaining:  # the rest of a frame begun in an earlier chunk
             take = min(remaining, end)
@@ -474,7 +474,7 @@ class LogFollower:
         def run(handle: StreamHandle) -> None:
             wake = self._wake[service]
             last_ts = ""
-            since: float | None = None
+            since: float | str | None = None
             first = True
             errors = 0
             after_flood = False
@@ -726,7 +726,7 @@ def service_log(
     follow: bool,
     redact: Callable[[str], str] | None = None,
     started_at: datetime | None = None,
-) -> Iterator[list[tuple[str, str]] | LogNotice]:
+) -> Generator[list[tuple[str, str]] | LogNotice, None, None]:
     """A service's log as lists of (timestamp, line) pairs (one per chunk the engine sends), the
     last `tail` lines first. With `follow` it goes on through restarts and recreates, as the
     console does: `docker logs -f` ends when its container stops, so `liar-tui logs redis -f`

@@ -316,7 +316,7 @@ class ProcessRow:
 def parse_top(data: dict[str, Any] | None, limit: int = TOP_MAX) -> list[ProcessRow]:
     """The engine's `GET /containers/ID/top?ps_args=TOP_PS_ARGS` answer -> rows (bounded)."""
     titles = [str(t).upper() for t in (data or {}).get("Titles") or []]
-    col = {name: titles.index(name) for name in ("PID", "RSS", "ELAPSED", "COMMAND") if name in titles}
+    col: dict[str, int] = {name: titles.index(name) for name in ("PID", "RSS", "ELAPSED", "COMMAND") if name in titles}
     rows: list[ProcessRow] = []
     for raw in ((data or {}).get("Processes") or [])[:limit]:
         def cell(name: str) -> str:

@@ -171,7 +171,7 @@ class StackMonitor:
                     if handle.stopped:
                         return
                     attrs = (event.get("Actor") or {}).get("Attributes") or {}
-                    service = attrs.get(LABEL_SERVICE)
+                    service = str(attrs.get(LABEL_SERVICE) or "")
                     if service in self._states:
                         action = str(event.get("status") or event.get("Action") or "")
                         if action == "kill":

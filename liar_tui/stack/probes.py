@@ -30,7 +30,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .buckets import EXPECTED_BUCKETS
-from .envfile import Redactor
 from .model import SERVICES, ServiceState, count_of, format_bytes
 from .project import Project
 
@@ -489,7 +488,7 @@ def probe_minio(t: ProbeTarget, expected: tuple[str, ...] = EXPECTED_BUCKETS) ->
         return ProbeResult(t.service, FAIL, str(exc), {}, time.monotonic() - started)
     try:
         names = [b.name for b in client.list_buckets()]
-        buckets = []
+        buckets: list[dict[str, Any]] = []
         deadline = started + max(t.timeout * 2, 3.0)
         for name in names:
             count = size = 0
@@ -613,7 +612,7 @@ PROBES: dict[str, Callable[[ProbeTarget], ProbeResult]] = {
 }
 
 
-def _redacted(result: ProbeResult, redact: Redactor) -> ProbeResult:
+def _redacted(result: ProbeResult, redact: Callable[[str], str]) -> ProbeResult:
     def clean(value: Any) -> Any:
         if isinstance(value, str):
             return redact(value)
@@ -628,7 +627,7 @@ def _redacted(result: ProbeResult, redact: Redactor) -> ProbeResult:
     )
 
 
-def probe_service(target: ProbeTarget, redact: Redactor | None = None) -> ProbeResult:
+def probe_service(target: ProbeTarget, redact: Callable[[str], str] | None = None) -> ProbeResult:
     """Run one probe; a bug in a probe becomes a fail result, never an exception."""
     probe = PROBES[target.service]
     started = time.monotonic()

@@ -96,7 +96,7 @@ HEAP_SETTLE_AFTER = 3.0
 #: A view closed this long ago has been let go of: collect it and release the freed heap.
 VIEW_TIDY_AFTER = 1.0
 #: The signals that end the console as a quit does (end_unasked), and what the activity log says.
-UNASKED_WHY = {signal.SIGHUP: "its terminal went away (SIGHUP)", signal.SIGTERM: "SIGTERM"}
+UNASKED_WHY: dict[int, str] = {signal.SIGHUP: "its terminal went away (SIGHUP)", signal.SIGTERM: "SIGTERM"}
 #: State changes come in bursts (die, start, health_status): one probe round after the burst.
 PROBE_TRIGGER_DELAY = 1.0
 #: Autoheal steps that deserve a notification (the others go to the activity line and view).
@@ -119,6 +119,7 @@ class MonitorLike(Protocol):
     def history(self, service: str) -> list[StatsSample]: ...
     def refresh(self, service: str) -> ServiceState: ...
     def processes(self, service: str) -> list[ProcessRow] | None: ...
+    def container_config(self, service: str) -> Any: ...
 
 
 MonitorFactory = Callable[..., MonitorLike]
@@ -491,7 +492,7 @@ class LiarApp(App[int]):
         return (f"{', '.join(down)} {'is' if one else 'are'} not running: {what} needs {'it' if one else 'them'} "
                 f"running ({self.key_for('service.toggle')} in the main view starts the selected service)")
 
-    def key_for(self, binding_id: str, screen: type | None = None) -> str:
+    def key_for(self, binding_id: str, screen: type[Any] | None = None) -> str:
         """The key(s) a binding has now (after the keymap), for hints: 'R', 'ctrl+a'. Looked up
         in the main screen's bindings, or `screen`'s."""
         for binding in (screen or MainScreen).BINDINGS:

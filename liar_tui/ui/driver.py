@@ -77,7 +77,8 @@ class QuietInputDriver(LinuxDriver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._file = _TerminalFile(self._file, lambda: self._terminal_gone("a write to it failed"))
+        # a wrapper with the file's calls, typed as Textual's file
+        self._file = _TerminalFile(self._file, lambda: self._terminal_gone("a write to it failed"))  # type: ignore[assignment]
 
     def _terminal_gone(self, how: str) -> None:
         from .messages import TerminalGone

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def freeze() -> None:
@@ -73,7 +74,7 @@ class BurstHeap:
         *,
         max_pause: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
-        collector: object = gc,
+        collector: Any = gc,
         release: Callable[[], None] = release_free_memory,
     ) -> None:
         self.max_pause = max_pause

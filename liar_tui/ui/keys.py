@@ -94,14 +94,15 @@ def binding_groups() -> list[tuple[str, list[type]]]:
     from .widgets.logview import LogView
     from .widgets.panes import ServicesPanel
 
+    dialogs: tuple[type, ...] = (JobScreen, RestoreConfirmScreen, QuitDuringJobScreen, ConfirmDownScreen, SaveLogScreen,
+                                 LogRangeScreen, HelpScreen)
     return [
         ("the main view", [LiarApp, MainScreen, ServicesPanel]),
         ("the log", [LiarApp, MainScreen, LogView]),
         ("the health view", [LiarApp, HealthScreen]),
         ("the activity view", [LiarApp, ActivityScreen]),
         ("the backups view", [LiarApp, BackupsScreen, SetsTable]),
-        *((f"the {cls.__name__} dialog", [LiarApp, cls]) for cls in
-          (JobScreen, RestoreConfirmScreen, QuitDuringJobScreen, ConfirmDownScreen, SaveLogScreen, LogRangeScreen, HelpScreen)),
+        *((f"the {cls.__name__} dialog", [LiarApp, cls]) for cls in dialogs),
     ]
 
 

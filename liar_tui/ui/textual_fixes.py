@@ -24,6 +24,8 @@ def size_dumb_console(console: Any) -> bool:
     nothing was done (not a dumb terminal, or no terminal to ask)."""
     if not console.is_dumb_terminal:
         return False
+    if sys.__stdout__ is None:
+        return False
     try:
         size = os.get_terminal_size(sys.__stdout__.fileno())
     except (OSError, ValueError, AttributeError):
@@ -50,6 +52,6 @@ def unpin_styles_caches() -> bool:
         return by_colours(base_background, background)
 
     get_inner_outer._liar_unpinned = True  # type: ignore[attr-defined]
-    StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign]
-    method.cache_clear()  # let go of whatever it holds already
+    StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign,assignment]
+    method.cache_clear()  # type: ignore[union-attr]  # let go of whatever it holds already
     return True

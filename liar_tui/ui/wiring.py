@@ -123,7 +123,7 @@ class ConsoleWiring:
         self._compose_cache: Any = None  # drift.ComposeConfigCache, on the first drift check
 
     # -- the monitor --------------------------------------------------------------------------
-    def callbacks(self) -> dict[str, Callable[[Any], None]]:
+    def callbacks(self) -> dict[str, Any]:
         """StackMonitor's callbacks: state goes to the UI and (once started) the recorder and healer."""
         cbs = self.relay.callbacks()
         cbs["on_state"] = self._on_state

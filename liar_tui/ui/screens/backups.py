@@ -700,7 +700,7 @@ class BackupsScreen(SaysWhyKeyIsOff, Screen[None]):
                 return f"a {app.backup_job.kind} is running: one at a time"
             if not app.engine_connected:
                 return "the Docker engine is unreachable: backups come back when it does"
-            wanted = app.backup_services if action == "new" else tuple(self.selected.services)  # type: ignore[union-attr]
+            wanted = app.backup_services if action == "new" else tuple(self.selected.services)
             conflict = app.job_conflict(wanted)
             if conflict:
                 return conflict

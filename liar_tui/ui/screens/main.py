@@ -24,6 +24,8 @@ from .modals import ConfirmDownScreen, HelpScreen, LogRangeScreen, SaveLogScreen
 from .style import SaysWhyKeyIsOff
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from ..app import LiarApp
 
 #: Below this size the panes collapse into a compact table.
@@ -73,7 +75,7 @@ class CalmFooter(Footer):
 
         items = list(super().compose())
         palette = [i for i in items if isinstance(i, FooterKey) and i.has_class("-command-palette")]
-        keys = [i for i in items if i not in palette]
+        keys: list[Any] = [i for i in items if i not in palette]  # FooterKeys (checked below)
         if not all(isinstance(k, FooterKey) for k in keys):
             yield from items  # groups or labels (none here): the stock order
             return
@@ -86,7 +88,7 @@ class CalmFooter(Footer):
         yield from sorted(keys, key=lambda k: rank.get(k.action, (len(nodes), 0)))
         yield from palette
 
-    def bindings_changed(self, screen: Screen) -> None:  # type: ignore[override]
+    def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
             return
@@ -211,7 +213,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
         self.services = ServicesPanel(self._history)
         self.logs = LogPanel(max_lines)
         self.activity = TextBar(Text("starting…", style="dim"), id="activity")
-        self._follow_timer = None
+        self._follow_timer: Timer | None = None
         self._save_pending = False  # `w` while the log loads: the dialog opens once it has
         self._state_bindings: tuple[str, bool, bool] | None = None
 
@@ -219,7 +221,7 @@ class MainScreen(SaysWhyKeyIsOff, Screen[None]):
     def liar(self) -> "LiarApp":
         return self.app  # type: ignore[return-value]
 
-    def _history(self, service: str):  # type: ignore[no-untyped-def]
+    def _history(self, service: str):
         return self.liar.history(service)
 
     def compose(self) -> ComposeResult:

@@ -68,10 +68,10 @@ class LineWidget(Widget):
     def plain(self) -> str:
         return "\n".join(line.plain for line in self._lines)
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._lines)
 
-    def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
+    def get_content_width(self, container, viewport) -> int:
         return max((line.cell_len for line in self._lines), default=0)
 
     def notify_style_update(self) -> None:

@@ -728,7 +728,7 @@ class SearchBar(Horizontal):
         self._pending: str | None = None  # typed, not yet searched for
         self._debounce: Timer | None = None
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self):
         yield Label("/", id="search-label")
         yield OrderedInput(placeholder="search (regex) — enter: next, ctrl+r regex, ctrl+t case, esc: back", id="search-input")
 
@@ -795,7 +795,7 @@ class LogPanel(Vertical):
         #: table is hidden); after the target's name when it is the one followed.
         self.selected_status: tuple[str, Text] | None = None
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self):
         yield self.bar
         yield self.view
         yield self.search

@@ -158,7 +158,7 @@ class ServicesPanel(Vertical, can_focus=True):
         self.panes = [ServicePane(s, history) for s in services]
         self._header_width = -1
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self):
         yield TextBar(id="table-header")
         with Container(id="panes"):
             yield from self.panes
