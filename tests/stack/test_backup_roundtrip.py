@@ -406,8 +406,9 @@ def test_ctrl_c_in_a_minio_backup_stops_the_downloads(stack: Project, tmp_path: 
     from liar_tui import cli, cli_backup
     from liar_tui.stack import backup as backup_module
 
-    # Every block reports, and once Ctrl-C is sent each report takes 50 ms: the downloads left
-    # would take seconds, so whether they stop does not depend on how busy this machine is.
+    # Every block reports, and once Ctrl-C is sent each report takes 200 ms: the downloads left
+    # would take ten seconds or more, so whether they stop does not depend on how busy this
+    # machine is (at 50 ms, one run of the whole suite saw every object fetched: ~2.5 s).
     monkeypatch.setattr(backup_module, "PROGRESS_INTERVAL", 0.0)
     main = threading.get_ident()
     seen: list[BackupProgress] = []
@@ -419,7 +420,7 @@ def test_ctrl_c_in_a_minio_backup_stops_the_downloads(stack: Project, tmp_path: 
             if not sent:
                 sent.append(p.bytes_done)
                 signal.pthread_kill(main, signal.SIGINT)  # what Ctrl-C does to the CLI
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     monkeypatch.setattr(cli_backup._ProgressPrinter, "__call__", progress)
     sets = tmp_path / "sets"
