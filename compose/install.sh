@@ -30,7 +30,7 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import liar_tui, compose, pytest' >/dev/null 2>&1; then
+if ! .venv/bin/python -c 'import liar_tui, compose, pytest, mypy' >/dev/null 2>&1; then
   say "installing liar-tui into .venv (pip)"
   .venv/bin/pip install -q --disable-pip-version-check -e '.[offline,test]'
 fi
