@@ -373,6 +373,7 @@ class Stack:
         started = time.monotonic()
         try:
             with self._turn(services):
+                started = time.monotonic()  # "done in": compose's time, not the wait for a turn
                 result = fn()
                 if result is not None and hasattr(result, "__iter__") and not isinstance(result, (str, bytes, list)):
                     for _source, raw in result:  # a stream_logs generator: compose's progress lines
@@ -412,7 +413,7 @@ class Stack:
             except StackError as exc:
                 yield ActionResult("up", tuple(services), False, str(exc), time.monotonic() - started, exc.exit_code)
                 return
-            yield from self._up_events(services, started, wait, wait_timeout)
+            yield from self._up_events(services, time.monotonic(), wait, wait_timeout)
 
     def _up_events(self, services: list[str], started: float, wait: bool,
                    wait_timeout: int | None) -> Iterator[ProgressEvent | ActionResult]:
