@@ -46,6 +46,23 @@ class FollowedLogs:
             reader.join(timeout)
 
 
+def get_until_logged(port: int, marker: str, seen: list[str], timeout: float = 30) -> None:
+    """GET `marker` from nginx every half second until a followed log line holds it (nginx may
+    be starting again meanwhile), for `timeout` seconds at most; the caller asserts."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(marker in line for line in seen):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", marker)
+            conn.getresponse().read()
+        except OSError:
+            pass  # nginx is starting again
+        time.sleep(0.5)
+
+
 def test_all_four_services_healthy_on_loopback(running_stack: Project) -> None:
     states = stackkit.wait_all_healthy(running_stack)
     assert set(states) == set(SERVICES)
@@ -141,9 +158,7 @@ def test_cli_logs_follow_goes_on_through_a_restart_and_a_recreate_and_stops_on_c
     nginx is restarted or recreated (it used to end at the first restart, as `docker logs -f`
     does), each line once; what happened goes to stderr. Ctrl-C ends it at once, quietly (no
     traceback), with exit status 0."""
-    import http.client
     import signal
-    import time
     import uuid
 
     followed = FollowedLogs(running_stack, "nginx", "-f", "-n", "0", "-t")
@@ -152,15 +167,7 @@ def test_cli_logs_follow_goes_on_through_a_restart_and_a_recreate_and_stops_on_c
 
     def request_until_logged(step: str) -> str:
         marker = f"/followed-{step}-{uuid.uuid4().hex}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(marker in line for line in seen):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", marker)
-                conn.getresponse().read()
-            except OSError:
-                pass  # nginx is starting again
-            time.sleep(0.5)
+        get_until_logged(port, marker, seen)
         assert any(marker in line for line in seen), (step, seen[-5:], notes)
         return marker
 
@@ -196,10 +203,8 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
     """`liar-tui logs` with no service (or several) is `docker compose logs`: every line says
     whose it is; without -f each service's last lines are merged by the engine's timestamps; with
     -f all are followed at once, through a restart of one of them, and Ctrl-C ends it (0)."""
-    import http.client
     import re
     import signal
-    import time
     import uuid
 
     out = cli(running_stack, "logs", "-n", "5", "-t")
@@ -221,15 +226,7 @@ def test_cli_logs_of_several_services_are_prefixed_merged_by_time_and_followed(r
     try:
         # each service's last line: its stream is open (a restart before that would not be seen)
         stackkit.wait_for(lambda: {line.split(" ", 1)[0] for line in seen} >= set(SERVICES), 30, what="a line of every service")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(marker in line for line in seen):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", marker)
-                conn.getresponse().read()
-            except OSError:
-                pass
-            time.sleep(0.5)
+        get_until_logged(port, marker, seen)
         assert any(line.startswith("nginx    | ") and marker in line for line in seen), (seen[-5:], notes)
         assert Stack(running_stack).restart("redis", timeout=1).ok
         stackkit.wait_for(lambda: any(line.startswith("redis    | ") and "Ready to accept connections" in line for line in seen), 30,
