@@ -388,8 +388,10 @@ class StackAccess:
 
     def _connect_s3(self) -> Any:
         import urllib3
-        from minio import Minio
 
+        from .s3sdk import minio
+
+        Minio = minio().Minio
         host, port = self.address("minio", 9000, "MINIO_API_PORT")
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=120),
@@ -778,10 +780,10 @@ class BackupManager:
     # minio ---------------------------------------------------------------------------------------
     def _backup_minio(self, access: StackAccess, w: SetWriter, progress: ProgressFn | None,
                       cancel: threading.Event | None, tools: dict[str, str]) -> dict[str, Any]:
-        import minio
+        from .s3sdk import minio
 
         s3 = access.s3()
-        tools["minio-py"] = minio.__version__
+        tools["minio-py"] = minio().__version__
         # The set holds what was there when it was listed. A bucket or object deleted while the
         # backup runs (the stack keeps serving) is left out and counted, not a failed backup.
         vanished: list[str] = []

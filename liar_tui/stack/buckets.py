@@ -26,8 +26,10 @@ _CREDENTIAL_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenie
 def s3_client(host: str, port: int, env: Mapping[str, str], *, timeout: float = 2.0) -> "Minio":
     """A minio client with short timeouts and no retries: a dead server answers in `timeout`, not minutes."""
     import urllib3
-    from minio import Minio
 
+    from .s3sdk import minio
+
+    Minio = minio().Minio
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=timeout, read=timeout),
         retries=False,

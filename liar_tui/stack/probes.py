@@ -275,7 +275,9 @@ def preload_clients() -> None:
     import_psycopg()
     import redis  # noqa: F401
     import urllib3  # noqa: F401
-    from minio import Minio  # noqa: F401
+    from .s3sdk import minio
+
+    minio()
     from minio.error import S3Error  # noqa: F401
 
 
