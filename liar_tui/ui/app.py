@@ -770,7 +770,7 @@ class LiarApp(App[int]):
 
     # -- stack actions (thread workers; they post, never touch widgets) -------------------------
     def _stack(self) -> Any:
-        return self.wiring.stack()  # python-on-whales loads on first use, not at launch
+        return self.wiring.stack()  # actions run in a helper process (stack/actionhost.py)
 
     def _failure(self, action: str, services: tuple[str, ...], exc: BaseException, started: float) -> ActionResult:
         text = str(exc) if isinstance(exc, StackError) else f"{type(exc).__name__}: {exc}"

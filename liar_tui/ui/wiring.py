@@ -3,8 +3,9 @@
 One ConsoleWiring per console: the StackMonitor, whose state callback fans out to the UI relay,
 the ActivityRecorder and the AutoHealer (stack-layer objects, see activity.py and autoheal.py);
 the ActivityLog every action, state change, probe alarm and autoheal step goes to; the compose
-Stack, made on first use (python-on-whales costs ~200 ms and ~18 MB: not at launch); and a light
-compose view for drift checks that needs no python-on-whales at all.
+Stack's actions, run by a helper process (stack/actionhost.py: python-on-whales costs ~0.2 s and
+~12 MB that would stay in the console); and a light compose view for drift checks that needs no
+python-on-whales at all.
 
 Callbacks run on stack threads; the relay hands them to the app, which posts messages.
 """
@@ -236,9 +237,9 @@ class ConsoleWiring:
                 if self._stack_factory is not None:
                     self._stack_obj = self._stack_factory(self.project)
                 else:
-                    from ..stack.compose import Stack
+                    from ..stack.actionhost import HostedStack
 
-                    self._stack_obj = Stack(self.project)
+                    self._stack_obj = HostedStack(self.project)
             return self._stack_obj
 
     def _autoheal_restart(self, service: str) -> ActionResult:
@@ -287,6 +288,9 @@ class ConsoleWiring:
             pass
 
     def stop(self) -> None:
+        with self._stack_lock:
+            if self._stack_obj is not None and hasattr(self._stack_obj, "close"):
+                self._stack_obj.close()  # the action helper ends after its running actions
         if self.recorder is not None:
             self.recorder.close()  # another liar-tui on this project records the transitions now
         if self.healer is not None:

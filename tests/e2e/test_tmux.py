@@ -117,8 +117,14 @@ def test_restart_by_keyboard_at_80x24(running_stack: Project, tmux: TmuxServer) 
     state = stackkit.state_of(project, "redis")
     assert started_at(project, "redis") != before
     assert state.running and state.health.status == "healthy"
+    # the restart ran in the action helper: python-on-whales (pydantic) never loaded in the console
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    helpers = [p for p in procs if "liar_tui.stack.actionhost" in " ".join(p.cmdline())]
+    console = next(p for p in procs if p.cmdline()[1:2] and p.cmdline()[1].endswith("/liar-tui"))
+    assert len(helpers) == 1 and helpers[0].ppid() == console.pid, [p.cmdline() for p in procs]
+    assert "pydantic_core" not in Path(f"/proc/{console.pid}/maps").read_text()
 
-    quit_and_check_gone(tmux, "liar", pid, project)
+    quit_and_check_gone(tmux, "liar", pid, project)  # the helper too
 
 
 def test_exited_service_shown_and_started_by_keyboard_at_80x24(running_stack: Project, tmux: TmuxServer) -> None:
