@@ -36,7 +36,10 @@ recreated, so every console starts on a fresh nginx log. For each console:
 5. views (liar-tui only: the peers have no such views): --view-rounds rounds of opening the
    Backups, Activity and Health views in turn, each until it is on screen, then esc back to the
    services; RSS 3 s after each round (the last is reported). A session is more than one screen.
-6. quit with its quit key; the process tree must be gone within 5 s.
+6. an action (liar-tui only): r restarts the selected service (nginx) through the console's action
+   helper (a child process, ended 60 s after the last action); the key -> "✓ restart" on screen,
+   the tree's RSS 3 s after it (with the helper), and again 3 s after the helper has ended.
+7. quit with its quit key; the process tree must be gone within 5 s.
 
 Captures go through one tmux control-mode client (no fork per poll); the poll loop sleeps 2 ms
 between captures, and the measured round trip of a capture is printed as the poll overhead: a
@@ -99,7 +102,7 @@ def last_line(n: int) -> str:
     return f"burst{n} line {BURST_LINES}"
 
 #: What is measured, in this order (see the module docstring); --phases picks some.
-PHASES = ("launch", "idle", "kills", "bursts", "views")
+PHASES = ("launch", "idle", "kills", "bursts", "views", "action")
 #: liar-tui's views for the views phase: (key, text that shows it is open).
 VIEWS = (("V", "BACKUPS"), ("A", "ACTIVITY"), ("H", "Health ·"))
 
@@ -279,6 +282,7 @@ class ToolResult:
     kills: list[dict[str, Any]] = field(default_factory=list)
     bursts: list[dict[str, Any]] = field(default_factory=list)
     views_rss_mb: list[float] = field(default_factory=list)  # after each round of opening the views
+    action: dict[str, float] = field(default_factory=dict)  # the action phase's figures
     quit_clean: bool | None = None
     quit_seconds: float | None = None
     load_before: list[float] = field(default_factory=list)
@@ -430,6 +434,34 @@ class Bench:
             result.views_rss_mb.append(rss_mb(pid))
             log(f"liar-tui: views round {n + 1}: RSS {result.views_rss_mb[-1]:.1f} MB")
 
+    def action(self, session: str, pid: int, result: ToolResult) -> None:
+        def helpers() -> list[psutil.Process]:
+            found = []
+            for p in tree(pid):
+                try:
+                    if "liar_tui.stack.actionhost" in " ".join(p.cmdline()):
+                        found.append(p)
+                except psutil.Error:
+                    pass
+            return found
+
+        t0 = time.monotonic()
+        self.tmux.send_keys(session, "r")
+        self.tmux.wait_for(session, lambda s: "✓ restart nginx" in s, timeout=60, interval=0.02, what="the restart done")
+        done = time.monotonic()
+        time.sleep(3.0)
+        with_helper = rss_mb(pid)
+        seen = bool(helpers())
+        while helpers() and time.monotonic() < done + 120:
+            time.sleep(0.5)
+        gone = time.monotonic()
+        time.sleep(3.0)
+        result.action = {"seconds": done - t0, "rss_with_helper_mb": with_helper, "helper_seen": float(seen),
+                         "helper_gone_after_s": gone - done, "rss_after_mb": rss_mb(pid)}
+        log(f"liar-tui: r (restart nginx) done on screen after {done - t0:.2f} s; RSS {with_helper:.1f} MB with the "
+            f"helper{'' if seen else ' (NOT SEEN)'}, {result.action['rss_after_mb']:.1f} MB after it ended "
+            f"({gone - done:.0f} s after the action)")
+
     def bursts(self, tool: toolkit.Tool, session: str, pid: int, result: ToolResult) -> None:
         tool.open_burst_view(self.tmux, session, self.target)
         time.sleep(1.0)
@@ -575,6 +607,8 @@ class Bench:
                 self.bursts(tool, session, pid, result)
             if "views" in self.args.phases and tool.name == "liar-tui":
                 self.views(session, pid, result)
+            if "action" in self.args.phases and tool.name == "liar-tui":
+                self.action(session, pid, result)
             pids = [p.pid for p in tree(pid)]
             t0 = time.monotonic()
             for n, key in enumerate(tool.quit_keys):
@@ -649,6 +683,9 @@ def summary(r: ToolResult) -> dict[str, float]:
         "rss_after_burst2_mb": rss_after[1] if len(rss_after) > 1 else float("nan"),
         "rss_peak_mb": max([b["rss_peak_mb"] for b in r.bursts], default=float("nan")),
         "rss_views_mb": r.views_rss_mb[-1] if r.views_rss_mb else float("nan"),
+        "action_s": r.action.get("seconds", float("nan")),
+        "rss_action_helper_mb": r.action.get("rss_with_helper_mb", float("nan")),
+        "rss_after_action_mb": r.action.get("rss_after_mb", float("nan")),
     }
 
 
@@ -675,6 +712,9 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("rss_after_burst1_mb", "RSS after 1 burst, MB", "{:.1f}", "<= 80"),
     ("rss_after_burst2_mb", "RSS after 2 bursts, MB", "{:.1f}", "<= 80"),
     ("rss_views_mb", "RSS after the rounds of views, MB", "{:.1f}", "<= 80"),
+    ("action_s", "r (restart) -> done on screen, s", "{:.2f}", "-"),
+    ("rss_action_helper_mb", "  RSS 3 s after it (the action helper alive), MB", "{:.1f}", "-"),
+    ("rss_after_action_mb", "RSS once the action helper has ended, MB", "{:.1f}", "<= 80"),
 ]
 
 
@@ -697,6 +737,7 @@ def verdict(key: str, liar: dict[str, float], lazy: dict[str, float] | None) -> 
         "rss_after_burst1_mb": TARGETS["rss_mb"],
         "rss_after_burst2_mb": TARGETS["rss_mb"],
         "rss_views_mb": TARGETS["rss_mb"],
+        "rss_after_action_mb": TARGETS["rss_mb"],
     }
     if key not in limits:
         return ""
