@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Started from a script's background job (`cmd &` without job control), the suite inherits
+# SIGINT ignored, and so would every liar-tui it starts: the Ctrl-C tests' followers then never
+# see their Ctrl-C (a full run started that way failed five of them). Python gives its children
+# SIGINT's default again when this process handles it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e"))
