@@ -1,7 +1,7 @@
 """The console's compose actions, run by a helper process: python-on-whales stays out of the console.
 
-A Stack (python-on-whales and pydantic) costs ~12 MB of RSS that Python never gives back and
-~0.2 s of imports that hold the GIL on the console's UI thread's interpreter. The console's
+A Stack (python-on-whales and pydantic) costs ~12 MB of RSS that a process keeps for good, and
+~0.2 s of imports holding the interpreter the console's UI thread shares. The console's
 actions (restart, stop, start, recreate, up, down, autoheal's restarts) go instead to a helper:
 `python -m liar_tui.stack.actionhost`, started at the first action and ended after `idle`
 seconds without one, so the console settles back to its idle figure. The first action after a
