@@ -70,10 +70,12 @@ def compose_prefix(project: Project) -> list[str]:
     return args
 
 
-def shell_command(project: Project, service: str, *, tty: bool = True, mark: str = "") -> list[str]:
+def shell_command(project: Project, service: str, *, tty: bool = True, mark: str = "",
+                  size: tuple[int, int] | None = None) -> list[str]:
     """The argv of an interactive shell in `service`. `tty=False` (stdin is a pipe or file)
     adds `-T` so scripts can feed it: `echo 'SELECT 1' | liar-tui shell postgres`. `mark` puts
-    LIAR_TUI_SHELL=<mark> in the shell's environment (see `run_shell`)."""
+    LIAR_TUI_SHELL=<mark> in the shell's environment (see `run_shell`). `size` (rows, columns):
+    the container's terminal is set to it before the program starts (see `sized`)."""
     if service not in SERVICES:
         raise ValueError(f"no service named {service!r}")
     program = SHELL_PROGRAMS[service]
@@ -81,8 +83,36 @@ def shell_command(project: Project, service: str, *, tty: bool = True, mark: str
         # a script fed to psql stops at its first error and exits non-zero (psql's default goes on
         # and exits 0, so `... | liar-tui shell postgres` would report success after a failure)
         program = ["sh", "-c", 'exec psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']
+    if tty and size is not None:
+        program = sized(program, *size)
     marked = ["-e", f"{SHELL_MARK}={mark}"] if mark else []
     return [*compose_prefix(project), "exec", *([] if tty else ["-T"]), *marked, service, *program]
+
+
+def sized(program: list[str], rows: int, columns: int) -> list[str]:
+    """`program`, started after the container's terminal is set to rows x columns.
+
+    compose sets the exec's terminal size with a request sent once the exec has started; the
+    engine drops it when it comes before the process is registered (moby's known race), and the
+    terminal stays 0x0 until the window changes. psql then pages every result, even one row
+    (seen once in CI: `(END)` after a one-row SELECT). Set here, the size is right from the
+    start; compose's own resizes (and those after a window change) still apply. An image
+    without stty keeps compose's behaviour."""
+    rows, columns = int(rows), int(columns)
+    if rows <= 0 or columns <= 0:
+        return program
+    return ["sh", "-c", f'stty rows {rows} cols {columns} 2>/dev/null; exec "$@"', "sh", *program]
+
+
+def terminal_size() -> tuple[int, int] | None:
+    """This process's terminal (rows, columns), or None without one."""
+    for fd in (1, 0, 2):
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        return size.lines, size.columns
+    return None
 
 
 class ShellHungUp(Exception):
@@ -137,7 +167,7 @@ def run_shell(project: Project, service: str, *, tty: bool = True) -> int:
     then raise ShellHungUp. A client killed otherwise has its container processes ended too, and
     the terminal's mode is put back as it was."""
     mark = secrets.token_hex(8)
-    argv = shell_command(project, service, tty=tty, mark=mark)
+    argv = shell_command(project, service, tty=tty, mark=mark, size=terminal_size() if tty else None)
 
     def signalled(signum: int, frame: FrameType | None) -> None:
         raise _Signalled(signum)
