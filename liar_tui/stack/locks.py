@@ -105,37 +105,45 @@ def compose_turn(project: "Project", services: Sequence[str] = (), *, wait: floa
     deadline = time.monotonic() + wait
     told = False
 
-    def busy(message: str) -> None:
+    def busy(why: Callable[[], str]) -> None:
+        """Tell `on_wait` why (built only then: holder() reads the lock file) the first time."""
         nonlocal told
         if on_wait is not None and not told and deadline - time.monotonic() > 0:
-            on_wait(message)
+            on_wait(why())
             told = True
 
+    again = ": wait for it to finish, then run this again"
     fds: list[int] = []
     try:
         try:
             path = project.lock_path("compose")
             what = "an up or a down" if services else "an up, a down or a service action"
-            fd = _take_waiting(path, deadline, shared=bool(services), mark=False,
-                               busy=lambda: busy(f"another liar-tui is running compose on {project.name} ({what})"))
+            compose_why = f"another liar-tui is running compose on {project.name} ({what})"
+            fd = _take_waiting(path, deadline, shared=bool(services), mark=False, busy=lambda: busy(lambda: compose_why))
             if fd is None:
-                raise ComposeBusy(f"another liar-tui is running compose on {project.name} ({what}): wait for it to "
-                                  f"finish, then run this again")
+                raise ComposeBusy(compose_why + again)
             fds.append(fd)
             for service in sorted(set(services)):
                 path = project.lock_path(f"compose-{service}")
-                fd = _take_waiting(path, deadline, busy=lambda: busy(f"another liar-tui is acting on {service}{holder(path)}"))
+
+                def acting(service: str = service, path: Path = path) -> str:
+                    return f"another liar-tui is acting on {service}{holder(path)}"
+
+                fd = _take_waiting(path, deadline, busy=lambda: busy(acting))
                 if fd is None:
-                    raise ComposeBusy(f"another liar-tui is acting on {service}{holder(path)}: wait for it to "
-                                      f"finish, then run this again")
+                    raise ComposeBusy(acting() + again)
                 fds.append(fd)
         except OSError:
             pass
         restore = project.lock_path("restore")
+
+        def restoring() -> str:
+            return f"a restore of {project.name} is running{holder(restore)}"
+
         while held(restore):
             if time.monotonic() >= deadline:
-                raise ComposeBusy(f"a restore of {project.name} is running{holder(restore)}: wait for it to finish")
-            busy(f"a restore of {project.name} is running{holder(restore)}")
+                raise ComposeBusy(restoring() + ": wait for it to finish")
+            busy(restoring)
             time.sleep(0.1)
         yield
     finally:
