@@ -411,9 +411,11 @@ def test_a_shell_whose_terminal_goes_away_leaves_nothing_in_the_container(runnin
         return [f"{e.service}|{e.text}" for e in read_entries(activity_path(project), 20)]
 
     deadline = time.monotonic() + 10
-    while not all(line in said() for line in wanted) and time.monotonic() < deadline:
+    lines = said()
+    while not all(line in lines for line in wanted) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert all(line in said() for line in wanted), said()
+        lines = said()
+    assert all(line in lines for line in wanted), lines
 
 
 def test_ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back_live(running_stack: Project, tmux: TmuxServer) -> None:
