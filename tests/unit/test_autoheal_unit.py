@@ -222,7 +222,6 @@ def test_two_healers_of_one_project_restart_once_and_the_other_takes_over(tmp_pa
         with fake.lock:
             fake.states["nginx"] = st("nginx", "unhealthy", 3, cid="c2")
         healers[acting].disable()
-        healers[idle]._claim()  # PROBE
         feed(healers, st("nginx", "unhealthy", 3, cid="c2"), fake)
         wait_until(lambda: len(fake.restarts) == 3)
         assert len(healers[idle].restarts) == 1
